@@ -1,0 +1,146 @@
+import type { AgentCard, AgentInterface, AgentSkill } from '@a2a-js/sdk';
+import type { AgentExecutor } from '@a2a-js/sdk/server';
+import { duplicateInterfacesForLegacy } from '@a2a-js/sdk/compat/v0_3';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AgentConfig, SkillConfig } from '../config/schema.js';
+import type { HostedAgent } from '../engine/hosted-agent.js';
+import { CountdownAgent } from './countdown-agent.js';
+import { EchoAgent } from './echo-agent.js';
+
+/** Raised when an agent cannot be built from its config entry (bad module, bad export). */
+export class AgentLoadError extends Error {
+  override readonly name = 'AgentLoadError';
+}
+
+/** Builds the executor for a config entry; `module` agents are imported from disk. */
+export async function createExecutor(config: AgentConfig, baseDir: string): Promise<AgentExecutor> {
+  switch (config.kind) {
+    case 'echo':
+      return new EchoAgent();
+    case 'countdown':
+      return new CountdownAgent({ stepMs: config.stepMs, maxCount: config.maxCount });
+    case 'module':
+      return loadModuleExecutor(config.name, config.module, config.export, config.options, baseDir);
+  }
+}
+
+/**
+ * Loads an `@a2a-js/sdk` AgentExecutor from an ES module. The named export may be an
+ * executor instance, a class (constructed with `options`), or a factory function
+ * (called with `options`, may be async).
+ */
+async function loadModuleExecutor(
+  agent: string,
+  modulePath: string,
+  exportName: string,
+  options: Record<string, unknown>,
+  baseDir: string,
+): Promise<AgentExecutor> {
+  const file = isAbsolute(modulePath) ? modulePath : resolve(baseDir, modulePath);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new AgentLoadError(`agent "${agent}": cannot import module ${file}: ${(error as Error).message}`);
+  }
+  const exported = mod[exportName];
+  if (exported === undefined) {
+    throw new AgentLoadError(
+      `agent "${agent}": module ${file} has no export "${exportName}" (exports: ${Object.keys(mod).join(', ') || 'none'})`,
+    );
+  }
+  let candidate: unknown = exported;
+  if (typeof exported === 'function') {
+    const fn = exported as { prototype?: { execute?: unknown } } & ((...a: unknown[]) => unknown);
+    candidate =
+      typeof fn.prototype?.execute === 'function'
+        ? new (exported as new (o: unknown) => unknown)(options)
+        : await fn(options);
+  }
+  if (!isExecutor(candidate)) {
+    throw new AgentLoadError(
+      `agent "${agent}": export "${exportName}" of ${file} is not an AgentExecutor (needs execute() and cancelTask())`,
+    );
+  }
+  return candidate;
+}
+
+function isExecutor(value: unknown): value is AgentExecutor {
+  const v = value as Partial<AgentExecutor> | null;
+  return typeof v === 'object' && v !== null && typeof v.execute === 'function' && typeof v.cancelTask === 'function';
+}
+
+/** URLs at which one agent is served, derived from the server's public base URL. */
+export function agentUrls(baseUrl: string, name: string): { jsonRpc: string; rest: string; card: string } {
+  const root = `${baseUrl.replace(/\/+$/, '')}/a2a/${encodeURIComponent(name)}`;
+  return { jsonRpc: root, rest: `${root}/rest`, card: `${root}/.well-known/agent-card.json` };
+}
+
+/**
+ * The agent's public card: every transport it is reachable on (and, with v0.3 compat,
+ * the JSON-RPC interface again stamped `protocolVersion: 0.3` so the SDK's compat client
+ * finds it).
+ */
+export function buildCard(config: AgentConfig, baseUrl: string, compatV03: boolean, hasExtendedCard: boolean): AgentCard {
+  const urls = agentUrls(baseUrl, config.name);
+  const interfaces: AgentInterface[] = [
+    { url: urls.jsonRpc, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: '1.0' },
+    { url: urls.rest, protocolBinding: 'HTTP+JSON', tenant: '', protocolVersion: '1.0' },
+  ];
+  return {
+    name: config.name,
+    description: config.description || `agentd ${config.kind} agent`,
+    supportedInterfaces: compatV03 ? duplicateInterfacesForLegacy(interfaces, ['JSONRPC']) : interfaces,
+    provider: { organization: 'agentd', url: baseUrl },
+    version: config.version,
+    documentationUrl: undefined,
+    capabilities: {
+      streaming: config.streaming,
+      pushNotifications: config.pushNotifications,
+      extensions: [],
+      extendedAgentCard: hasExtendedCard,
+    },
+    securitySchemes: {},
+    securityRequirements: [],
+    defaultInputModes: ['text/plain', 'application/json'],
+    defaultOutputModes: ['text/plain', 'application/json'],
+    skills: (config.skills ?? [{ id: config.kind, name: config.name, description: '', tags: [config.kind], examples: [] }]).map(
+      toSkill,
+    ),
+    signatures: [],
+    iconUrl: undefined,
+  };
+}
+
+/** Builds a hosted agent from config (the card gets its URLs when the server listens). */
+export async function createHostedAgent(config: AgentConfig, baseDir: string): Promise<HostedAgent> {
+  const executor = await createExecutor(config, baseDir);
+  return { name: config.name, executor, card: buildCard(config, 'http://127.0.0.1', false, false), extendedCard: undefined };
+}
+
+/** Sets the agent's card (and extended card) for the server's public base URL. */
+export function publishCards(agent: HostedAgent, config: AgentConfig, baseUrl: string, compatV03: boolean): void {
+  const extended = config.extendedCard;
+  agent.card = buildCard(config, baseUrl, compatV03, extended !== undefined);
+  agent.extendedCard = extended
+    ? {
+        ...agent.card,
+        description: extended.description ?? agent.card.description,
+        skills: extended.skills ? [...agent.card.skills, ...extended.skills.map(toSkill)] : agent.card.skills,
+      }
+    : undefined;
+}
+
+function toSkill(s: SkillConfig): AgentSkill {
+  return {
+    id: s.id,
+    name: s.name,
+    description: s.description,
+    tags: s.tags,
+    examples: s.examples,
+    inputModes: [],
+    outputModes: [],
+    securityRequirements: [],
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Process entry for the `agentd` command: runs the CLI, and for `serve` installs the
+ * graceful-shutdown handlers (SIGTERM/SIGINT → drain → exit 0; a second signal forces exit 1).
+ */
+import { activeServer, runCli } from './main.js';
+
+const code = await runCli(process.argv.slice(2));
+const server = activeServer;
+if (!server) {
+  process.exitCode = code;
+} else {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      server.logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    server.logger.info({ signal }, 'shutting down: draining in-flight tasks');
+    server.shutdown().then(
+      () => {
+        server.logger.info('shutdown complete');
+        server.logger.flush?.();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        server.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

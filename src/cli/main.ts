@@ -1,0 +1,271 @@
+import { AgentCard, Message, Role, StreamResponse, Task, TaskState, taskStateFromJSON } from '@a2a-js/sdk';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { LevelWithSilent } from 'pino';
+import { AgentLoadError } from '../agents/agent-factory.js';
+import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/connect.js';
+import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
+import { isTerminal, stateLabel } from '../engine/task-state.js';
+import { createLogger } from '../observability/logger.js';
+import { AgentdServer } from '../server/agentd-server.js';
+import { formatEvent, formatMessage, formatTask } from './format.js';
+
+/** Exit codes: 0 ok, 1 runtime or remote error, 2 bad configuration or usage. */
+export const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const VERSION = (
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }
+).version;
+
+function intArg(name: string, min = 0): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+/**
+ * Runs the CLI. Resolves with the exit code for one-shot commands; `serve` resolves when
+ * the server has started and keeps running until SIGTERM/SIGINT (see `bin/agentd.js`).
+ */
+export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const out = (s: string): void => void io.stdout.write(`${s}\n`);
+  const fail = (s: string): void => void io.stderr.write(`error: ${s}\n`);
+  let exitCode: number = EXIT.OK;
+
+  const program = new Command('agentd')
+    .description('agentd: a production runtime for A2A v1.0 agents (JSON-RPC + SSE, HTTP+JSON)')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('serve')
+    .description('start the server and host the configured agents')
+    .option('-c, --config <file>', 'YAML config (default: ./agentd.yaml if present, else the bundled demo)')
+    .option('-p, --port <port>', 'HTTP port (env HTTP_PORT, default 8080)', intArg('--port'))
+    .option('--host <host>', 'address to bind (env AGENTD_HOST, default 0.0.0.0)')
+    .option('--public-url <url>', 'base URL agent cards advertise (env AGENTD_PUBLIC_URL)')
+    .addOption(
+      new Option('--log-level <level>', 'log level (env LOG_LEVEL, default info)').choices([
+        'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+      ]),
+    )
+    .option('--max-concurrent-workflows <n>', 'tasks executing at once (env MAX_CONCURRENT_WORKFLOWS, default 50)', intArg('--max-concurrent-workflows', 1))
+    .addHelpText(
+      'after',
+      `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
+    )
+    .action(async (opts: { config?: string; port?: number; host?: string; publicUrl?: string; logLevel?: string; maxConcurrentWorkflows?: number }) => {
+      let loaded;
+      try {
+        loaded = loadConfig({
+          configPath: opts.config,
+          env: io.env,
+          flags: {
+            port: opts.port,
+            host: opts.host,
+            publicUrl: opts.publicUrl,
+            logLevel: opts.logLevel,
+            maxConcurrentWorkflows: opts.maxConcurrentWorkflows,
+          },
+        });
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          io.stderr.write(`${error.message}\n`);
+          exitCode = EXIT.USAGE;
+          return;
+        }
+        throw error;
+      }
+      const { config } = loaded;
+      const logger = createLogger(config.logging.level as LevelWithSilent);
+      let server: AgentdServer;
+      try {
+        server = await AgentdServer.create(config, logger, loaded.baseDir);
+      } catch (error) {
+        if (error instanceof AgentLoadError) {
+          io.stderr.write(`Invalid configuration (${loaded.source}):\n  - ${error.message}\n`);
+          exitCode = EXIT.USAGE;
+          return;
+        }
+        throw error;
+      }
+      const { url } = await server.start();
+      const banner = [
+        `agentd ${VERSION} listening on ${config.server.host}:${new URL(url).port || config.server.httpPort} (config: ${loaded.source})`,
+        `  HTTP      ${url}   JSON-RPC + SSE and HTTP+JSON per agent, /health, /ready, /api/v1/agents`,
+        `  store     ${config.store.kind} (embedded)   max concurrent workflows: ${config.execution.maxConcurrentWorkflows}`,
+        ...server.listAgents.map((a, i) => {
+          const card = `${url}/a2a/${a.name}/.well-known/agent-card.json`;
+          return `  agent     ${a.name.padEnd(12)} ${card}${i === 0 || config.agents[i]?.default ? '' : ''}`;
+        }),
+        `  default   ${url}/.well-known/agent-card.json`,
+        `try: npx agentd send ${url}/a2a/${server.listAgents[0]?.name ?? 'echo'} "hello"`,
+      ];
+      io.stderr.write(`${banner.join('\n')}\n`);
+      logger.info({ url, agents: server.listAgents.map((a) => a.name), store: config.store.kind }, 'agentd listening');
+      activeServer = server;
+    });
+
+  program
+    .command('send')
+    .description('send a message to an agent and print the reply (or the streamed events)')
+    .argument('<url>', 'agent card URL, or the agent base URL (e.g. http://localhost:8080/a2a/echo)')
+    .argument('<text>', 'message text')
+    .option('-s, --stream', 'stream events as they arrive (SendStreamingMessage)')
+    .addOption(new Option('-t, --transport <name>', 'transport to use').choices(Object.keys(TRANSPORTS)).default('jsonrpc'))
+    .option('--task <id>', 'continue an existing task (e.g. one that asked for input)')
+    .option('--context <id>', 'context id to group the message with earlier ones')
+    .option('--no-wait', 'return as soon as the task is created (returnImmediately)')
+    .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text')
+    .action(async (url: string, text: string, opts: { stream?: boolean; transport: TransportName; task?: string; context?: string; wait: boolean; json?: boolean }) => {
+      const { client } = await connect(url, opts.transport);
+      const message: Message = {
+        messageId: randomUUID(),
+        contextId: opts.context ?? '',
+        taskId: opts.task ?? '',
+        role: Role.ROLE_USER,
+        parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
+        metadata: undefined,
+        extensions: [],
+        referenceTaskIds: [],
+      };
+      const request = {
+        tenant: '',
+        message,
+        configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately: !opts.wait },
+        metadata: undefined,
+      };
+      let finalState: TaskState | undefined;
+      if (opts.stream) {
+        for await (const event of client.sendMessageStream(request)) {
+          out(opts.json ? JSON.stringify(StreamResponse.toJSON(event)) : formatEvent(event));
+          const p = event.payload;
+          if (p?.$case === 'statusUpdate') finalState = p.value.status?.state;
+          if (p?.$case === 'task') finalState = p.value.status?.state;
+        }
+      } else {
+        const result = await client.sendMessage(request);
+        if ('messageId' in result) {
+          out(opts.json ? JSON.stringify(Message.toJSON(result)) : formatMessage(result));
+        } else {
+          finalState = result.status?.state;
+          out(opts.json ? JSON.stringify(Task.toJSON(result)) : formatTask(result));
+        }
+      }
+      if (isTerminal(finalState) && finalState !== TaskState.TASK_STATE_COMPLETED) {
+        fail(`task ended ${stateLabel(finalState)}`);
+        exitCode = EXIT.ERROR;
+      }
+    });
+
+  program
+    .command('card')
+    .description('fetch, validate and pretty-print an agent card')
+    .argument('<url>', 'agent card URL, or an agent / server base URL')
+    .option('--json', 'print the card JSON only')
+    .action(async (url: string, opts: { json?: boolean }) => {
+      const { url: cardUrl, card } = await fetchCard(url);
+      if (opts.json) {
+        out(JSON.stringify(AgentCard.toJSON(card), null, 2));
+        return;
+      }
+      out(`${card.name} ${card.version}  (${cardUrl})`);
+      if (card.description) out(`  ${card.description}`);
+      out(`  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`);
+      out('  interfaces:');
+      for (const i of card.supportedInterfaces) out(`    ${i.protocolBinding.padEnd(10)} v${i.protocolVersion || '?'}  ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`);
+      out('  skills:');
+      for (const s of card.skills) out(`    ${s.id}: ${s.description || s.name}${s.tags.length ? ` [${s.tags.join(', ')}]` : ''}`);
+    });
+
+  const tasks = program.command('tasks').description('list, inspect and cancel tasks on an agent');
+  const transportOption = (): Option =>
+    new Option('-t, --transport <name>', 'transport to use').choices(['jsonrpc', 'rest']).default('jsonrpc');
+  tasks
+    .command('list')
+    .description('list tasks, most recently updated first')
+    .argument('<url>', 'agent card URL or agent base URL')
+    .option('--context <id>', 'only tasks in this context')
+    .option('--status <state>', 'only tasks in this state (e.g. working, completed, TASK_STATE_FAILED)')
+    .option('--page-size <n>', 'tasks per page (1-100, default 50)', intArg('--page-size', 1))
+    .option('--page-token <token>', 'page token from a previous listing')
+    .addOption(transportOption())
+    .option('--json', 'print raw JSON')
+    .action(async (url: string, opts: { context?: string; status?: string; pageSize?: number; pageToken?: string; transport: TransportName; json?: boolean }) => {
+      const { client } = await connect(url, opts.transport);
+      const res = await client.listTasks({
+        tenant: '',
+        contextId: opts.context ?? '',
+        status: opts.status ? parseState(opts.status) : TaskState.TASK_STATE_UNSPECIFIED,
+        pageSize: opts.pageSize,
+        pageToken: opts.pageToken ?? '',
+        historyLength: 0,
+        statusTimestampAfter: undefined,
+        includeArtifacts: false,
+      });
+      if (opts.json) {
+        out(JSON.stringify({ tasks: res.tasks.map((t) => Task.toJSON(t)), nextPageToken: res.nextPageToken, totalSize: res.totalSize }));
+        return;
+      }
+      for (const t of res.tasks) out(`${t.id}  ${stateLabel(t.status?.state).padEnd(15)} ${t.status?.timestamp ?? ''}  context ${t.contextId}`);
+      out(`${res.tasks.length} of ${res.totalSize} task(s)${res.nextPageToken ? `; next page: --page-token ${res.nextPageToken}` : ''}`);
+    });
+  tasks
+    .command('get')
+    .description('show one task')
+    .argument('<url>', 'agent card URL or agent base URL')
+    .argument('<id>', 'task id')
+    .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
+    .addOption(transportOption())
+    .option('--json', 'print raw JSON')
+    .action(async (url: string, id: string, opts: { historyLength?: number; transport: TransportName; json?: boolean }) => {
+      const { client } = await connect(url, opts.transport);
+      const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
+      out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+    });
+  tasks
+    .command('cancel')
+    .description('cancel a task')
+    .argument('<url>', 'agent card URL or agent base URL')
+    .argument('<id>', 'task id')
+    .addOption(transportOption())
+    .option('--json', 'print raw JSON')
+    .action(async (url: string, id: string, opts: { transport: TransportName; json?: boolean }) => {
+      const { client } = await connect(url, opts.transport);
+      const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
+      out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.OK;
+    if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.USAGE;
+    fail((error as Error).message);
+    return EXIT.ERROR;
+  }
+  return exitCode;
+}
+
+function parseState(value: string): TaskState {
+  const name = value.toUpperCase().startsWith('TASK_STATE_') ? value.toUpperCase() : `TASK_STATE_${value.toUpperCase().replace(/-/g, '_')}`;
+  const state = taskStateFromJSON(name);
+  if (state < 0) throw new Error(`unknown task state "${value}" (try: submitted, working, input-required, completed, failed, canceled)`);
+  return state;
+}
+
+/** The server started by `serve`, for the signal handlers in `bin/agentd.js`. */
+export let activeServer: AgentdServer | undefined;

@@ -1,0 +1,159 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type AgentdConfig } from './schema.js';
+
+/** Raised for any invalid configuration; the CLI prints it and exits with code 2. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A value set from outside the file, and where it came from (for error messages). */
+interface Override {
+  readonly path: readonly string[];
+  readonly value: unknown;
+  readonly origin: string;
+}
+
+/**
+ * Environment variables honoured, by their seed names, and the config field each sets.
+ * Numbers and booleans are parsed here so a bad value is reported with its variable.
+ */
+export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; type: 'int' | 'string' | 'bool' | 'level' }> = [
+  { env: 'HTTP_PORT', path: ['server', 'httpPort'], type: 'int' },
+  { env: 'AGENTD_HOST', path: ['server', 'host'], type: 'string' },
+  { env: 'AGENTD_PUBLIC_URL', path: ['server', 'publicUrl'], type: 'string' },
+  { env: 'LOG_LEVEL', path: ['logging', 'level'], type: 'level' },
+  { env: 'MAX_CONCURRENT_WORKFLOWS', path: ['execution', 'maxConcurrentWorkflows'], type: 'int' },
+  { env: 'AGENTD_COMPAT_V03', path: ['server', 'compatV03'], type: 'bool' },
+];
+
+/** CLI flags that override both the file and the environment. */
+export interface ConfigFlags {
+  readonly port?: number | undefined;
+  readonly host?: string | undefined;
+  readonly logLevel?: string | undefined;
+  readonly maxConcurrentWorkflows?: number | undefined;
+  readonly publicUrl?: string | undefined;
+}
+
+export interface LoadedConfig {
+  readonly config: AgentdConfig;
+  /** The file read (absolute), or `bundled demo`. */
+  readonly source: string;
+  /** Directory that relative paths in the config (agent modules) resolve against. */
+  readonly baseDir: string;
+}
+
+/** The demo configuration shipped with the package. */
+export const BUNDLED_DEMO_CONFIG = fileURLToPath(new URL('../../config/agentd.demo.yaml', import.meta.url));
+
+/**
+ * Loads the configuration: `--config` if given, else `./agentd.yaml` if present, else
+ * the bundled demo; then environment variables; then CLI flags. Throws ConfigError naming
+ * each offending field and where its value came from.
+ */
+export function loadConfig(options: {
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  flags?: ConfigFlags;
+  cwd?: string;
+}): LoadedConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  let file: string;
+  if (options.configPath) {
+    file = resolve(cwd, options.configPath);
+    if (!existsSync(file)) throw new ConfigError(file, [`config file not found: ${file}`]);
+  } else {
+    const local = resolve(cwd, 'agentd.yaml');
+    file = existsSync(local) ? local : BUNDLED_DEMO_CONFIG;
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (error) {
+    throw new ConfigError(file, [`not valid YAML: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(file, ['the top level must be a mapping (server:, agents:, ...)']);
+  }
+  const overrides = [...envOverrides(env), ...flagOverrides(options.flags ?? {})];
+  const problems: string[] = [];
+  for (const o of overrides) if (o.value instanceof Error) problems.push(`${o.origin}: ${o.value.message}`);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  const merged = structuredClone(raw) as Record<string, unknown>;
+  for (const o of overrides) setPath(merged, o.path, o.value);
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const origins = new Map(overrides.map((o) => [o.path.join('.'), o.origin]));
+    throw new ConfigError(
+      file,
+      result.error.issues.map((issue) => {
+        const path = issue.path.map(String).join('.') || '(top level)';
+        const origin = origins.get(path);
+        return `${path}${origin ? ` (from ${origin})` : ''}: ${issue.message}`;
+      }),
+    );
+  }
+  return { config: result.data, source: file, baseDir: dirname(file) };
+}
+
+function envOverrides(env: NodeJS.ProcessEnv): Override[] {
+  const out: Override[] = [];
+  for (const { env: name, path, type } of ENV_OVERRIDES) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    out.push({ path, value: parseTyped(value, type), origin: `env ${name}` });
+  }
+  return out;
+}
+
+function flagOverrides(flags: ConfigFlags): Override[] {
+  const out: Override[] = [];
+  const add = (path: string[], value: unknown, origin: string): void => {
+    if (value !== undefined) out.push({ path, value, origin });
+  };
+  add(['server', 'httpPort'], flags.port, '--port');
+  add(['server', 'host'], flags.host, '--host');
+  add(['server', 'publicUrl'], flags.publicUrl, '--public-url');
+  add(['logging', 'level'], flags.logLevel?.toLowerCase(), '--log-level');
+  add(['execution', 'maxConcurrentWorkflows'], flags.maxConcurrentWorkflows, '--max-concurrent-workflows');
+  return out;
+}
+
+function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level'): unknown {
+  switch (type) {
+    case 'int': {
+      const n = Number(value);
+      return Number.isInteger(n) ? n : new Error(`"${value}" is not an integer`);
+    }
+    case 'bool':
+      if (/^(true|1|yes|on)$/i.test(value)) return true;
+      if (/^(false|0|no|off)$/i.test(value)) return false;
+      return new Error(`"${value}" is not a boolean (true/false)`);
+    case 'level':
+      // The seed's ConfigMap says "INFO"; pino levels are lower case.
+      return value.toLowerCase();
+    case 'string':
+      return value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}

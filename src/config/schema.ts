@@ -1,0 +1,115 @@
+/**
+ * The configuration schema. YAML, environment variables and CLI flags all end up here;
+ * zod validates once at the boundary and the rest of the code trusts the typed result.
+ */
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const skillSchema = z.strictObject({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  description: z.string().default(''),
+  tags: z.array(z.string()).default([]),
+  examples: z.array(z.string()).default([]),
+});
+
+const agentCommon = {
+  /** URL-safe name; the agent is served under `/a2a/<name>`. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'must be 1-63 letters, digits, "-" or "_", starting with a letter or digit'),
+  description: z.string().default(''),
+  version: z.string().default('1.0.0'),
+  /** The agent whose card is also served at `/.well-known/agent-card.json`. */
+  default: z.boolean().default(false),
+  skills: z.array(skillSchema).optional(),
+  streaming: z.boolean().default(true),
+  pushNotifications: z.boolean().default(true),
+  /** When set, GetExtendedAgentCard returns the card with these overrides. */
+  extendedCard: z
+    .strictObject({ description: z.string().optional(), skills: z.array(skillSchema).optional() })
+    .optional(),
+};
+
+const agentSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ ...agentCommon, kind: z.literal('echo') }),
+  z.strictObject({
+    ...agentCommon,
+    kind: z.literal('countdown'),
+    stepMs: z.number().int().min(1).max(60_000).default(300),
+    maxCount: z.number().int().min(1).max(100_000).default(1000),
+  }),
+  z.strictObject({
+    ...agentCommon,
+    kind: z.literal('module'),
+    /** Path to an ES module exporting an `@a2a-js/sdk` AgentExecutor (instance, class or factory). */
+    module: z.string().min(1),
+    export: z.string().default('default'),
+    /** Passed to the class constructor or factory function. */
+    options: z.record(z.string(), z.unknown()).default({}),
+  }),
+]);
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      httpPort: z.number().int().min(0).max(65_535).default(8080),
+      /** Base URL clients use to reach this server (for agent cards); default derived from host and port. */
+      publicUrl: z.url().optional(),
+      bodyLimitBytes: z.number().int().min(1024).default(10 * MiB),
+      sseKeepAliveMs: z.number().int().min(100).default(15_000),
+      shutdownDrainMs: z.number().int().min(0).default(10_000),
+      /** Serve v0.3 clients through the SDK's compat layer. */
+      compatV03: z.boolean().default(true),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      kind: z.literal('memory').default('memory'),
+      retention: z
+        .strictObject({
+          ttlSeconds: z.number().min(0.01).default(3600),
+          maxTerminalTasks: z.number().int().min(1).default(10_000),
+        })
+        .prefault({}),
+      maxEventsPerTask: z.number().int().min(10).default(10_000),
+    })
+    .prefault({}),
+  execution: z
+    .strictObject({
+      maxConcurrentWorkflows: z.number().int().min(1).default(50),
+      maxQueueDepth: z.number().int().min(0).default(1000),
+      cancelGraceMs: z.number().int().min(0).default(2000),
+    })
+    .prefault({}),
+  push: z
+    .strictObject({
+      maxAttempts: z.number().int().min(1).max(20).default(3),
+      baseDelayMs: z.number().int().min(1).default(500),
+      timeoutMs: z.number().int().min(100).default(5000),
+      maxPendingPerTarget: z.number().int().min(1).default(1000),
+    })
+    .prefault({}),
+  logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+  agents: z
+    .array(agentSchema)
+    .min(1, 'must define at least one agent')
+    .superRefine((agents, ctx) => {
+      const seen = new Set<string>();
+      agents.forEach((a, i) => {
+        if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${a.name}" is used twice` });
+        seen.add(a.name);
+      });
+      if (agents.filter((a) => a.default).length > 1) {
+        ctx.addIssue({ code: 'custom', message: 'at most one agent may be marked default: true' });
+      }
+    }),
+});
+
+export type AgentdConfig = z.infer<typeof configSchema>;
+export type AgentConfig = AgentdConfig['agents'][number];
+export type SkillConfig = z.infer<typeof skillSchema>;

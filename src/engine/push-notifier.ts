@@ -1,0 +1,143 @@
+import { StreamResponse } from '@a2a-js/sdk';
+import type { TaskPushNotificationConfig } from '@a2a-js/sdk';
+import type { Logger } from 'pino';
+
+export interface PushNotifierOptions {
+  /** Attempts per notification, the first included. */
+  readonly maxAttempts: number;
+  /** Backoff before retry n is `baseDelayMs · 2^(n-1)`, plus up to 25 % jitter. */
+  readonly baseDelayMs: number;
+  /** Per-attempt timeout. */
+  readonly timeoutMs: number;
+  /** Notifications waiting per webhook before the oldest are dropped (and logged). */
+  readonly maxPendingPerTarget: number;
+}
+
+interface Target {
+  readonly config: TaskPushNotificationConfig;
+  readonly queue: StreamResponse[];
+  draining: boolean;
+}
+
+/**
+ * Delivers task events to client webhooks (A2A §4.3.3): POST of the `StreamResponse`
+ * JSON, `Authorization: <scheme> <credentials>` when the config has authentication and
+ * `X-A2A-Notification-Token` when it has a token. Each webhook gets its events in order
+ * from its own queue; failures are retried with exponential backoff and then logged.
+ * Delivery never blocks or fails the task.
+ */
+export class PushNotifier {
+  private readonly targets = new Map<string, Target>();
+  private readonly inflight = new Set<AbortController>();
+  private closed = false;
+
+  constructor(
+    private readonly options: PushNotifierOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Queues the event for every config; returns at once. */
+  notify(configs: readonly TaskPushNotificationConfig[], event: StreamResponse): void {
+    if (this.closed) return;
+    for (const config of configs) {
+      const key = `${config.taskId}\u0000${config.id}`;
+      let target = this.targets.get(key);
+      if (!target) {
+        target = { config, queue: [], draining: false };
+        this.targets.set(key, target);
+      }
+      target.queue.push(event);
+      if (target.queue.length > this.options.maxPendingPerTarget) {
+        target.queue.shift();
+        this.logger.warn(
+          { task_id: config.taskId, push_config_id: config.id },
+          'push notification dropped: webhook is too far behind',
+        );
+      }
+      if (!target.draining) void this.drain(key, target);
+    }
+  }
+
+  /** Notifications queued or being delivered. */
+  pending(): number {
+    let n = 0;
+    for (const t of this.targets.values()) n += t.queue.length;
+    return n;
+  }
+
+  /** Stops delivery: aborts requests in flight and drops what is queued. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const c of this.inflight) c.abort();
+    this.targets.clear();
+  }
+
+  private async drain(key: string, target: Target): Promise<void> {
+    target.draining = true;
+    try {
+      while (!this.closed) {
+        const event = target.queue.shift();
+        if (!event) break;
+        await this.deliver(target.config, event);
+      }
+    } finally {
+      target.draining = false;
+      if (target.queue.length === 0 && this.targets.get(key) === target) this.targets.delete(key);
+    }
+  }
+
+  private async deliver(config: TaskPushNotificationConfig, event: StreamResponse): Promise<void> {
+    const body = JSON.stringify(StreamResponse.toJSON(event));
+    const headers: Record<string, string> = { 'content-type': 'application/a2a+json' };
+    if (config.token) headers['x-a2a-notification-token'] = config.token;
+    if (config.authentication?.scheme) {
+      headers.authorization = `${config.authentication.scheme} ${config.authentication.credentials}`.trim();
+    }
+    let lastProblem = '';
+    for (let attempt = 1; attempt <= this.options.maxAttempts && !this.closed; attempt++) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+      this.inflight.add(controller);
+      try {
+        const res = await fetch(config.url, { method: 'POST', headers, body, signal: controller.signal });
+        await res.body?.cancel();
+        if (res.ok) return;
+        lastProblem = `HTTP ${res.status}`;
+      } catch (error) {
+        lastProblem = controller.signal.aborted ? `timed out after ${this.options.timeoutMs} ms` : String(error);
+      } finally {
+        clearTimeout(timer);
+        this.inflight.delete(controller);
+      }
+      if (attempt < this.options.maxAttempts && !this.closed) {
+        const delay = this.options.baseDelayMs * 2 ** (attempt - 1);
+        await sleep(delay + Math.random() * delay * 0.25);
+      }
+    }
+    if (this.closed) return;
+    this.logger.warn(
+      {
+        task_id: config.taskId,
+        push_config_id: config.id,
+        webhook: redactUrl(config.url),
+        attempts: this.options.maxAttempts,
+        problem: lastProblem,
+      },
+      'push notification delivery failed',
+    );
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Webhook URL without credentials or query string, safe for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
+}

@@ -1,0 +1,688 @@
+import { TaskState } from '@a2a-js/sdk';
+import type {
+  AgentCard,
+  CancelTaskRequest,
+  DeleteTaskPushNotificationConfigRequest,
+  GetTaskPushNotificationConfigRequest,
+  GetTaskRequest,
+  ListTaskPushNotificationConfigsRequest,
+  ListTaskPushNotificationConfigsResponse,
+  ListTasksRequest,
+  ListTasksResponse,
+  Message,
+  SendMessageRequest,
+  StreamResponse,
+  SubscribeToTaskRequest,
+  Task,
+  TaskPushNotificationConfig,
+} from '@a2a-js/sdk';
+import type { ServerCallContext } from '@a2a-js/sdk/server';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { AgentdError, err, invalidParams } from '../errors.js';
+import type { StateStore, StoredTask, TaskEventRecord } from '../store/ports.js';
+import { AgentdRequestContext, type HostedAgent } from './hosted-agent.js';
+import { PushNotifier, type PushNotifierOptions } from './push-notifier.js';
+import { appendHistory, limitHistory } from './reducer.js';
+import { RunEventBus, TaskRun, type RunOutcome } from './task-run.js';
+import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
+import {
+  validateHistoryLength,
+  validateListTasks,
+  validatePushConfig,
+  validateSendMessage,
+  validateTaskId,
+} from './validate.js';
+import { WorkScheduler } from './work-scheduler.js';
+
+export interface TaskEngineOptions {
+  readonly store: StateStore;
+  readonly logger: Logger;
+  /** `MAX_CONCURRENT_WORKFLOWS`: tasks executing at once in this process. */
+  readonly maxConcurrent: number;
+  /** Tasks that may wait for a worker before new ones are refused with QUEUE_FULL. */
+  readonly maxQueueDepth: number;
+  /** How long an executor's `cancelTask` may take before the engine cancels regardless. */
+  readonly cancelGraceMs: number;
+  readonly push: PushNotifierOptions;
+}
+
+/** A stream record: the event plus its event-log sequence (the SSE `id`). */
+export type StreamRecord = TaskEventRecord;
+
+/** Counts for health, metrics and leak tests. */
+export interface EngineStats {
+  readonly runs: number;
+  readonly running: number;
+  readonly queued: number;
+  readonly subscribers: number;
+  readonly pushPending: number;
+}
+
+/**
+ * The one engine behind every transport. It owns task lifecycle, dispatch under the
+ * concurrency limit, cancellation, subscribe/replay and push delivery, for all hosted
+ * agents; {@link TaskEngine.handlerFor} gives each agent the SDK's `A2ARequestHandler`
+ * view. State lives in the {@link StateStore} ports; `runs` holds only tasks that are
+ * queued or executing in this process.
+ */
+export class TaskEngine {
+  private readonly agents = new Map<string, HostedAgent>();
+  private readonly runs = new Map<string, TaskRun>();
+  private readonly scheduler: WorkScheduler;
+  private readonly push: PushNotifier;
+  private readonly store: StateStore;
+  private readonly logger: Logger;
+  private accepting = true;
+
+  constructor(private readonly options: TaskEngineOptions) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.scheduler = new WorkScheduler(options.maxConcurrent, options.maxQueueDepth);
+    this.push = new PushNotifier(options.push, options.logger);
+  }
+
+  /** Registers a hosted agent. Names are unique per process. */
+  addAgent(agent: HostedAgent): void {
+    if (this.agents.has(agent.name)) throw new Error(`Agent "${agent.name}" is defined twice`);
+    this.agents.set(agent.name, agent);
+  }
+
+  /** The hosted agent, or AGENT_NOT_FOUND naming the ones that exist. */
+  agent(name: string): HostedAgent {
+    const agent = this.agents.get(name);
+    if (!agent) {
+      throw err('AGENT_NOT_FOUND', `No agent named "${name}" on this server (agents: ${[...this.agents.keys()].join(', ')})`, {
+        agent: name,
+      });
+    }
+    return agent;
+  }
+
+  /** All hosted agents, in configuration order. */
+  listAgents(): HostedAgent[] {
+    return [...this.agents.values()];
+  }
+
+  /** The SDK `A2ARequestHandler` for one agent, for the SDK's transport handlers. */
+  handlerFor(agentName: string): AgentRequestHandler {
+    return new AgentRequestHandler(this, this.agent(agentName));
+  }
+
+  stats(): EngineStats {
+    return {
+      runs: this.runs.size,
+      running: this.scheduler.running,
+      queued: this.scheduler.queued,
+      subscribers: this.store.events.followerCount(),
+      pushPending: this.push.pending(),
+    };
+  }
+
+  /** Whether new work is accepted (false once draining for shutdown). */
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /** SendMessage: blocks until the task is at rest unless `returnImmediately`. */
+  async sendMessage(agent: HostedAgent, params: SendMessageRequest, ctx: ServerCallContext): Promise<Message | Task> {
+    const historyLength = params.configuration?.historyLength;
+    const { run, waiting } = await this.startMessage(agent, params, ctx);
+    if (params.configuration?.returnImmediately) {
+      run.exposed = true;
+      return limitHistory(run.task, historyLength);
+    }
+    const outcome: RunOutcome = await waiting;
+    if (outcome.kind === 'message') return outcome.message;
+    return limitHistory(outcome.task, historyLength);
+  }
+
+  /**
+   * SendStreamingMessage: a new task streams from its first event (the Task, or a direct
+   * Message); a continuation streams a snapshot first. Ends at a terminal or interrupted
+   * state.
+   */
+  async *sendMessageStream(
+    agent: HostedAgent,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+    signal?: AbortSignal,
+  ): AsyncGenerator<StreamRecord, void, undefined> {
+    this.requireStreaming(agent);
+    const controller = linkedController(signal);
+    try {
+      let follower: AsyncIterable<StreamRecord> | undefined;
+      let snapshot: StreamRecord | undefined;
+      // The follower is registered before the agent starts, so even an instant agent cannot outrun it.
+      await this.startMessage(agent, params, ctx, (run) => {
+        if (run.initialLogged) snapshot = { seq: run.lastSeq, event: { payload: { $case: 'task', value: run.task } } };
+        follower = this.store.events.follow(run.id, run.lastSeq, controller.signal);
+      });
+      if (snapshot) yield snapshot;
+      if (follower) yield* this.until(follower, true);
+    } finally {
+      controller.abort();
+    }
+  }
+
+  /** SubscribeToTask: the current Task first, then live events until a terminal state. */
+  async *subscribe(
+    agent: HostedAgent,
+    params: SubscribeToTaskRequest,
+    ctx: ServerCallContext,
+    options: { signal?: AbortSignal; afterSeq?: number } = {},
+  ): AsyncGenerator<StreamRecord, void, undefined> {
+    this.requireStreaming(agent);
+    const id = validateTaskId(params.id);
+    const current = await this.current(agent, id, tenantOf(params.tenant, ctx));
+    const controller = linkedController(options.signal);
+    try {
+      if (options.afterSeq !== undefined) {
+        // A resume (SSE Last-Event-ID) replays what the client missed, even if that ends the task.
+        yield* this.until(this.store.events.follow(id, options.afterSeq, controller.signal), false);
+        return;
+      }
+      if (isTerminal(current.task.status?.state)) {
+        throw err(
+          'UNSUPPORTED_OPERATION',
+          `Task ${id} is ${stateLabel(current.task.status?.state)}; SubscribeToTask works only on tasks that have not finished`,
+          { taskId: id },
+        );
+      }
+      const follower = this.store.events.follow(id, current.lastSeq, controller.signal);
+      yield { seq: current.lastSeq, event: { payload: { $case: 'task', value: current.task } } };
+      yield* this.until(follower, false);
+    } finally {
+      controller.abort();
+    }
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  async getTask(agent: HostedAgent, params: GetTaskRequest, ctx: ServerCallContext): Promise<Task> {
+    const id = validateTaskId(params.id);
+    validateHistoryLength(params.historyLength);
+    const current = await this.current(agent, id, tenantOf(params.tenant, ctx));
+    return limitHistory(current.task, params.historyLength);
+  }
+
+  async listTasks(agent: HostedAgent, params: ListTasksRequest, ctx: ServerCallContext): Promise<ListTasksResponse> {
+    const { pageSize, state, updatedAfter } = validateListTasks(params);
+    const page = await this.store.tasks.list({
+      agent: agent.name,
+      tenant: tenantOf(params.tenant, ctx),
+      contextId: params.contextId || undefined,
+      state,
+      updatedAfter,
+      pageSize,
+      pageToken: params.pageToken,
+    });
+    return {
+      tasks: page.tasks.map((t) => limitHistory(this.runs.get(t.task.id)?.task ?? t.task, params.historyLength)),
+      nextPageToken: page.nextPageToken,
+      pageSize,
+      totalSize: page.totalSize,
+    };
+  }
+
+  async cancelTask(agent: HostedAgent, params: CancelTaskRequest, ctx: ServerCallContext): Promise<Task> {
+    const id = validateTaskId(params.id);
+    const tenant = tenantOf(params.tenant, ctx);
+    let run = this.runs.get(id);
+    if (!run) {
+      const stored = await this.load(agent, id, tenant);
+      assertCancelable(stored.task);
+      run = new TaskRun(this.runDeps(), agent, stored);
+      await run.setStatus(TaskState.TASK_STATE_CANCELED);
+      return run.task;
+    }
+    if (run.agent !== agent || run.tenant !== tenant) throw taskNotFound(id);
+    assertCancelable(run.task);
+    await this.cancelRun(run, 'canceled by client');
+    return run.task;
+  }
+
+  // ---------------------------------------------------------------- push notification configs
+
+  async createPushConfig(
+    agent: HostedAgent,
+    params: TaskPushNotificationConfig,
+    ctx: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
+    this.requirePush(agent);
+    validatePushConfig(params);
+    const tenant = tenantOf(params.tenant, ctx);
+    await this.current(agent, params.taskId, tenant);
+    const config: TaskPushNotificationConfig = { ...params, tenant, id: params.id || randomUUID() };
+    await this.store.pushConfigs.put(config);
+    const run = this.runs.get(config.taskId);
+    if (run) run.pushConfigs = [...run.pushConfigs.filter((c) => c.id !== config.id), config];
+    return config;
+  }
+
+  async getPushConfig(
+    agent: HostedAgent,
+    params: GetTaskPushNotificationConfigRequest,
+    ctx: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
+    this.requirePush(agent);
+    validateTaskId(params.taskId, 'taskId');
+    validateTaskId(params.id, 'id');
+    await this.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    const config = await this.store.pushConfigs.get(params.taskId, params.id);
+    if (!config) {
+      throw err('TASK_NOT_FOUND', `Task ${params.taskId} has no push notification config "${params.id}"`, {
+        taskId: params.taskId,
+        configId: params.id,
+      });
+    }
+    return config;
+  }
+
+  async listPushConfigs(
+    agent: HostedAgent,
+    params: ListTaskPushNotificationConfigsRequest,
+    ctx: ServerCallContext,
+  ): Promise<ListTaskPushNotificationConfigsResponse> {
+    this.requirePush(agent);
+    validateTaskId(params.taskId, 'taskId');
+    await this.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    return { configs: await this.store.pushConfigs.list(params.taskId), nextPageToken: '' };
+  }
+
+  async deletePushConfig(
+    agent: HostedAgent,
+    params: DeleteTaskPushNotificationConfigRequest,
+    ctx: ServerCallContext,
+  ): Promise<void> {
+    this.requirePush(agent);
+    validateTaskId(params.taskId, 'taskId');
+    validateTaskId(params.id, 'id');
+    await this.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    await this.store.pushConfigs.delete(params.taskId, params.id);
+    const run = this.runs.get(params.taskId);
+    if (run) run.pushConfigs = run.pushConfigs.filter((c) => c.id !== params.id);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Graceful drain: refuse new work, give running tasks until `deadlineMs`, then cancel
+   * what is left (marked FAILED with the reason) and stop push delivery.
+   */
+  async shutdown(deadlineMs: number): Promise<{ unfinished: number }> {
+    this.accepting = false;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), deadlineMs);
+    });
+    const result = await Promise.race([this.scheduler.idle().then(() => 'idle' as const), timedOut]);
+    clearTimeout(timer);
+    let unfinished = 0;
+    if (result === 'timeout') {
+      this.scheduler.drainQueue();
+      const left = [...this.runs.values()].filter((r) => !isTerminal(r.state));
+      unfinished = left.length;
+      await Promise.all(
+        left.map(async (run) => {
+          run.abort.abort();
+          await run.setStatus(TaskState.TASK_STATE_FAILED, 'The server shut down before this task finished');
+        }),
+      );
+    }
+    await this.push.close();
+    return { unfinished };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async startMessage(
+    agent: HostedAgent,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+    beforeDispatch?: (run: TaskRun) => void,
+  ): Promise<{ run: TaskRun; waiting: Promise<RunOutcome> }> {
+    const message = validateSendMessage(params);
+    if (!this.accepting) throw err('SHUTTING_DOWN');
+    const tenant = tenantOf(params.tenant, ctx);
+    const run = message.taskId
+      ? await this.continueTask(agent, message, tenant)
+      : await this.createTask(agent, message, tenant, params);
+    const waiting = run.waitForRest();
+    beforeDispatch?.(run);
+    await this.dispatch(run, params, ctx);
+    return { run, waiting };
+  }
+
+  private async createTask(agent: HostedAgent, message: Message, tenant: string, params: SendMessageRequest): Promise<TaskRun> {
+    if (!this.scheduler.hasCapacity()) {
+      throw err('QUEUE_FULL', `All workers are busy and the queue is full; retry later`);
+    }
+    const pushConfig = params.configuration?.taskPushNotificationConfig;
+    if (pushConfig) this.requirePush(agent);
+    const id = randomUUID();
+    const contextId = message.contextId || randomUUID();
+    const now = Date.now();
+    const task: Task = {
+      id,
+      contextId,
+      status: { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date(now).toISOString() },
+      artifacts: [],
+      history: [{ ...message, taskId: id, contextId }],
+      metadata: undefined,
+    };
+    const stored = await this.store.tasks.create({ task, agent: agent.name, tenant, lastSeq: 0, updatedAt: now });
+    const run = new TaskRun(this.runDeps(), agent, stored);
+    if (pushConfig) {
+      const config = { ...pushConfig, tenant, taskId: id, id: pushConfig.id || randomUUID() };
+      await this.store.pushConfigs.put(config);
+      run.pushConfigs = [config];
+    }
+    return run;
+  }
+
+  private async continueTask(agent: HostedAgent, message: Message, tenant: string): Promise<TaskRun> {
+    const id = message.taskId;
+    if (this.runs.has(id)) {
+      throw err('UNSUPPORTED_OPERATION', `Task ${id} is still working; send a follow-up when it asks for input`, {
+        taskId: id,
+      });
+    }
+    const stored = await this.load(agent, id, tenant);
+    const state = stored.task.status?.state;
+    if (isTerminal(state)) {
+      throw err('UNSUPPORTED_OPERATION', `Task ${id} is ${stateLabel(state)} and accepts no more messages`, { taskId: id });
+    }
+    if (!isInterrupted(state)) {
+      throw err('UNSUPPORTED_OPERATION', `Task ${id} is ${stateLabel(state)}; send a follow-up when it asks for input`, {
+        taskId: id,
+      });
+    }
+    if (message.contextId && message.contextId !== stored.task.contextId) {
+      throw invalidParams('message.contextId', `does not match the context of task ${id} (${stored.task.contextId})`);
+    }
+    const run = new TaskRun(this.runDeps(), agent, stored);
+    run.exposed = true;
+    run.pushConfigs = await this.store.pushConfigs.list(id);
+    await run.saveSnapshot(appendHistory(run.task, { ...message, contextId: stored.task.contextId }));
+    return run;
+  }
+
+  private async dispatch(run: TaskRun, params: SendMessageRequest, ctx: ServerCallContext): Promise<void> {
+    const message = run.task.history[run.task.history.length - 1] as Message;
+    const request: SendMessageRequest = { ...params, message };
+    const referenceTasks = await this.referenceTasks(run.agent, message, run.tenant);
+    const log = this.logger.child({ agent_name: run.agent.name, task_id: run.id, context_id: run.task.contextId });
+    const requestContext = new AgentdRequestContext(
+      request,
+      run.id,
+      run.task.contextId,
+      ctx,
+      message.taskId ? run.task : undefined,
+      referenceTasks,
+      run.abort.signal,
+      run.agent.name,
+      log,
+    );
+    this.runs.set(run.id, run);
+    try {
+      this.scheduler.submit({ id: run.id, run: () => this.execute(run, requestContext, log) });
+    } catch (error) {
+      this.runs.delete(run.id);
+      await run.setStatus(TaskState.TASK_STATE_FAILED, (error as Error).message);
+      throw error;
+    }
+  }
+
+  private async execute(run: TaskRun, requestContext: AgentdRequestContext, log: Logger): Promise<void> {
+    if (run.abort.signal.aborted || isTerminal(run.state)) {
+      this.finishRun(run);
+      return;
+    }
+    run.executing = true;
+    const bus = new RunEventBus(run);
+    run.bus = bus;
+    let failure: unknown;
+    try {
+      await run.agent.executor.execute(requestContext, bus);
+    } catch (error) {
+      failure = error;
+    }
+    try {
+      await run.flush();
+      if (run.reply) {
+        await this.discardProvisionalTask(run);
+      } else if (run.abort.signal.aborted) {
+        // Canceled or shutting down: whoever aborted the run records its final state.
+      } else if (failure !== undefined && !isTerminal(run.state)) {
+        log.error({ err: failure }, 'agent failed');
+        await run.setStatus(TaskState.TASK_STATE_FAILED, `Agent "${run.agent.name}" failed: ${describe(failure)}`);
+      } else if (failure !== undefined) {
+        log.warn({ err: failure }, 'agent threw after the task had finished');
+      } else if (!isTerminal(run.state) && !isInterrupted(run.state)) {
+        log.warn({ state: stateLabel(run.state) }, 'agent returned without reaching a final state');
+        await run.setStatus(
+          TaskState.TASK_STATE_FAILED,
+          `Agent "${run.agent.name}" returned without reporting a final state (last state: ${stateLabel(run.state)})`,
+        );
+      }
+    } catch (error) {
+      log.error({ err: error }, 'failed to finalise task');
+    } finally {
+      run.executing = false;
+      this.finishRun(run);
+    }
+  }
+
+  private finishRun(run: TaskRun): void {
+    if (this.runs.get(run.id) === run) this.runs.delete(run.id);
+  }
+
+  /** The agent answered with a Message: the provisional task never existed for the client. */
+  private async discardProvisionalTask(run: TaskRun): Promise<void> {
+    await this.store.tasks.delete(run.id);
+    await this.store.events.delete(run.id);
+  }
+
+  private async cancelRun(run: TaskRun, reason: string): Promise<void> {
+    run.abort.abort();
+    if (this.scheduler.cancelQueued(run.id)) {
+      this.finishRun(run);
+    } else if (run.executing && run.bus) {
+      try {
+        await withTimeout(run.agent.executor.cancelTask(run.id, run.bus), this.options.cancelGraceMs);
+      } catch (error) {
+        this.logger.warn({ err: error, task_id: run.id, agent_name: run.agent.name }, 'agent cancelTask failed');
+      }
+      await run.flush();
+    }
+    if (!isTerminal(run.state)) {
+      this.logger.debug({ task_id: run.id, reason }, 'task canceled');
+      await run.setStatus(TaskState.TASK_STATE_CANCELED);
+    }
+  }
+
+  /** Yields followed records until one ends the stream. */
+  private async *until(
+    follower: AsyncIterable<StreamRecord>,
+    stopAtInterrupted: boolean,
+  ): AsyncGenerator<StreamRecord, void, undefined> {
+    for await (const record of follower) {
+      yield record;
+      if (endsStream(record.event, stopAtInterrupted)) return;
+    }
+  }
+
+  /** The freshest view of a task: the live run if it executes here, else the store. */
+  private async current(agent: HostedAgent, id: string, tenant: string): Promise<{ task: Task; lastSeq: number }> {
+    const run = this.runs.get(id);
+    if (run) {
+      if (run.agent !== agent || run.tenant !== tenant) throw taskNotFound(id);
+      return { task: run.task, lastSeq: run.lastSeq };
+    }
+    const stored = await this.load(agent, id, tenant);
+    return { task: stored.task, lastSeq: stored.lastSeq };
+  }
+
+  private async load(agent: HostedAgent, id: string, tenant: string): Promise<StoredTask> {
+    const stored = await this.store.tasks.get(id);
+    if (!stored || stored.agent !== agent.name || stored.tenant !== tenant) throw taskNotFound(id);
+    return stored;
+  }
+
+  private async referenceTasks(agent: HostedAgent, message: Message, tenant: string): Promise<Task[] | undefined> {
+    if (message.referenceTaskIds.length === 0) return undefined;
+    const found: Task[] = [];
+    for (const id of message.referenceTaskIds) {
+      const stored = await this.store.tasks.get(id);
+      if (stored && stored.agent === agent.name && stored.tenant === tenant) found.push(stored.task);
+    }
+    return found;
+  }
+
+  private runDeps(): { store: StateStore; push: PushNotifier; logger: Logger } {
+    return { store: this.store, push: this.push, logger: this.logger };
+  }
+
+  private requireStreaming(agent: HostedAgent): void {
+    if (!agent.card.capabilities?.streaming) {
+      throw err('UNSUPPORTED_OPERATION', `Agent "${agent.name}" does not support streaming`);
+    }
+  }
+
+  private requirePush(agent: HostedAgent): void {
+    if (!agent.card.capabilities?.pushNotifications) {
+      throw err('PUSH_NOTIFICATION_NOT_SUPPORTED', `Agent "${agent.name}" does not support push notifications`);
+    }
+  }
+}
+
+/**
+ * One hosted agent seen through the SDK's `A2ARequestHandler` interface, so the SDK's
+ * own transport handlers (v0.3 compat, gRPC service) drive the engine unchanged.
+ */
+export class AgentRequestHandler {
+  constructor(
+    private readonly engine: TaskEngine,
+    readonly agent: HostedAgent,
+  ) {}
+
+  async getAgentCard(): Promise<AgentCard> {
+    return this.agent.card;
+  }
+
+  async getAuthenticatedExtendedAgentCard(): Promise<AgentCard> {
+    if (!this.agent.extendedCard) {
+      throw err('EXTENDED_AGENT_CARD_NOT_CONFIGURED', `Agent "${this.agent.name}" has no extended agent card`);
+    }
+    return this.agent.extendedCard;
+  }
+
+  sendMessage(params: SendMessageRequest, ctx: ServerCallContext): Promise<Message | Task> {
+    return this.engine.sendMessage(this.agent, params, ctx);
+  }
+
+  async *sendMessageStream(params: SendMessageRequest, ctx: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
+    for await (const r of this.engine.sendMessageStream(this.agent, params, ctx, signalOf(ctx))) yield r.event;
+  }
+
+  getTask(params: GetTaskRequest, ctx: ServerCallContext): Promise<Task> {
+    return this.engine.getTask(this.agent, params, ctx);
+  }
+
+  listTasks(params: ListTasksRequest, ctx: ServerCallContext): Promise<ListTasksResponse> {
+    return this.engine.listTasks(this.agent, params, ctx);
+  }
+
+  cancelTask(params: CancelTaskRequest, ctx: ServerCallContext): Promise<Task> {
+    return this.engine.cancelTask(this.agent, params, ctx);
+  }
+
+  createTaskPushNotificationConfig(params: TaskPushNotificationConfig, ctx: ServerCallContext): Promise<TaskPushNotificationConfig> {
+    return this.engine.createPushConfig(this.agent, params, ctx);
+  }
+
+  getTaskPushNotificationConfig(
+    params: GetTaskPushNotificationConfigRequest,
+    ctx: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
+    return this.engine.getPushConfig(this.agent, params, ctx);
+  }
+
+  listTaskPushNotificationConfigs(
+    params: ListTaskPushNotificationConfigsRequest,
+    ctx: ServerCallContext,
+  ): Promise<ListTaskPushNotificationConfigsResponse> {
+    return this.engine.listPushConfigs(this.agent, params, ctx);
+  }
+
+  deleteTaskPushNotificationConfig(params: DeleteTaskPushNotificationConfigRequest, ctx: ServerCallContext): Promise<void> {
+    return this.engine.deletePushConfig(this.agent, params, ctx);
+  }
+
+  async *resubscribe(params: SubscribeToTaskRequest, ctx: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
+    for await (const r of this.engine.subscribe(this.agent, params, ctx, { signal: signalOf(ctx) })) yield r.event;
+  }
+}
+
+/** Key under which transports put an AbortSignal in `ServerCallContext.state`. */
+export const ABORT_SIGNAL_STATE_KEY = 'agentd.abortSignal';
+
+/** A controller that also aborts when `parent` does. */
+function linkedController(parent: AbortSignal | undefined): AbortController {
+  const controller = new AbortController();
+  if (parent) {
+    if (parent.aborted) controller.abort();
+    else parent.addEventListener('abort', () => controller.abort(), { once: true, signal: controller.signal });
+  }
+  return controller;
+}
+
+function signalOf(ctx: ServerCallContext): AbortSignal | undefined {
+  const s = ctx.state.get(ABORT_SIGNAL_STATE_KEY);
+  return s instanceof AbortSignal ? s : undefined;
+}
+
+function tenantOf(paramsTenant: string, ctx: ServerCallContext): string {
+  return paramsTenant || ctx.tenant || '';
+}
+
+function taskNotFound(id: string): AgentdError {
+  return err('TASK_NOT_FOUND', `Task ${id} not found`, { taskId: id });
+}
+
+function assertCancelable(task: Task): void {
+  const state = task.status?.state;
+  if (isTerminal(state)) {
+    throw err('TASK_NOT_CANCELABLE', `Task ${task.id} is already ${stateLabel(state)} and cannot be canceled`, {
+      taskId: task.id,
+    });
+  }
+}
+
+function endsStream(event: StreamResponse, stopAtInterrupted: boolean): boolean {
+  const p = event.payload;
+  if (!p) return false;
+  let state: TaskState | undefined;
+  if (p.$case === 'message') return true;
+  if (p.$case === 'task') state = p.value.status?.state;
+  else if (p.$case === 'statusUpdate') state = p.value.status?.state;
+  else return false;
+  return isTerminal(state) || (stopAtInterrupted && isInterrupted(state));
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,322 @@
+import { Role, TaskState } from '@a2a-js/sdk';
+import type {
+  Message,
+  StreamResponse,
+  Task,
+  TaskArtifactUpdateEvent,
+  TaskPushNotificationConfig,
+  TaskStatusUpdateEvent,
+} from '@a2a-js/sdk';
+import type {
+  AgentExecutionEvent,
+  EventListener,
+  ExecutionEventBus,
+  ExecutionEventName,
+  FinishedListener,
+} from '@a2a-js/sdk/server';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { StateStore, StoredTask } from '../store/ports.js';
+import type { HostedAgent } from './hosted-agent.js';
+import type { PushNotifier } from './push-notifier.js';
+import { applyArtifactUpdate, applyStatusUpdate, mergeTaskEvent } from './reducer.js';
+import { isInterrupted, isTerminal } from './task-state.js';
+
+/** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
+export type RunOutcome = { readonly kind: 'task'; readonly task: Task } | { readonly kind: 'message'; readonly message: Message };
+
+export interface RunDeps {
+  readonly store: StateStore;
+  readonly push: PushNotifier;
+  readonly logger: Logger;
+}
+
+type Payload = NonNullable<StreamResponse['payload']>;
+
+/**
+ * One task's live state in this process while it is queued or executing. Agent events
+ * arrive synchronously on the bus and are applied strictly in order by a single drain
+ * loop: reducer → event-log append → versioned snapshot save → push notifications. The
+ * snapshot (`task`, `lastSeq`) is replaced only after the append, so a reader always sees
+ * a snapshot that matches its event-log cursor.
+ */
+export class TaskRun {
+  readonly id: string;
+  task: Task;
+  lastSeq: number;
+  /** Whether the stream's first event (the Task, or a direct Message) is logged. */
+  initialLogged: boolean;
+  /** A client already holds this task (returnImmediately), so a Message reply completes it. */
+  exposed = false;
+  executing = false;
+  /** Fires when the task is canceled or the server shuts down. */
+  readonly abort = new AbortController();
+  pushConfigs: TaskPushNotificationConfig[] = [];
+  bus: RunEventBus | undefined;
+
+  private version: number;
+  private updatedAt: number;
+  private pending: AgentExecutionEvent[] = [];
+  private draining: Promise<void> | undefined;
+  private waiters: Array<(outcome: RunOutcome) => void> = [];
+  private messageReply: Message | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: RunDeps,
+    readonly agent: HostedAgent,
+    stored: StoredTask,
+  ) {
+    this.id = stored.task.id;
+    this.task = stored.task;
+    this.version = stored.version;
+    this.lastSeq = stored.lastSeq;
+    this.updatedAt = stored.updatedAt;
+    this.initialLogged = stored.lastSeq > 0;
+    this.tenant = stored.tenant;
+    this.log = deps.logger.child({ task_id: this.id, context_id: stored.task.contextId });
+  }
+
+  readonly tenant: string;
+
+  get state(): TaskState | undefined {
+    return this.task.status?.state;
+  }
+
+  /** The agent answered with a Message instead of a task (SDK message-only pattern). */
+  get reply(): Message | undefined {
+    return this.messageReply;
+  }
+
+  /** Resolves at the next terminal or interrupted state, or on a direct Message reply. */
+  waitForRest(): Promise<RunOutcome> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Accepts an agent event; applied asynchronously, in order. */
+  enqueue(event: AgentExecutionEvent): void {
+    this.pending.push(event);
+    if (!this.draining) this.draining = this.drain();
+  }
+
+  /** Resolves once every event enqueued so far has been applied. */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** Records a status change made by the engine itself (cancel, failure, shutdown). */
+  async setStatus(state: TaskState, text?: string): Promise<void> {
+    this.enqueue({
+      kind: 'statusUpdate',
+      data: {
+        taskId: this.id,
+        contextId: this.task.contextId,
+        status: { state, message: text ? this.agentMessage(text) : undefined, timestamp: new Date().toISOString() },
+        metadata: undefined,
+      },
+    });
+    await this.flush();
+  }
+
+  /** Saves a snapshot change that is not a stream event (a user message joining history). */
+  async saveSnapshot(task: Task): Promise<void> {
+    this.task = task;
+    await this.save();
+  }
+
+  private agentMessage(text: string): Message {
+    return {
+      messageId: randomUUID(),
+      contextId: this.task.contextId,
+      taskId: this.id,
+      role: Role.ROLE_AGENT,
+      parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    };
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let event = this.pending.shift(); event; event = this.pending.shift()) {
+        try {
+          await this.apply(event);
+        } catch (error) {
+          this.log.error({ err: error }, 'failed to record agent event');
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private async apply(event: AgentExecutionEvent): Promise<void> {
+    if (isTerminal(this.state) || this.messageReply) {
+      this.log.warn({ event_kind: event.kind }, 'agent event after the final reply ignored');
+      return;
+    }
+    const now = new Date().toISOString();
+    switch (event.kind) {
+      case 'message':
+        if (!this.initialLogged && !this.exposed) {
+          this.messageReply = event.data;
+          await this.append({ $case: 'message', value: event.data });
+          this.settle({ kind: 'message', message: event.data });
+          return;
+        }
+        await this.applyStatus({
+          taskId: this.id,
+          contextId: this.task.contextId,
+          status: { state: TaskState.TASK_STATE_COMPLETED, message: event.data, timestamp: now },
+          metadata: undefined,
+        });
+        return;
+      case 'task': {
+        if (event.data.id && event.data.id !== this.id) {
+          this.log.warn({ published_task_id: event.data.id }, 'agent published a task event for another task; ignored');
+          return;
+        }
+        const merged = mergeTaskEvent(this.task, event.data, now);
+        if (!this.initialLogged) {
+          await this.commit(merged.task, { $case: 'task', value: merged.task });
+          return;
+        }
+        const { status } = merged.task;
+        this.task = { ...merged.task, status: this.task.status, artifacts: this.task.artifacts };
+        if (merged.statusChanged && status) {
+          await this.applyStatus({ taskId: this.id, contextId: this.task.contextId, status, metadata: undefined });
+        }
+        for (const artifact of merged.artifacts) {
+          await this.applyArtifact({
+            taskId: this.id,
+            contextId: this.task.contextId,
+            artifact,
+            append: false,
+            lastChunk: true,
+            metadata: undefined,
+          });
+        }
+        return;
+      }
+      case 'statusUpdate':
+        await this.applyStatus(event.data);
+        return;
+      case 'artifactUpdate':
+        await this.applyArtifact(event.data);
+        return;
+    }
+  }
+
+  private async applyStatus(update: TaskStatusUpdateEvent): Promise<void> {
+    await this.ensureInitialLogged();
+    const normalized: TaskStatusUpdateEvent = {
+      ...update,
+      taskId: this.id,
+      contextId: this.task.contextId,
+      status: update.status?.timestamp ? update.status : { state: update.status?.state ?? 0, message: update.status?.message, timestamp: new Date().toISOString() },
+    };
+    const next = applyStatusUpdate(this.task, normalized, new Date().toISOString());
+    this.updatedAt = Date.now();
+    await this.commit(next, { $case: 'statusUpdate', value: normalized });
+  }
+
+  private async applyArtifact(update: TaskArtifactUpdateEvent): Promise<void> {
+    await this.ensureInitialLogged();
+    const normalized: TaskArtifactUpdateEvent = { ...update, taskId: this.id, contextId: this.task.contextId };
+    await this.commit(applyArtifactUpdate(this.task, normalized), { $case: 'artifactUpdate', value: normalized });
+  }
+
+  /** The stream of a new task starts with the Task itself (A2A §3.1.2). */
+  private async ensureInitialLogged(): Promise<void> {
+    if (!this.initialLogged) await this.commit(this.task, { $case: 'task', value: this.task });
+  }
+
+  private async commit(next: Task, payload: Payload): Promise<void> {
+    await this.append(payload);
+    this.task = next;
+    await this.save();
+    const state = next.status?.state;
+    if (isTerminal(state)) {
+      await this.deps.store.events.close(this.id);
+      this.settle({ kind: 'task', task: next });
+    } else if (isInterrupted(state)) {
+      this.settle({ kind: 'task', task: next });
+    }
+  }
+
+  private async append(payload: Payload): Promise<void> {
+    const event: StreamResponse = { payload };
+    this.lastSeq = await this.deps.store.events.append(this.id, event);
+    this.initialLogged = true;
+    if (this.pushConfigs.length > 0) this.deps.push.notify(this.pushConfigs, event);
+  }
+
+  private async save(): Promise<void> {
+    const saved = await this.deps.store.tasks.save(
+      { task: this.task, agent: this.agent.name, tenant: this.tenant, lastSeq: this.lastSeq, updatedAt: this.updatedAt },
+      this.version,
+    );
+    this.version = saved.version;
+  }
+
+  private settle(outcome: RunOutcome): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w(outcome);
+  }
+}
+
+/**
+ * The `ExecutionEventBus` an SDK executor publishes to. `publish` hands the event to the
+ * run; listeners registered by the executor itself are honoured too.
+ */
+export class RunEventBus implements ExecutionEventBus {
+  private readonly listeners = { event: new Set<EventListener>(), finished: new Set<FinishedListener>() };
+
+  constructor(private readonly run: TaskRun) {}
+
+  publish(event: AgentExecutionEvent): void {
+    this.run.enqueue(event);
+    for (const l of this.listeners.event) l(event);
+  }
+
+  finished(): void {
+    for (const l of this.listeners.finished) l();
+  }
+
+  on(eventName: 'event', listener: EventListener): this;
+  on(eventName: 'finished', listener: FinishedListener): this;
+  on(eventName: ExecutionEventName, listener: EventListener | FinishedListener): this {
+    (this.listeners[eventName] as Set<typeof listener>).add(listener);
+    return this;
+  }
+
+  off(eventName: 'event', listener: EventListener): this;
+  off(eventName: 'finished', listener: FinishedListener): this;
+  off(eventName: ExecutionEventName, listener: EventListener | FinishedListener): this {
+    (this.listeners[eventName] as Set<typeof listener>).delete(listener);
+    return this;
+  }
+
+  once(eventName: 'event', listener: EventListener): this;
+  once(eventName: 'finished', listener: FinishedListener): this;
+  once(eventName: ExecutionEventName, listener: EventListener | FinishedListener): this {
+    const set = this.listeners[eventName] as Set<(...args: unknown[]) => void>;
+    const wrapped = (...args: unknown[]): void => {
+      set.delete(wrapped);
+      (listener as (...a: unknown[]) => void)(...args);
+    };
+    set.add(wrapped);
+    return this;
+  }
+
+  removeAllListeners(eventName?: ExecutionEventName): this {
+    if (eventName) this.listeners[eventName].clear();
+    else {
+      this.listeners.event.clear();
+      this.listeners.finished.clear();
+    }
+    return this;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Validation of decoded A2A requests, shared by every transport: the wire adapters decode
+ * with the SDK's `fromJSON` (which is lenient and fills defaults), and these checks turn
+ * what is missing or out of range into INVALID_PARAMS errors that name the field.
+ */
+import { Role, TaskState } from '@a2a-js/sdk';
+import type { ListTasksRequest, SendMessageRequest, TaskPushNotificationConfig } from '@a2a-js/sdk';
+import { invalidParams } from '../errors.js';
+import type { Message } from '@a2a-js/sdk';
+
+/** Default and maximum ListTasks page sizes (A2A §3.1.4). */
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
+
+/** Checks a SendMessage / SendStreamingMessage request; returns its message. */
+export function validateSendMessage(req: SendMessageRequest): Message {
+  const message = req.message;
+  if (!message) throw invalidParams('message', 'is required');
+  if (!message.messageId) throw invalidParams('message.messageId', 'is required');
+  if (message.role === Role.UNRECOGNIZED) throw invalidParams('message.role', 'must be ROLE_USER or ROLE_AGENT');
+  if (message.parts.length === 0) throw invalidParams('message.parts', 'must contain at least one part');
+  message.parts.forEach((part, i) => {
+    if (!part.content) throw invalidParams(`message.parts[${i}]`, 'must have one of text, raw, url or data');
+  });
+  const config = req.configuration;
+  if (config) {
+    validateHistoryLength(config.historyLength, 'configuration.historyLength');
+    if (config.taskPushNotificationConfig) {
+      validateWebhookUrl(config.taskPushNotificationConfig.url, 'configuration.taskPushNotificationConfig.url');
+    }
+  }
+  return message;
+}
+
+/** A task id must be a non-blank string. */
+export function validateTaskId(id: string, field = 'id'): string {
+  if (!id || !id.trim()) throw invalidParams(field, 'is required');
+  return id;
+}
+
+/** `historyLength`, when given, is a non-negative integer. */
+export function validateHistoryLength(value: number | undefined, field = 'historyLength'): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < 0) throw invalidParams(field, 'must be a non-negative integer');
+}
+
+/** Normalised ListTasks filters; throws on anything out of range. */
+export function validateListTasks(req: ListTasksRequest): {
+  pageSize: number;
+  state: TaskState | undefined;
+  updatedAfter: number | undefined;
+} {
+  const pageSize = req.pageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+    throw invalidParams('pageSize', `must be an integer between 1 and ${MAX_PAGE_SIZE}`);
+  }
+  if (req.status === TaskState.UNRECOGNIZED) throw invalidParams('status', 'is not a known TaskState');
+  validateHistoryLength(req.historyLength);
+  let updatedAfter: number | undefined;
+  if (req.statusTimestampAfter) {
+    updatedAfter = Date.parse(req.statusTimestampAfter);
+    if (Number.isNaN(updatedAfter)) throw invalidParams('statusTimestampAfter', 'must be an ISO 8601 timestamp');
+  }
+  return {
+    pageSize,
+    state: req.status === TaskState.TASK_STATE_UNSPECIFIED ? undefined : req.status,
+    updatedAfter,
+  };
+}
+
+/** A push config needs a task id and an http(s) webhook URL. */
+export function validatePushConfig(config: TaskPushNotificationConfig): void {
+  validateTaskId(config.taskId, 'taskId');
+  validateWebhookUrl(config.url, 'url');
+}
+
+function validateWebhookUrl(url: string, field: string): void {
+  if (!url) throw invalidParams(field, 'is required');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalidParams(field, 'is not a valid URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidParams(field, 'must be http or https');
+}

@@ -1,0 +1,80 @@
+/**
+ * What the JSON-RPC and REST routes share: the per-request call context, the open SSE
+ * stream registry, and the loop that pumps engine stream records into an SSE response.
+ */
+import { ServerCallContext } from '@a2a-js/sdk/server';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ABORT_SIGNAL_STATE_KEY, type StreamRecord, type TaskEngine } from '../../engine/task-engine.js';
+import { invalidParams } from '../../errors.js';
+import { SseStream } from './sse-stream.js';
+
+/** Marker body for a request whose Content-Type we do not accept. */
+export const UNSUPPORTED_BODY: unique symbol = Symbol('agentd.unsupportedBody');
+
+/** Everything the route modules need from the server. */
+export interface HttpDeps {
+  readonly engine: TaskEngine;
+  readonly logger: Logger;
+  readonly sseKeepAliveMs: number;
+  readonly compatV03: boolean;
+  /** Open SSE streams, so shutdown can close them and tests can count them. */
+  readonly streams: Set<SseStream>;
+}
+
+/** A fresh call context; `signal` (streams only) lets SDK-facing code see disconnects. */
+export function callContext(request: FastifyRequest, signal?: AbortSignal): ServerCallContext {
+  const version = request.headers['a2a-version'];
+  return new ServerCallContext({
+    requestedVersion: typeof version === 'string' && version ? version : '1.0',
+    state: new Map<string, unknown>(signal ? [[ABORT_SIGNAL_STATE_KEY, signal]] : []),
+  });
+}
+
+/** An AbortController that fires when the client's connection closes. */
+export function disconnectController(reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  reply.raw.on('close', () => controller.abort());
+  return controller;
+}
+
+/** `Last-Event-ID` as a sequence number, if the client sent one. */
+export function lastEventId(request: FastifyRequest): number | undefined {
+  const raw = request.headers['last-event-id'];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw invalidParams('Last-Event-ID', 'must be a non-negative integer event id');
+  return n;
+}
+
+/**
+ * Streams engine records as SSE. An error before the first event is thrown back to the
+ * caller (it becomes a normal error response); after that it is sent as an `error` event.
+ */
+export async function pumpSse(
+  deps: HttpDeps,
+  reply: FastifyReply,
+  controller: AbortController,
+  records: AsyncGenerator<StreamRecord, void, undefined>,
+  serialize: (record: StreamRecord) => string,
+  serializeError: (error: unknown) => string,
+): Promise<void> {
+  const first = await records.next();
+  reply.hijack();
+  const sse = new SseStream(reply.raw, deps.sseKeepAliveMs, (s) => deps.streams.delete(s), controller);
+  deps.streams.add(sse);
+  try {
+    if (!first.done) await sse.send(serialize(first.value), first.value.seq);
+    while (!sse.signal.aborted) {
+      const next = await records.next();
+      if (next.done) break;
+      await sse.send(serialize(next.value), next.value.seq);
+    }
+  } catch (error) {
+    deps.logger.warn({ err: error }, 'stream ended with an error');
+    await sse.send(serializeError(error), undefined, 'error');
+  } finally {
+    await records.return(undefined);
+    sse.end();
+  }
+}

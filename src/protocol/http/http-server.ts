@@ -1,0 +1,116 @@
+import { AgentCard } from '@a2a-js/sdk';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { err, toAgentdError } from '../../errors.js';
+import type { HostedAgent } from '../../engine/hosted-agent.js';
+import type { HealthChecker } from '../../observability/health-checker.js';
+import { agentUrls } from '../../agents/agent-factory.js';
+import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
+import { registerRestRoutes, sendRestError } from './rest-routes.js';
+import type { SseStream } from './sse-stream.js';
+
+export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
+  readonly bodyLimitBytes: number;
+  readonly health: HealthChecker;
+  /** Public base URL, for the card URLs listed by `/api/v1/agents`. */
+  readonly baseUrl: () => string;
+  readonly defaultAgent: () => HostedAgent;
+}
+
+export interface HttpServer {
+  readonly app: FastifyInstance;
+  /** Open SSE streams. */
+  readonly streams: ReadonlySet<SseStream>;
+  /** Ends every open SSE stream cleanly (shutdown). */
+  closeStreams(): void;
+}
+
+/**
+ * The fastify app: A2A JSON-RPC + SSE and HTTP+JSON per agent, agent cards, the agent
+ * directory and probes. Bodies are read as text by our own parser so that malformed JSON
+ * becomes the binding's own error (-32700 / HTTP 400), and anything but JSON becomes
+ * ContentTypeNotSupported; fastify enforces the body limit from Content-Length before
+ * reading (HTTP 413).
+ */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const streams = new Set<SseStream>();
+  const deps: HttpDeps = { ...options, streams };
+  const app = Fastify({ bodyLimit: options.bodyLimitBytes, logger: false, forceCloseConnections: 'idle' });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json', 'application/a2a+json'], { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, UNSUPPORTED_BODY));
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const e =
+      error.statusCode === 413
+        ? err('PAYLOAD_TOO_LARGE', `Request body exceeds the ${options.bodyLimitBytes}-byte limit`, {
+            limitBytes: String(options.bodyLimitBytes),
+          })
+        : error.statusCode === 415
+          ? err('CONTENT_TYPE_NOT_SUPPORTED', `Unsupported Content-Type "${request.headers['content-type'] ?? '(none)'}"`)
+          : error.statusCode !== undefined && error.statusCode < 500
+            ? err('INVALID_REQUEST', error.message)
+            : toAgentdError(error);
+    if (e.code === 'INTERNAL') options.logger.error({ err: error, url: request.url }, 'unhandled error');
+    if ((request.routeOptions.config as { protocol?: string } | undefined)?.protocol === 'jsonrpc') {
+      return sendJsonRpcError(reply, null, e);
+    }
+    return sendRestError(reply, e);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendRestError(reply, err('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  const sendProbe = async (reply: FastifyReply, kind: 'liveness' | 'readiness'): Promise<FastifyReply> => {
+    const report = await options.health.run(kind);
+    const ok = report.status === 'healthy' || report.status === 'ready';
+    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send(report);
+  };
+  app.get('/health', (_req, reply) => sendProbe(reply, 'liveness'));
+  app.get('/ready', (_req, reply) => sendProbe(reply, 'readiness'));
+
+  const sendCard = (reply: FastifyReply, agent: HostedAgent): FastifyReply =>
+    reply.header('cache-control', 'public, max-age=60').type('application/json').send(JSON.stringify(AgentCard.toJSON(agent.card)));
+  app.get('/.well-known/agent-card.json', (_req, reply) => sendCard(reply, options.defaultAgent()));
+  app.get<{ Params: { agent: string } }>('/a2a/:agent/.well-known/agent-card.json', (request, reply) => {
+    try {
+      return sendCard(reply, options.engine.agent(request.params.agent));
+    } catch (error) {
+      return sendRestError(reply, error);
+    }
+  });
+
+  app.get('/api/v1/agents', (_req, reply) => {
+    const base = options.baseUrl();
+    const defaultName = options.defaultAgent().name;
+    return reply.send({
+      agents: options.engine.listAgents().map((a) => {
+        const urls = agentUrls(base, a.name);
+        return {
+          name: a.name,
+          description: a.card.description,
+          default: a.name === defaultName,
+          cardUrl: urls.card,
+          jsonRpcUrl: urls.jsonRpc,
+          restUrl: urls.rest,
+          skills: a.card.skills.map((s) => ({ id: s.id, name: s.name, tags: s.tags })),
+          capabilities: { streaming: a.card.capabilities?.streaming ?? false, pushNotifications: a.card.capabilities?.pushNotifications ?? false },
+        };
+      }),
+    });
+  });
+
+  registerJsonRpcRoutes(app, deps);
+  registerRestRoutes(app, deps);
+
+  return {
+    app,
+    streams,
+    closeStreams: () => {
+      for (const s of [...streams]) s.end();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createHostedAgent, publishCards } from '../agents/agent-factory.js';
+import type { AgentdConfig } from '../config/schema.js';
+import type { HostedAgent } from '../engine/hosted-agent.js';
+import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
+import { HealthChecker } from '../observability/health-checker.js';
+import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
+import { MemoryStateStore } from '../store/memory/memory-state-store.js';
+import type { StateStore } from '../store/ports.js';
+
+export interface ServerStats extends EngineStats {
+  /** Open SSE responses. */
+  readonly openStreams: number;
+}
+
+/**
+ * A running agentd: the state store, the engine with its hosted agents, and the HTTP
+ * transport. `start()` listens and publishes each agent's card with its real URLs;
+ * `shutdown()` drains gracefully.
+ */
+export class AgentdServer {
+  readonly engine: TaskEngine;
+  readonly store: StateStore;
+  readonly health = new HealthChecker();
+  private readonly http: HttpServer;
+  private readonly agents: HostedAgent[];
+  private baseUrl = '';
+  private draining = false;
+  private shutdownPromise: Promise<void> | undefined;
+
+  private constructor(
+    private readonly config: AgentdConfig,
+    readonly logger: Logger,
+    agents: HostedAgent[],
+  ) {
+    this.agents = agents;
+    this.store = new MemoryStateStore({
+      retention: {
+        ttlMs: config.store.retention.ttlSeconds * 1000,
+        maxTerminalTasks: config.store.retention.maxTerminalTasks,
+      },
+      maxEventsPerTask: config.store.maxEventsPerTask,
+    });
+    this.engine = new TaskEngine({
+      store: this.store,
+      logger,
+      maxConcurrent: config.execution.maxConcurrentWorkflows,
+      maxQueueDepth: config.execution.maxQueueDepth,
+      cancelGraceMs: config.execution.cancelGraceMs,
+      push: config.push,
+    });
+    for (const a of agents) this.engine.addAgent(a);
+    this.health.register('liveness', 'event_loop', () => true);
+    this.health.register('readiness', 'accepting_work', () => {
+      if (this.draining) throw new Error('draining for shutdown');
+    });
+    this.health.register('readiness', `store_${this.store.kind}`, () => this.store.ping());
+    const defaultAgent = agents.find((_, i) => config.agents[i]?.default) ?? agents[0];
+    this.http = createHttpServer({
+      engine: this.engine,
+      logger,
+      sseKeepAliveMs: config.server.sseKeepAliveMs,
+      compatV03: config.server.compatV03,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      health: this.health,
+      baseUrl: () => this.baseUrl,
+      defaultAgent: () => defaultAgent as HostedAgent,
+    });
+  }
+
+  /** Builds the agents (importing module agents) and the server, without listening. */
+  static async create(config: AgentdConfig, logger: Logger, baseDir: string): Promise<AgentdServer> {
+    const agents: HostedAgent[] = [];
+    for (const a of config.agents) agents.push(await createHostedAgent(a, baseDir));
+    return new AgentdServer(config, logger, agents);
+  }
+
+  /** Listens on the configured host and port and publishes the agent cards. */
+  async start(): Promise<{ url: string }> {
+    const { host, httpPort, publicUrl } = this.config.server;
+    await this.http.app.listen({ host, port: httpPort });
+    const address = this.http.app.server.address() as AddressInfo;
+    const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    this.baseUrl = publicUrl ?? `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${address.port}`;
+    this.config.agents.forEach((cfg, i) => {
+      const agent = this.agents[i];
+      if (agent) publishCards(agent, cfg, this.baseUrl, this.config.server.compatV03);
+    });
+    return { url: this.baseUrl };
+  }
+
+  /** The base URL agent cards advertise (after `start()`). */
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  get listAgents(): readonly HostedAgent[] {
+    return this.agents;
+  }
+
+  stats(): ServerStats {
+    return { ...this.engine.stats(), openStreams: this.http.streams.size };
+  }
+
+  /**
+   * Graceful shutdown: readiness turns 503 and new work is refused at once; running tasks
+   * get `drainMs` to finish (the rest are marked FAILED); open streams are then closed
+   * cleanly and the listener stops. Idempotent.
+   */
+  shutdown(drainMs = this.config.server.shutdownDrainMs): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      this.draining = true;
+      const { unfinished } = await this.engine.shutdown(drainMs);
+      if (unfinished > 0) this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
+      this.http.closeStreams();
+      await this.http.app.close();
+      await this.store.close();
+    })();
+    return this.shutdownPromise;
+  }
+}

@@ -1,0 +1,138 @@
+import type { StreamResponse } from '@a2a-js/sdk';
+import type { EventLog, TaskEventRecord } from '../ports.js';
+
+interface TaskLog {
+  /** Retained records; `records[i].seq === firstSeq + i`. */
+  records: TaskEventRecord[];
+  firstSeq: number;
+  lastSeq: number;
+  closed: boolean;
+  /** Set when the log was deleted; followers holding it drain what is left, then end. */
+  deleted: boolean;
+  followers: number;
+  wakers: Set<() => void>;
+}
+
+/**
+ * In-process {@link EventLog}. Followers keep a cursor into the task's own record array
+ * and sleep until the next append, so a slow reader costs no extra memory. A task keeps
+ * at most `maxEventsPerTask` events; older ones are dropped (a follower whose cursor
+ * fell behind continues from the oldest retained event, and the engine's snapshot-first
+ * subscribe makes that gap harmless).
+ */
+export class MemoryEventLog implements EventLog {
+  private readonly logs = new Map<string, TaskLog>();
+  private followers = 0;
+
+  constructor(private readonly maxEventsPerTask = 10_000) {}
+
+  async append(taskId: string, event: StreamResponse): Promise<number> {
+    const log = this.ensure(taskId);
+    const seq = ++log.lastSeq;
+    log.records.push({ seq, event });
+    if (log.records.length > this.maxEventsPerTask) {
+      const drop = log.records.length - this.maxEventsPerTask;
+      log.records.splice(0, drop);
+      log.firstSeq += drop;
+    }
+    wake(log);
+    return seq;
+  }
+
+  /** Registers the follower at once (not on first iteration), so no event can slip past. */
+  follow(taskId: string, afterSeq: number, signal: AbortSignal): AsyncIterable<TaskEventRecord> {
+    const log = this.ensure(taskId);
+    log.followers++;
+    this.followers++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      signal.removeEventListener('abort', release);
+      log.followers--;
+      this.followers--;
+      // A log that only existed because someone waited on it goes away with its last follower.
+      if (log.followers === 0 && log.lastSeq === 0 && this.logs.get(taskId) === log) this.logs.delete(taskId);
+    };
+    signal.addEventListener('abort', release, { once: true });
+    if (signal.aborted) release();
+    return { [Symbol.asyncIterator]: () => iterate(log, afterSeq, signal, release) };
+  }
+
+  async close(taskId: string): Promise<void> {
+    const log = this.logs.get(taskId);
+    if (!log) return;
+    log.closed = true;
+    wake(log);
+  }
+
+  async delete(taskId: string): Promise<void> {
+    const log = this.logs.get(taskId);
+    if (!log) return;
+    this.logs.delete(taskId);
+    log.deleted = true;
+    wake(log);
+  }
+
+  followerCount(): number {
+    return this.followers;
+  }
+
+  /** Number of tasks with a retained log (for retention tests). */
+  size(): number {
+    return this.logs.size;
+  }
+
+  private ensure(taskId: string): TaskLog {
+    let log = this.logs.get(taskId);
+    if (!log) {
+      log = { records: [], firstSeq: 1, lastSeq: 0, closed: false, deleted: false, followers: 0, wakers: new Set() };
+      this.logs.set(taskId, log);
+    }
+    return log;
+  }
+}
+
+async function* iterate(
+  log: TaskLog,
+  afterSeq: number,
+  signal: AbortSignal,
+  release: () => void,
+): AsyncGenerator<TaskEventRecord, void, undefined> {
+  let cursor = afterSeq;
+  try {
+    while (!signal.aborted) {
+      if (cursor < log.firstSeq - 1) cursor = log.firstSeq - 1;
+      while (cursor < log.lastSeq) {
+        const record = log.records[cursor + 1 - log.firstSeq];
+        if (!record) break;
+        cursor = record.seq;
+        yield record;
+        if (signal.aborted) return;
+      }
+      if (log.closed || log.deleted) return;
+      await sleepUntilWoken(log, signal);
+    }
+  } finally {
+    release();
+  }
+}
+
+function wake(log: TaskLog): void {
+  if (log.wakers.size === 0) return;
+  const wakers = [...log.wakers];
+  log.wakers.clear();
+  for (const w of wakers) w();
+}
+
+function sleepUntilWoken(log: TaskLog, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      log.wakers.delete(done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    log.wakers.add(done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

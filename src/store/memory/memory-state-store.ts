@@ -1,0 +1,48 @@
+import type { RetentionPolicy, StateStore } from '../ports.js';
+import { MemoryEventLog } from './memory-event-log.js';
+import { MemoryPushConfigStore } from './memory-push-config-store.js';
+import { MemoryTaskStore } from './memory-task-store.js';
+
+export interface MemoryStateStoreOptions {
+  readonly retention: RetentionPolicy;
+  /** Events kept per task before the oldest are dropped. */
+  readonly maxEventsPerTask?: number;
+  /** How often expired tasks are swept; defaults to min(ttl/2, 30 s). */
+  readonly sweepIntervalMs?: number;
+}
+
+/**
+ * The embedded store: no server needed. Memory stays bounded: terminal tasks, their
+ * events and their push configs are evicted together after `retention.ttlMs` or when more
+ * than `retention.maxTerminalTasks` have finished, oldest first.
+ */
+export class MemoryStateStore implements StateStore {
+  readonly kind = 'memory' as const;
+  readonly tasks: MemoryTaskStore;
+  readonly events: MemoryEventLog;
+  readonly pushConfigs: MemoryPushConfigStore;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: MemoryStateStoreOptions) {
+    this.events = new MemoryEventLog(options.maxEventsPerTask);
+    this.pushConfigs = new MemoryPushConfigStore();
+    this.tasks = new MemoryTaskStore(options.retention.maxTerminalTasks, (taskId) => {
+      void this.events.delete(taskId);
+      this.pushConfigs.deleteTask(taskId);
+    });
+    const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
+    this.sweeper = setInterval(() => this.sweep(), interval);
+    this.sweeper.unref();
+  }
+
+  /** Evicts every terminal task older than the TTL; returns how many went. */
+  sweep(now = Date.now()): number {
+    return this.tasks.evictFinishedBefore(now - this.options.retention.ttlMs);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+}

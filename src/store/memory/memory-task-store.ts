@@ -1,0 +1,117 @@
+import { AgentdError } from '../../errors.js';
+import { isTerminal } from '../../engine/task-state.js';
+import type { StoredTask, TaskPage, TaskQuery, TaskStore } from '../ports.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+
+/**
+ * In-process {@link TaskStore}. Terminal tasks are tracked in finish order so retention
+ * can evict the oldest first without scanning; `onEvict` lets the owning state store drop
+ * the task's events and push configs with it.
+ */
+export class MemoryTaskStore implements TaskStore {
+  private readonly tasks = new Map<string, StoredTask>();
+  /** taskId → epoch ms when it reached a terminal state, in that order. */
+  private readonly finished = new Map<string, number>();
+
+  constructor(
+    private readonly maxTerminalTasks: number,
+    private readonly onEvict: (taskId: string) => void,
+  ) {}
+
+  async create(record: Omit<StoredTask, 'version'>): Promise<StoredTask> {
+    if (this.tasks.has(record.task.id)) {
+      throw new AgentdError('TASK_CONFLICT', `Task ${record.task.id} already exists`, { taskId: record.task.id });
+    }
+    const stored: StoredTask = { ...record, version: 1 };
+    this.tasks.set(record.task.id, stored);
+    this.trackTerminal(stored);
+    return stored;
+  }
+
+  async get(taskId: string): Promise<StoredTask | undefined> {
+    return this.tasks.get(taskId);
+  }
+
+  async save(record: Omit<StoredTask, 'version'>, expectedVersion: number): Promise<StoredTask> {
+    const current = this.tasks.get(record.task.id);
+    if (!current || current.version !== expectedVersion) {
+      throw new AgentdError(
+        'TASK_CONFLICT',
+        `Task ${record.task.id} changed concurrently (expected version ${expectedVersion}, found ${current?.version ?? 'none'})`,
+        { taskId: record.task.id },
+      );
+    }
+    const stored: StoredTask = { ...record, version: expectedVersion + 1 };
+    this.tasks.set(record.task.id, stored);
+    this.trackTerminal(stored);
+    return stored;
+  }
+
+  async list(query: TaskQuery): Promise<TaskPage> {
+    const matching: StoredTask[] = [];
+    for (const t of this.tasks.values()) {
+      if (t.agent !== query.agent || t.tenant !== query.tenant) continue;
+      if (query.contextId && t.task.contextId !== query.contextId) continue;
+      if (query.state !== undefined && t.task.status?.state !== query.state) continue;
+      if (query.updatedAfter !== undefined && t.updatedAt < query.updatedAfter) continue;
+      matching.push(t);
+    }
+    matching.sort(byRecency);
+    let start = 0;
+    if (query.pageToken) {
+      const cursor = decodeCursor(query.pageToken);
+      start = matching.findIndex((t) => byRecency(t, { updatedAt: cursor.updatedAt, task: { id: cursor.id } }) > 0);
+      if (start < 0) start = matching.length;
+    }
+    const tasks = matching.slice(start, start + query.pageSize);
+    const last = tasks[tasks.length - 1];
+    const more = start + query.pageSize < matching.length;
+    return {
+      tasks,
+      nextPageToken: more && last ? encodeCursor(last.updatedAt, last.task.id) : '',
+      totalSize: matching.length,
+    };
+  }
+
+  async delete(taskId: string): Promise<void> {
+    this.tasks.delete(taskId);
+    this.finished.delete(taskId);
+  }
+
+  /** Evicts terminal tasks that finished before `cutoff` (epoch ms). */
+  evictFinishedBefore(cutoff: number): number {
+    let evicted = 0;
+    for (const [taskId, at] of this.finished) {
+      if (at >= cutoff) break;
+      this.evict(taskId);
+      evicted++;
+    }
+    return evicted;
+  }
+
+  /** Number of stored tasks (for retention tests). */
+  size(): number {
+    return this.tasks.size;
+  }
+
+  private trackTerminal(t: StoredTask): void {
+    if (!isTerminal(t.task.status?.state) || this.finished.has(t.task.id)) return;
+    this.finished.set(t.task.id, Date.now());
+    while (this.finished.size > this.maxTerminalTasks) {
+      const oldest = this.finished.keys().next().value as string;
+      this.evict(oldest);
+    }
+  }
+
+  private evict(taskId: string): void {
+    this.tasks.delete(taskId);
+    this.finished.delete(taskId);
+    this.onEvict(taskId);
+  }
+}
+
+/** Most recently updated first; ties broken by id so pagination is stable. */
+function byRecency(a: Pick<StoredTask, 'updatedAt'> & { task: { id: string } }, b: typeof a): number {
+  if (a.updatedAt !== b.updatedAt) return b.updatedAt - a.updatedAt;
+  return a.task.id < b.task.id ? 1 : a.task.id > b.task.id ? -1 : 0;
+}

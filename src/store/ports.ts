@@ -1,0 +1,122 @@
+/**
+ * Storage ports: the only operations the engine needs from a state store. The in-memory
+ * adapter (`store/memory`) is the embedded default; the Redis adapter implements the same
+ * contracts, and one conformance suite (`test/store/conformance.ts`) runs against each.
+ *
+ * Everything is async and cursor-based so a networked store fits without changing callers.
+ */
+import type { StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
+import type { TaskState } from '@a2a-js/sdk';
+
+/** A task snapshot plus the bookkeeping the engine needs to share it safely. */
+export interface StoredTask {
+  /** The A2A task snapshot (status, artifacts, history, metadata). */
+  readonly task: Task;
+  /** Name of the hosted agent that owns the task. */
+  readonly agent: string;
+  /** Tenant the task was created under (`''` when none). */
+  readonly tenant: string;
+  /**
+   * Optimistic-concurrency version: 1 on create, +1 on each successful save. A save with
+   * a stale `expectedVersion` fails with `TASK_CONFLICT` and changes nothing.
+   */
+  readonly version: number;
+  /** Sequence number of the last event folded into `task` (0 = none yet). */
+  readonly lastSeq: number;
+  /** Epoch milliseconds of the last status change; ListTasks sorts on it. */
+  readonly updatedAt: number;
+}
+
+/** Filters and cursor for {@link TaskStore.list}, mirroring A2A ListTasks. */
+export interface TaskQuery {
+  readonly agent: string;
+  readonly tenant: string;
+  readonly contextId?: string | undefined;
+  readonly state?: TaskState | undefined;
+  /** Only tasks whose last status change is at or after this epoch-ms instant. */
+  readonly updatedAfter?: number | undefined;
+  readonly pageSize: number;
+  /** Opaque cursor from a previous page's `nextPageToken` (`''` for the first page). */
+  readonly pageToken: string;
+}
+
+export interface TaskPage {
+  readonly tasks: StoredTask[];
+  /** `''` on the last page. */
+  readonly nextPageToken: string;
+  readonly totalSize: number;
+}
+
+/** Task snapshots with optimistic versioning and indexed listing. */
+export interface TaskStore {
+  /** Stores a new task at version 1. Fails with `TASK_CONFLICT` if the id exists. */
+  create(record: Omit<StoredTask, 'version'>): Promise<StoredTask>;
+  /** The task, or `undefined` when it does not exist (or has expired). */
+  get(taskId: string): Promise<StoredTask | undefined>;
+  /**
+   * Replaces the snapshot if its stored version equals `expectedVersion`; returns the
+   * stored record with the new version. Terminal snapshots start the retention clock.
+   */
+  save(record: Omit<StoredTask, 'version'>, expectedVersion: number): Promise<StoredTask>;
+  /** Tasks sorted by `updatedAt` descending (ties by id), one page at a time. */
+  list(query: TaskQuery): Promise<TaskPage>;
+  /** Removes the task; a no-op when absent. */
+  delete(taskId: string): Promise<void>;
+}
+
+/** One entry of a task's event log. `seq` starts at 1 and increases by 1 per task. */
+export interface TaskEventRecord {
+  readonly seq: number;
+  readonly event: StreamResponse;
+}
+
+/** Ordered per-task events with replay from a cursor and live follow. */
+export interface EventLog {
+  /** Appends an event and returns its sequence number. */
+  append(taskId: string, event: StreamResponse): Promise<number>;
+  /**
+   * Replays events with `seq > afterSeq` in order, then follows new ones live until the
+   * signal aborts or the log is closed or deleted. The follower is registered when this
+   * is called, not on first iteration, so an event appended after the call is never
+   * missed (a task with no events yet is waited for). Followers attached before a delete
+   * still receive what was appended before it. Aborting the signal releases the follower
+   * even if it was never iterated. Memory is bounded by the log itself: a slow reader
+   * holds a cursor, not a private buffer.
+   */
+  follow(taskId: string, afterSeq: number, signal: AbortSignal): AsyncIterable<TaskEventRecord>;
+  /** Ends every follower of the task once it has read what is already there. */
+  close(taskId: string): Promise<void>;
+  /** Drops the task's events and ends its followers; a no-op when absent. */
+  delete(taskId: string): Promise<void>;
+  /** Number of live followers across all tasks (for leak checks and metrics). */
+  followerCount(): number;
+}
+
+/** Push-notification configs, per task. */
+export interface PushConfigStore {
+  /** Creates or replaces the config with the same `id`. */
+  put(config: TaskPushNotificationConfig): Promise<void>;
+  get(taskId: string, configId: string): Promise<TaskPushNotificationConfig | undefined>;
+  list(taskId: string): Promise<TaskPushNotificationConfig[]>;
+  /** Returns whether a config was removed. */
+  delete(taskId: string, configId: string): Promise<boolean>;
+}
+
+/** How long finished tasks (and their events and push configs) are kept. */
+export interface RetentionPolicy {
+  /** Terminal tasks are evicted this long after they finished. */
+  readonly ttlMs: number;
+  /** At most this many terminal tasks are kept; the oldest go first. */
+  readonly maxTerminalTasks: number;
+}
+
+/** The set of ports a backend provides, plus its lifecycle. */
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+  readonly tasks: TaskStore;
+  readonly events: EventLog;
+  readonly pushConfigs: PushConfigStore;
+  /** Resolves when the backend can serve requests; used by readiness. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
