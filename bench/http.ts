@@ -21,6 +21,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { format, resolveConfig } from 'prettier';
 import { compileToTempModule } from './lib/compile.js';
 import { freePort, readRssMb, startServer, type ServerSpec } from './lib/proc.js';
 import { ensureWrk, runWrk, wrkVersion, type WrkResult } from './lib/wrk.js';
@@ -297,6 +298,13 @@ function markdown(
   return `${lines.join('\n')}\n`;
 }
 
+/** Writes `text` formatted by the project's prettier config (so `format:check` passes); returns it. */
+async function writeFormatted(file: string, text: string, parser: 'json' | 'markdown'): Promise<string> {
+  const formatted = await format(text, { ...(await resolveConfig(file)), parser });
+  writeFileSync(file, formatted);
+  return formatted;
+}
+
 async function main(): Promise<void> {
   const secs = durationSeconds();
   ensureWrk();
@@ -334,10 +342,13 @@ async function main(): Promise<void> {
     results,
     targets,
   };
-  const md = markdown(results, ref, targets, { date, secs, cpuModel, wrk });
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, 'http-jsonrpc.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(RESULTS_DIR, 'http-jsonrpc.md'), md);
+  await writeFormatted(join(RESULTS_DIR, 'http-jsonrpc.json'), JSON.stringify(report), 'json');
+  const md = await writeFormatted(
+    join(RESULTS_DIR, 'http-jsonrpc.md'),
+    markdown(results, ref, targets, { date, secs, cpuModel, wrk }),
+    'markdown',
+  );
 
   console.log(`\n${md}`);
   const misses = targets.filter((t) => !t.pass);

@@ -47,27 +47,167 @@ interface ErrorSpec {
 
 /** Every error code agentd can put on the wire. Stable: add, never rename. */
 export const ERROR_CATALOGUE = {
-  PARSE_ERROR: { jsonRpc: -32700, http: 400, grpc: 'INVALID_ARGUMENT', reason: 'PARSE_ERROR', defaultMessage: 'Request body is not valid JSON' },
-  INVALID_REQUEST: { jsonRpc: -32600, http: 400, grpc: 'INVALID_ARGUMENT', reason: 'INVALID_REQUEST', defaultMessage: 'Not a valid JSON-RPC 2.0 request' },
-  METHOD_NOT_FOUND: { jsonRpc: -32601, http: 404, grpc: 'UNIMPLEMENTED', reason: 'METHOD_NOT_FOUND', defaultMessage: 'Method not found' },
-  INVALID_PARAMS: { jsonRpc: -32602, http: 400, grpc: 'INVALID_ARGUMENT', reason: 'INVALID_PARAMS', sdkName: 'RequestMalformedError', defaultMessage: 'Invalid parameters' },
-  INTERNAL: { jsonRpc: -32603, http: 500, grpc: 'INTERNAL', reason: 'INTERNAL_ERROR', defaultMessage: 'Internal error' },
-  TASK_NOT_FOUND: { jsonRpc: -32001, http: 404, grpc: 'NOT_FOUND', reason: 'TASK_NOT_FOUND', sdkName: 'TaskNotFoundError', defaultMessage: 'Task not found' },
-  TASK_NOT_CANCELABLE: { jsonRpc: -32002, http: 400, grpc: 'FAILED_PRECONDITION', reason: 'TASK_NOT_CANCELABLE', sdkName: 'TaskNotCancelableError', defaultMessage: 'Task cannot be canceled' },
-  PUSH_NOTIFICATION_NOT_SUPPORTED: { jsonRpc: -32003, http: 400, grpc: 'FAILED_PRECONDITION', reason: 'PUSH_NOTIFICATION_NOT_SUPPORTED', sdkName: 'PushNotificationNotSupportedError', defaultMessage: 'Push notifications are not supported by this agent' },
-  UNSUPPORTED_OPERATION: { jsonRpc: -32004, http: 400, grpc: 'FAILED_PRECONDITION', reason: 'UNSUPPORTED_OPERATION', sdkName: 'UnsupportedOperationError', defaultMessage: 'This operation is not supported' },
-  CONTENT_TYPE_NOT_SUPPORTED: { jsonRpc: -32005, http: 400, grpc: 'INVALID_ARGUMENT', reason: 'CONTENT_TYPE_NOT_SUPPORTED', sdkName: 'ContentTypeNotSupportedError', defaultMessage: 'Content type not supported' },
-  INVALID_AGENT_RESPONSE: { jsonRpc: -32006, http: 500, grpc: 'INTERNAL', reason: 'INVALID_AGENT_RESPONSE', sdkName: 'InvalidAgentResponseError', defaultMessage: 'The agent produced an invalid response' },
-  EXTENDED_AGENT_CARD_NOT_CONFIGURED: { jsonRpc: -32007, http: 400, grpc: 'FAILED_PRECONDITION', reason: 'EXTENDED_AGENT_CARD_NOT_CONFIGURED', sdkName: 'ExtendedAgentCardNotConfiguredError', defaultMessage: 'This agent has no extended agent card' },
-  EXTENSION_SUPPORT_REQUIRED: { jsonRpc: -32008, http: 400, grpc: 'FAILED_PRECONDITION', reason: 'EXTENSION_SUPPORT_REQUIRED', sdkName: 'ExtensionSupportRequiredError', defaultMessage: 'Extension support required' },
-  VERSION_NOT_SUPPORTED: { jsonRpc: -32009, http: 400, grpc: 'FAILED_PRECONDITION', reason: 'VERSION_NOT_SUPPORTED', sdkName: 'VersionNotSupportedError', defaultMessage: 'Protocol version not supported' },
-  AGENT_NOT_FOUND: { jsonRpc: -32050, http: 404, grpc: 'NOT_FOUND', reason: 'AGENT_NOT_FOUND', defaultMessage: 'No such agent on this server' },
-  ROUTE_NOT_FOUND: { jsonRpc: -32601, http: 404, grpc: 'UNIMPLEMENTED', reason: 'ROUTE_NOT_FOUND', defaultMessage: 'No such endpoint' },
-  PAYLOAD_TOO_LARGE: { jsonRpc: -32600, http: 413, grpc: 'RESOURCE_EXHAUSTED', reason: 'PAYLOAD_TOO_LARGE', defaultMessage: 'Request body is larger than the configured limit' },
-  QUEUE_FULL: { jsonRpc: -32051, http: 503, grpc: 'RESOURCE_EXHAUSTED', reason: 'QUEUE_FULL', retryable: true, defaultMessage: 'All workers are busy and the queue is full; retry later' },
-  SHUTTING_DOWN: { jsonRpc: -32052, http: 503, grpc: 'UNAVAILABLE', reason: 'SHUTTING_DOWN', retryable: true, defaultMessage: 'This server is shutting down; retry on another replica' },
-  STORE_UNAVAILABLE: { jsonRpc: -32053, http: 503, grpc: 'UNAVAILABLE', reason: 'STORE_UNAVAILABLE', retryable: true, defaultMessage: 'The state store is unavailable; retry later' },
-  TASK_CONFLICT: { jsonRpc: -32054, http: 409, grpc: 'ABORTED', reason: 'TASK_CONFLICT', retryable: true, defaultMessage: 'The task was modified concurrently; retry' },
+  PARSE_ERROR: {
+    jsonRpc: -32700,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+    reason: 'PARSE_ERROR',
+    defaultMessage: 'Request body is not valid JSON',
+  },
+  INVALID_REQUEST: {
+    jsonRpc: -32600,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+    reason: 'INVALID_REQUEST',
+    defaultMessage: 'Not a valid JSON-RPC 2.0 request',
+  },
+  METHOD_NOT_FOUND: {
+    jsonRpc: -32601,
+    http: 404,
+    grpc: 'UNIMPLEMENTED',
+    reason: 'METHOD_NOT_FOUND',
+    defaultMessage: 'Method not found',
+  },
+  INVALID_PARAMS: {
+    jsonRpc: -32602,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+    reason: 'INVALID_PARAMS',
+    sdkName: 'RequestMalformedError',
+    defaultMessage: 'Invalid parameters',
+  },
+  INTERNAL: {
+    jsonRpc: -32603,
+    http: 500,
+    grpc: 'INTERNAL',
+    reason: 'INTERNAL_ERROR',
+    defaultMessage: 'Internal error',
+  },
+  TASK_NOT_FOUND: {
+    jsonRpc: -32001,
+    http: 404,
+    grpc: 'NOT_FOUND',
+    reason: 'TASK_NOT_FOUND',
+    sdkName: 'TaskNotFoundError',
+    defaultMessage: 'Task not found',
+  },
+  TASK_NOT_CANCELABLE: {
+    jsonRpc: -32002,
+    http: 400,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'TASK_NOT_CANCELABLE',
+    sdkName: 'TaskNotCancelableError',
+    defaultMessage: 'Task cannot be canceled',
+  },
+  PUSH_NOTIFICATION_NOT_SUPPORTED: {
+    jsonRpc: -32003,
+    http: 400,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'PUSH_NOTIFICATION_NOT_SUPPORTED',
+    sdkName: 'PushNotificationNotSupportedError',
+    defaultMessage: 'Push notifications are not supported by this agent',
+  },
+  UNSUPPORTED_OPERATION: {
+    jsonRpc: -32004,
+    http: 400,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'UNSUPPORTED_OPERATION',
+    sdkName: 'UnsupportedOperationError',
+    defaultMessage: 'This operation is not supported',
+  },
+  CONTENT_TYPE_NOT_SUPPORTED: {
+    jsonRpc: -32005,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+    reason: 'CONTENT_TYPE_NOT_SUPPORTED',
+    sdkName: 'ContentTypeNotSupportedError',
+    defaultMessage: 'Content type not supported',
+  },
+  INVALID_AGENT_RESPONSE: {
+    jsonRpc: -32006,
+    http: 500,
+    grpc: 'INTERNAL',
+    reason: 'INVALID_AGENT_RESPONSE',
+    sdkName: 'InvalidAgentResponseError',
+    defaultMessage: 'The agent produced an invalid response',
+  },
+  EXTENDED_AGENT_CARD_NOT_CONFIGURED: {
+    jsonRpc: -32007,
+    http: 400,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'EXTENDED_AGENT_CARD_NOT_CONFIGURED',
+    sdkName: 'ExtendedAgentCardNotConfiguredError',
+    defaultMessage: 'This agent has no extended agent card',
+  },
+  EXTENSION_SUPPORT_REQUIRED: {
+    jsonRpc: -32008,
+    http: 400,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'EXTENSION_SUPPORT_REQUIRED',
+    sdkName: 'ExtensionSupportRequiredError',
+    defaultMessage: 'Extension support required',
+  },
+  VERSION_NOT_SUPPORTED: {
+    jsonRpc: -32009,
+    http: 400,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'VERSION_NOT_SUPPORTED',
+    sdkName: 'VersionNotSupportedError',
+    defaultMessage: 'Protocol version not supported',
+  },
+  AGENT_NOT_FOUND: {
+    jsonRpc: -32050,
+    http: 404,
+    grpc: 'NOT_FOUND',
+    reason: 'AGENT_NOT_FOUND',
+    defaultMessage: 'No such agent on this server',
+  },
+  ROUTE_NOT_FOUND: {
+    jsonRpc: -32601,
+    http: 404,
+    grpc: 'UNIMPLEMENTED',
+    reason: 'ROUTE_NOT_FOUND',
+    defaultMessage: 'No such endpoint',
+  },
+  PAYLOAD_TOO_LARGE: {
+    jsonRpc: -32600,
+    http: 413,
+    grpc: 'RESOURCE_EXHAUSTED',
+    reason: 'PAYLOAD_TOO_LARGE',
+    defaultMessage: 'Request body is larger than the configured limit',
+  },
+  QUEUE_FULL: {
+    jsonRpc: -32051,
+    http: 503,
+    grpc: 'RESOURCE_EXHAUSTED',
+    reason: 'QUEUE_FULL',
+    retryable: true,
+    defaultMessage: 'All workers are busy and the queue is full; retry later',
+  },
+  SHUTTING_DOWN: {
+    jsonRpc: -32052,
+    http: 503,
+    grpc: 'UNAVAILABLE',
+    reason: 'SHUTTING_DOWN',
+    retryable: true,
+    defaultMessage: 'This server is shutting down; retry on another replica',
+  },
+  STORE_UNAVAILABLE: {
+    jsonRpc: -32053,
+    http: 503,
+    grpc: 'UNAVAILABLE',
+    reason: 'STORE_UNAVAILABLE',
+    retryable: true,
+    defaultMessage: 'The state store is unavailable; retry later',
+  },
+  TASK_CONFLICT: {
+    jsonRpc: -32054,
+    http: 409,
+    grpc: 'ABORTED',
+    reason: 'TASK_CONFLICT',
+    retryable: true,
+    defaultMessage: 'The task was modified concurrently; retry',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable catalogue code, e.g. `TASK_NOT_FOUND`. */
@@ -91,9 +231,18 @@ export class AgentdError extends A2AError {
   readonly transport = 'jsonrpc';
   readonly envelopeCode: number;
 
-  constructor(code: ErrorCode, message?: string, data?: Record<string, string>, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    data?: Record<string, string>,
+    options?: { cause?: unknown },
+  ) {
     const spec: ErrorSpec = ERROR_CATALOGUE[code];
-    super({ message: message ?? spec.defaultMessage, cause: options?.cause, ...(data ? { metadata: data } : {}) });
+    super({
+      message: message ?? spec.defaultMessage,
+      cause: options?.cause,
+      ...(data ? { metadata: data } : {}),
+    });
     this.name = spec.sdkName ?? 'AgentdError';
     this.code = code;
     this.reason = spec.reason;

@@ -4,9 +4,21 @@
 export { AgentdServer, type ServerStats } from './server/agentd-server.js';
 export { loadConfig, ConfigError, type LoadedConfig, type ConfigFlags } from './config/load-config.js';
 export { configSchema, type AgentdConfig, type AgentConfig } from './config/schema.js';
-export { TaskEngine, AgentRequestHandler, type EngineStats, type StreamRecord } from './engine/task-engine.js';
+export {
+  TaskEngine,
+  AgentRequestHandler,
+  type EngineStats,
+  type StreamRecord,
+} from './engine/task-engine.js';
 export { AgentdRequestContext, type HostedAgent } from './engine/hosted-agent.js';
 export { AgentdError, ERROR_CATALOGUE, type ErrorCode } from './errors.js';
-export type { StateStore, TaskStore, EventLog, PushConfigStore, StoredTask, TaskEventRecord } from './store/ports.js';
+export type {
+  StateStore,
+  TaskStore,
+  EventLog,
+  PushConfigStore,
+  StoredTask,
+  TaskEventRecord,
+} from './store/ports.js';
 export { MemoryStateStore } from './store/memory/memory-state-store.js';
 export { createLogger } from './observability/logger.js';

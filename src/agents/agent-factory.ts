@@ -68,13 +68,22 @@ async function loadModuleExecutor(
 
 function isExecutor(value: unknown): value is AgentExecutor {
   const v = value as Partial<AgentExecutor> | null;
-  return typeof v === 'object' && v !== null && typeof v.execute === 'function' && typeof v.cancelTask === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.execute === 'function' &&
+    typeof v.cancelTask === 'function'
+  );
 }
 
-/** URLs at which one agent is served, derived from the server's public base URL. */
+/**
+ * URLs at which one agent is served, derived from the server's public base URL. The
+ * agent base URL ends with `/` so that the SDK's `createFromUrl(base)`, which resolves
+ * the relative `.well-known/agent-card.json` against it, finds this agent's card.
+ */
 export function agentUrls(baseUrl: string, name: string): { jsonRpc: string; rest: string; card: string } {
-  const root = `${baseUrl.replace(/\/+$/, '')}/a2a/${encodeURIComponent(name)}`;
-  return { jsonRpc: root, rest: `${root}/rest`, card: `${root}/.well-known/agent-card.json` };
+  const root = `${baseUrl.replace(/\/+$/, '')}/a2a/${encodeURIComponent(name)}/`;
+  return { jsonRpc: root, rest: `${root}rest`, card: `${root}.well-known/agent-card.json` };
 }
 
 /**
@@ -82,7 +91,12 @@ export function agentUrls(baseUrl: string, name: string): { jsonRpc: string; res
  * the JSON-RPC interface again stamped `protocolVersion: 0.3` so the SDK's compat client
  * finds it).
  */
-export function buildCard(config: AgentConfig, baseUrl: string, compatV03: boolean, hasExtendedCard: boolean): AgentCard {
+export function buildCard(
+  config: AgentConfig,
+  baseUrl: string,
+  compatV03: boolean,
+  hasExtendedCard: boolean,
+): AgentCard {
   const urls = agentUrls(baseUrl, config.name);
   const interfaces: AgentInterface[] = [
     { url: urls.jsonRpc, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: '1.0' },
@@ -105,9 +119,11 @@ export function buildCard(config: AgentConfig, baseUrl: string, compatV03: boole
     securityRequirements: [],
     defaultInputModes: ['text/plain', 'application/json'],
     defaultOutputModes: ['text/plain', 'application/json'],
-    skills: (config.skills ?? [{ id: config.kind, name: config.name, description: '', tags: [config.kind], examples: [] }]).map(
-      toSkill,
-    ),
+    skills: (
+      config.skills ?? [
+        { id: config.kind, name: config.name, description: '', tags: [config.kind], examples: [] },
+      ]
+    ).map(toSkill),
     signatures: [],
     iconUrl: undefined,
   };
@@ -116,11 +132,21 @@ export function buildCard(config: AgentConfig, baseUrl: string, compatV03: boole
 /** Builds a hosted agent from config (the card gets its URLs when the server listens). */
 export async function createHostedAgent(config: AgentConfig, baseDir: string): Promise<HostedAgent> {
   const executor = await createExecutor(config, baseDir);
-  return { name: config.name, executor, card: buildCard(config, 'http://127.0.0.1', false, false), extendedCard: undefined };
+  return {
+    name: config.name,
+    executor,
+    card: buildCard(config, 'http://127.0.0.1', false, false),
+    extendedCard: undefined,
+  };
 }
 
 /** Sets the agent's card (and extended card) for the server's public base URL. */
-export function publishCards(agent: HostedAgent, config: AgentConfig, baseUrl: string, compatV03: boolean): void {
+export function publishCards(
+  agent: HostedAgent,
+  config: AgentConfig,
+  baseUrl: string,
+  compatV03: boolean,
+): void {
   const extended = config.extendedCard;
   agent.card = buildCard(config, baseUrl, compatV03, extended !== undefined);
   agent.extendedCard = extended

@@ -87,7 +87,10 @@ export class CountdownAgent implements AgentExecutor {
         },
       });
       if (i === askAt && i < target) {
-        say(TaskState.TASK_STATE_INPUT_REQUIRED, `Counted to ${i} of ${target}. Reply to continue.`, { target, next: i + 1 });
+        say(TaskState.TASK_STATE_INPUT_REQUIRED, `Counted to ${i} of ${target}. Reply to continue.`, {
+          target,
+          next: i + 1,
+        });
         return;
       }
       if (i < target) say(TaskState.TASK_STATE_WORKING, `${i}/${target}`, { target, next: i + 1 });

@@ -2,7 +2,12 @@ import type { Message, Part } from '@a2a-js/sdk';
 
 /** A text part, with the `text/plain` media type. */
 export function textPart(text: string): Part {
-  return { content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' };
+  return {
+    content: { $case: 'text', value: text },
+    metadata: undefined,
+    filename: '',
+    mediaType: 'text/plain',
+  };
 }
 
 /** The text parts of a message joined with newlines (`''` when it has none). */

@@ -22,13 +22,16 @@ export interface CliIo {
 }
 
 const VERSION = (
-  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
+    version: string;
+  }
 ).version;
 
 function intArg(name: string, min = 0): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
     return n;
   };
 }
@@ -37,7 +40,10 @@ function intArg(name: string, min = 0): (v: string) => number {
  * Runs the CLI. Resolves with the exit code for one-shot commands; `serve` resolves when
  * the server has started and keeps running until SIGTERM/SIGINT (see `bin/agentd.js`).
  */
-export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   const out = (s: string): void => void io.stdout.write(`${s}\n`);
   const fail = (s: string): void => void io.stderr.write(`error: ${s}\n`);
   let exitCode: number = EXIT.OK;
@@ -58,65 +64,87 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--public-url <url>', 'base URL agent cards advertise (env AGENTD_PUBLIC_URL)')
     .addOption(
       new Option('--log-level <level>', 'log level (env LOG_LEVEL, default info)').choices([
-        'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
       ]),
     )
-    .option('--max-concurrent-workflows <n>', 'tasks executing at once (env MAX_CONCURRENT_WORKFLOWS, default 50)', intArg('--max-concurrent-workflows', 1))
+    .option(
+      '--max-concurrent-workflows <n>',
+      'tasks executing at once (env MAX_CONCURRENT_WORKFLOWS, default 50)',
+      intArg('--max-concurrent-workflows', 1),
+    )
     .addHelpText(
       'after',
       `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
     )
-    .action(async (opts: { config?: string; port?: number; host?: string; publicUrl?: string; logLevel?: string; maxConcurrentWorkflows?: number }) => {
-      let loaded;
-      try {
-        loaded = loadConfig({
-          configPath: opts.config,
-          env: io.env,
-          flags: {
-            port: opts.port,
-            host: opts.host,
-            publicUrl: opts.publicUrl,
-            logLevel: opts.logLevel,
-            maxConcurrentWorkflows: opts.maxConcurrentWorkflows,
-          },
-        });
-      } catch (error) {
-        if (error instanceof ConfigError) {
-          io.stderr.write(`${error.message}\n`);
-          exitCode = EXIT.USAGE;
-          return;
+    .action(
+      async (opts: {
+        config?: string;
+        port?: number;
+        host?: string;
+        publicUrl?: string;
+        logLevel?: string;
+        maxConcurrentWorkflows?: number;
+      }) => {
+        let loaded;
+        try {
+          loaded = loadConfig({
+            configPath: opts.config,
+            env: io.env,
+            flags: {
+              port: opts.port,
+              host: opts.host,
+              publicUrl: opts.publicUrl,
+              logLevel: opts.logLevel,
+              maxConcurrentWorkflows: opts.maxConcurrentWorkflows,
+            },
+          });
+        } catch (error) {
+          if (error instanceof ConfigError) {
+            io.stderr.write(`${error.message}\n`);
+            exitCode = EXIT.USAGE;
+            return;
+          }
+          throw error;
         }
-        throw error;
-      }
-      const { config } = loaded;
-      const logger = createLogger(config.logging.level as LevelWithSilent);
-      let server: AgentdServer;
-      try {
-        server = await AgentdServer.create(config, logger, loaded.baseDir);
-      } catch (error) {
-        if (error instanceof AgentLoadError) {
-          io.stderr.write(`Invalid configuration (${loaded.source}):\n  - ${error.message}\n`);
-          exitCode = EXIT.USAGE;
-          return;
+        const { config } = loaded;
+        const logger = createLogger(config.logging.level as LevelWithSilent);
+        let server: AgentdServer;
+        try {
+          server = await AgentdServer.create(config, logger, loaded.baseDir);
+        } catch (error) {
+          if (error instanceof AgentLoadError) {
+            io.stderr.write(`Invalid configuration (${loaded.source}):\n  - ${error.message}\n`);
+            exitCode = EXIT.USAGE;
+            return;
+          }
+          throw error;
         }
-        throw error;
-      }
-      const { url } = await server.start();
-      const banner = [
-        `agentd ${VERSION} listening on ${config.server.host}:${new URL(url).port || config.server.httpPort} (config: ${loaded.source})`,
-        `  HTTP      ${url}   JSON-RPC + SSE and HTTP+JSON per agent, /health, /ready, /api/v1/agents`,
-        `  store     ${config.store.kind} (embedded)   max concurrent workflows: ${config.execution.maxConcurrentWorkflows}`,
-        ...server.listAgents.map((a, i) => {
-          const card = `${url}/a2a/${a.name}/.well-known/agent-card.json`;
-          return `  agent     ${a.name.padEnd(12)} ${card}${i === 0 || config.agents[i]?.default ? '' : ''}`;
-        }),
-        `  default   ${url}/.well-known/agent-card.json`,
-        `try: npx agentd send ${url}/a2a/${server.listAgents[0]?.name ?? 'echo'} "hello"`,
-      ];
-      io.stderr.write(`${banner.join('\n')}\n`);
-      logger.info({ url, agents: server.listAgents.map((a) => a.name), store: config.store.kind }, 'agentd listening');
-      activeServer = server;
-    });
+        const { url } = await server.start();
+        const banner = [
+          `agentd ${VERSION} listening on ${config.server.host}:${new URL(url).port || config.server.httpPort} (config: ${loaded.source})`,
+          `  HTTP      ${url}   JSON-RPC + SSE and HTTP+JSON per agent, /health, /ready, /api/v1/agents`,
+          `  store     ${config.store.kind} (embedded)   max concurrent workflows: ${config.execution.maxConcurrentWorkflows}`,
+          ...server.listAgents.map((a, i) => {
+            const card = `${url}/a2a/${a.name}/.well-known/agent-card.json`;
+            return `  agent     ${a.name.padEnd(12)} ${card}${i === 0 || config.agents[i]?.default ? '' : ''}`;
+          }),
+          `  default   ${url}/.well-known/agent-card.json`,
+          `try: npx agentd send ${url}/a2a/${server.listAgents[0]?.name ?? 'echo'}/ "hello"`,
+        ];
+        io.stderr.write(`${banner.join('\n')}\n`);
+        logger.info(
+          { url, agents: server.listAgents.map((a) => a.name), store: config.store.kind },
+          'agentd listening',
+        );
+        activeServer = server;
+      },
+    );
 
   program
     .command('send')
@@ -124,51 +152,79 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .argument('<url>', 'agent card URL, or the agent base URL (e.g. http://localhost:8080/a2a/echo)')
     .argument('<text>', 'message text')
     .option('-s, --stream', 'stream events as they arrive (SendStreamingMessage)')
-    .addOption(new Option('-t, --transport <name>', 'transport to use').choices(Object.keys(TRANSPORTS)).default('jsonrpc'))
+    .addOption(
+      new Option('-t, --transport <name>', 'transport to use')
+        .choices(Object.keys(TRANSPORTS))
+        .default('jsonrpc'),
+    )
     .option('--task <id>', 'continue an existing task (e.g. one that asked for input)')
     .option('--context <id>', 'context id to group the message with earlier ones')
     .option('--no-wait', 'return as soon as the task is created (returnImmediately)')
     .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text')
-    .action(async (url: string, text: string, opts: { stream?: boolean; transport: TransportName; task?: string; context?: string; wait: boolean; json?: boolean }) => {
-      const { client } = await connect(url, opts.transport);
-      const message: Message = {
-        messageId: randomUUID(),
-        contextId: opts.context ?? '',
-        taskId: opts.task ?? '',
-        role: Role.ROLE_USER,
-        parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
-        metadata: undefined,
-        extensions: [],
-        referenceTaskIds: [],
-      };
-      const request = {
-        tenant: '',
-        message,
-        configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately: !opts.wait },
-        metadata: undefined,
-      };
-      let finalState: TaskState | undefined;
-      if (opts.stream) {
-        for await (const event of client.sendMessageStream(request)) {
-          out(opts.json ? JSON.stringify(StreamResponse.toJSON(event)) : formatEvent(event));
-          const p = event.payload;
-          if (p?.$case === 'statusUpdate') finalState = p.value.status?.state;
-          if (p?.$case === 'task') finalState = p.value.status?.state;
-        }
-      } else {
-        const result = await client.sendMessage(request);
-        if ('messageId' in result) {
-          out(opts.json ? JSON.stringify(Message.toJSON(result)) : formatMessage(result));
+    .action(
+      async (
+        url: string,
+        text: string,
+        opts: {
+          stream?: boolean;
+          transport: TransportName;
+          task?: string;
+          context?: string;
+          wait: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const { client } = await connect(url, opts.transport);
+        const message: Message = {
+          messageId: randomUUID(),
+          contextId: opts.context ?? '',
+          taskId: opts.task ?? '',
+          role: Role.ROLE_USER,
+          parts: [
+            {
+              content: { $case: 'text', value: text },
+              metadata: undefined,
+              filename: '',
+              mediaType: 'text/plain',
+            },
+          ],
+          metadata: undefined,
+          extensions: [],
+          referenceTaskIds: [],
+        };
+        const request = {
+          tenant: '',
+          message,
+          configuration: {
+            acceptedOutputModes: [],
+            taskPushNotificationConfig: undefined,
+            returnImmediately: !opts.wait,
+          },
+          metadata: undefined,
+        };
+        let finalState: TaskState | undefined;
+        if (opts.stream) {
+          for await (const event of client.sendMessageStream(request)) {
+            out(opts.json ? JSON.stringify(StreamResponse.toJSON(event)) : formatEvent(event));
+            const p = event.payload;
+            if (p?.$case === 'statusUpdate') finalState = p.value.status?.state;
+            if (p?.$case === 'task') finalState = p.value.status?.state;
+          }
         } else {
-          finalState = result.status?.state;
-          out(opts.json ? JSON.stringify(Task.toJSON(result)) : formatTask(result));
+          const result = await client.sendMessage(request);
+          if ('messageId' in result) {
+            out(opts.json ? JSON.stringify(Message.toJSON(result)) : formatMessage(result));
+          } else {
+            finalState = result.status?.state;
+            out(opts.json ? JSON.stringify(Task.toJSON(result)) : formatTask(result));
+          }
         }
-      }
-      if (isTerminal(finalState) && finalState !== TaskState.TASK_STATE_COMPLETED) {
-        fail(`task ended ${stateLabel(finalState)}`);
-        exitCode = EXIT.ERROR;
-      }
-    });
+        if (isTerminal(finalState) && finalState !== TaskState.TASK_STATE_COMPLETED) {
+          fail(`task ended ${stateLabel(finalState)}`);
+          exitCode = EXIT.ERROR;
+        }
+      },
+    );
 
   program
     .command('card')
@@ -183,11 +239,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       }
       out(`${card.name} ${card.version}  (${cardUrl})`);
       if (card.description) out(`  ${card.description}`);
-      out(`  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`);
+      out(
+        `  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`,
+      );
       out('  interfaces:');
-      for (const i of card.supportedInterfaces) out(`    ${i.protocolBinding.padEnd(10)} v${i.protocolVersion || '?'}  ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`);
+      for (const i of card.supportedInterfaces)
+        out(
+          `    ${i.protocolBinding.padEnd(10)} v${i.protocolVersion || '?'}  ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`,
+        );
       out('  skills:');
-      for (const s of card.skills) out(`    ${s.id}: ${s.description || s.name}${s.tags.length ? ` [${s.tags.join(', ')}]` : ''}`);
+      for (const s of card.skills)
+        out(`    ${s.id}: ${s.description || s.name}${s.tags.length ? ` [${s.tags.join(', ')}]` : ''}`);
     });
 
   const tasks = program.command('tasks').description('list, inspect and cancel tasks on an agent');
@@ -203,25 +265,48 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--page-token <token>', 'page token from a previous listing')
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
-    .action(async (url: string, opts: { context?: string; status?: string; pageSize?: number; pageToken?: string; transport: TransportName; json?: boolean }) => {
-      const { client } = await connect(url, opts.transport);
-      const res = await client.listTasks({
-        tenant: '',
-        contextId: opts.context ?? '',
-        status: opts.status ? parseState(opts.status) : TaskState.TASK_STATE_UNSPECIFIED,
-        pageSize: opts.pageSize,
-        pageToken: opts.pageToken ?? '',
-        historyLength: 0,
-        statusTimestampAfter: undefined,
-        includeArtifacts: false,
-      });
-      if (opts.json) {
-        out(JSON.stringify({ tasks: res.tasks.map((t) => Task.toJSON(t)), nextPageToken: res.nextPageToken, totalSize: res.totalSize }));
-        return;
-      }
-      for (const t of res.tasks) out(`${t.id}  ${stateLabel(t.status?.state).padEnd(15)} ${t.status?.timestamp ?? ''}  context ${t.contextId}`);
-      out(`${res.tasks.length} of ${res.totalSize} task(s)${res.nextPageToken ? `; next page: --page-token ${res.nextPageToken}` : ''}`);
-    });
+    .action(
+      async (
+        url: string,
+        opts: {
+          context?: string;
+          status?: string;
+          pageSize?: number;
+          pageToken?: string;
+          transport: TransportName;
+          json?: boolean;
+        },
+      ) => {
+        const { client } = await connect(url, opts.transport);
+        const res = await client.listTasks({
+          tenant: '',
+          contextId: opts.context ?? '',
+          status: opts.status ? parseState(opts.status) : TaskState.TASK_STATE_UNSPECIFIED,
+          pageSize: opts.pageSize,
+          pageToken: opts.pageToken ?? '',
+          historyLength: 0,
+          statusTimestampAfter: undefined,
+          includeArtifacts: false,
+        });
+        if (opts.json) {
+          out(
+            JSON.stringify({
+              tasks: res.tasks.map((t) => Task.toJSON(t)),
+              nextPageToken: res.nextPageToken,
+              totalSize: res.totalSize,
+            }),
+          );
+          return;
+        }
+        for (const t of res.tasks)
+          out(
+            `${t.id}  ${stateLabel(t.status?.state).padEnd(15)} ${t.status?.timestamp ?? ''}  context ${t.contextId}`,
+          );
+        out(
+          `${res.tasks.length} of ${res.totalSize} task(s)${res.nextPageToken ? `; next page: --page-token ${res.nextPageToken}` : ''}`,
+        );
+      },
+    );
   tasks
     .command('get')
     .description('show one task')
@@ -230,11 +315,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
-    .action(async (url: string, id: string, opts: { historyLength?: number; transport: TransportName; json?: boolean }) => {
-      const { client } = await connect(url, opts.transport);
-      const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
-      out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
-    });
+    .action(
+      async (
+        url: string,
+        id: string,
+        opts: { historyLength?: number; transport: TransportName; json?: boolean },
+      ) => {
+        const { client } = await connect(url, opts.transport);
+        const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
+        out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+      },
+    );
   tasks
     .command('cancel')
     .description('cancel a task')
@@ -252,7 +343,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.OK;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help')
+      return EXIT.OK;
     if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.USAGE;
     fail((error as Error).message);
     return EXIT.ERROR;
@@ -261,9 +353,14 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
 }
 
 function parseState(value: string): TaskState {
-  const name = value.toUpperCase().startsWith('TASK_STATE_') ? value.toUpperCase() : `TASK_STATE_${value.toUpperCase().replace(/-/g, '_')}`;
+  const name = value.toUpperCase().startsWith('TASK_STATE_')
+    ? value.toUpperCase()
+    : `TASK_STATE_${value.toUpperCase().replace(/-/g, '_')}`;
   const state = taskStateFromJSON(name);
-  if (state < 0) throw new Error(`unknown task state "${value}" (try: submitted, working, input-required, completed, failed, canceled)`);
+  if (state < 0)
+    throw new Error(
+      `unknown task state "${value}" (try: submitted, working, input-required, completed, failed, canceled)`,
+    );
   return state;
 }
 

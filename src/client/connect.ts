@@ -1,5 +1,11 @@
 import type { AgentCard } from '@a2a-js/sdk';
-import { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
+import {
+  ClientFactory,
+  ClientFactoryOptions,
+  JsonRpcTransportFactory,
+  RestTransportFactory,
+  type Client,
+} from '@a2a-js/sdk/client';
 import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 
 /** Transports the CLI can use, by their command-line names. */
@@ -34,9 +40,11 @@ export async function fetchCard(url: string): Promise<{ url: string; card: Agent
   const card = AgentCard.fromJSON(raw);
   const problems: string[] = [];
   if (!card.name) problems.push('name is missing');
-  if (card.supportedInterfaces.length === 0) problems.push('supportedInterfaces is empty (no way to reach the agent)');
+  if (card.supportedInterfaces.length === 0)
+    problems.push('supportedInterfaces is empty (no way to reach the agent)');
   if (!card.version) problems.push('version is missing');
-  if (problems.length > 0) throw new Error(`${cardUrl} is not a valid A2A v1.0 agent card: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new Error(`${cardUrl} is not a valid A2A v1.0 agent card: ${problems.join('; ')}`);
   return { url: cardUrl, card, raw };
 }
 
@@ -44,10 +52,17 @@ export async function fetchCard(url: string): Promise<{ url: string; card: Agent
  * An official SDK client for the agent at `url`, on the chosen transport. Fails clearly
  * when the card does not offer that transport.
  */
-export async function connect(url: string, transport: TransportName): Promise<{ client: Client; card: AgentCard }> {
+export async function connect(
+  url: string,
+  transport: TransportName,
+): Promise<{ client: Client; card: AgentCard }> {
   const { card } = await fetchCard(url);
   const binding = TRANSPORTS[transport];
-  if (!card.supportedInterfaces.some((i) => i.protocolBinding === binding && (i.protocolVersion || '1.0').startsWith('1'))) {
+  if (
+    !card.supportedInterfaces.some(
+      (i) => i.protocolBinding === binding && (i.protocolVersion || '1.0').startsWith('1'),
+    )
+  ) {
     const offered = [...new Set(card.supportedInterfaces.map((i) => i.protocolBinding))].join(', ');
     throw new Error(`agent "${card.name}" does not offer ${binding} (its card lists: ${offered})`);
   }

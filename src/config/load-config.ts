@@ -26,7 +26,11 @@ interface Override {
  * Environment variables honoured, by their seed names, and the config field each sets.
  * Numbers and booleans are parsed here so a bad value is reported with its variable.
  */
-export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; type: 'int' | 'string' | 'bool' | 'level' }> = [
+export const ENV_OVERRIDES: ReadonlyArray<{
+  env: string;
+  path: string[];
+  type: 'int' | 'string' | 'bool' | 'level';
+}> = [
   { env: 'HTTP_PORT', path: ['server', 'httpPort'], type: 'int' },
   { env: 'AGENTD_HOST', path: ['server', 'host'], type: 'string' },
   { env: 'AGENTD_PUBLIC_URL', path: ['server', 'publicUrl'], type: 'string' },
@@ -87,9 +91,12 @@ export function loadConfig(options: {
   }
   const overrides = [...envOverrides(env), ...flagOverrides(options.flags ?? {})];
   const problems: string[] = [];
-  for (const o of overrides) if (o.value instanceof Error) problems.push(`${o.origin}: ${o.value.message}`);
+  for (const o of overrides) {
+    if (o.value instanceof Error) problems.push(`${o.path.join('.')} (from ${o.origin}): ${o.value.message}`);
+  }
   if (problems.length > 0) throw new ConfigError(file, problems);
   const merged = structuredClone(raw) as Record<string, unknown>;
+  dropEmptySections(merged);
   for (const o of overrides) setPath(merged, o.path, o.value);
 
   const result = configSchema.safeParse(merged);
@@ -133,7 +140,8 @@ function flagOverrides(flags: ConfigFlags): Override[] {
 function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level'): unknown {
   switch (type) {
     case 'int': {
-      const n = Number(value);
+      // Plain decimal only: Number() would read " " as 0, "0x1F" as 31 and "1e3" as 1000.
+      const n = /^\s*-?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
       return Number.isInteger(n) ? n : new Error(`"${value}" is not an integer`);
     }
     case 'bool':
@@ -145,6 +153,20 @@ function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level'): u
       return value.toLowerCase();
     case 'string':
       return value;
+  }
+}
+
+/**
+ * A section whose keys are all commented out (`server:` in the demo config) parses as
+ * null; it means "all defaults", so it is dropped. Entries under `agents` are left as
+ * written (a module agent's options may hold nulls on purpose).
+ */
+function dropEmptySections(node: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(node)) {
+    if (value === null) delete node[key];
+    else if (key !== 'agents' && typeof value === 'object' && !Array.isArray(value)) {
+      dropEmptySections(value as Record<string, unknown>);
+    }
   }
 }
 

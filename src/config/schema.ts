@@ -18,7 +18,10 @@ const agentCommon = {
   /** URL-safe name; the agent is served under `/a2a/<name>`. */
   name: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'must be 1-63 letters, digits, "-" or "_", starting with a letter or digit'),
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/,
+      'must be 1-63 letters, digits, "-" or "_", starting with a letter or digit',
+    ),
   description: z.string().default(''),
   version: z.string().default('1.0.0'),
   /** The agent whose card is also served at `/.well-known/agent-card.json`. */
@@ -60,7 +63,11 @@ export const configSchema = z.strictObject({
       httpPort: z.number().int().min(0).max(65_535).default(8080),
       /** Base URL clients use to reach this server (for agent cards); default derived from host and port. */
       publicUrl: z.url().optional(),
-      bodyLimitBytes: z.number().int().min(1024).default(10 * MiB),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(10 * MiB),
       sseKeepAliveMs: z.number().int().min(100).default(15_000),
       shutdownDrainMs: z.number().int().min(0).default(10_000),
       /** Serve v0.3 clients through the SDK's compat layer. */
@@ -101,7 +108,8 @@ export const configSchema = z.strictObject({
     .superRefine((agents, ctx) => {
       const seen = new Set<string>();
       agents.forEach((a, i) => {
-        if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${a.name}" is used twice` });
+        if (seen.has(a.name))
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${a.name}" is used twice` });
         seen.add(a.name);
       });
       if (agents.filter((a) => a.default).length > 1) {

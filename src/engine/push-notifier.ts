@@ -104,7 +104,9 @@ export class PushNotifier {
         if (res.ok) return;
         lastProblem = `HTTP ${res.status}`;
       } catch (error) {
-        lastProblem = controller.signal.aborted ? `timed out after ${this.options.timeoutMs} ms` : String(error);
+        lastProblem = controller.signal.aborted
+          ? `timed out after ${this.options.timeoutMs} ms`
+          : String(error);
       } finally {
         clearTimeout(timer);
         this.inflight.delete(controller);

@@ -3,13 +3,21 @@
  * never mutate their input, so a snapshot handed to a reader stays consistent with the
  * event-log cursor it was read at.
  */
-import type { Artifact, Message, Task, TaskArtifactUpdateEvent, TaskStatus, TaskStatusUpdateEvent } from '@a2a-js/sdk';
+import type {
+  Artifact,
+  Message,
+  Task,
+  TaskArtifactUpdateEvent,
+  TaskStatus,
+  TaskStatusUpdateEvent,
+} from '@a2a-js/sdk';
 
 /** Applies a status update; an agent's status message also joins the history. */
 export function applyStatusUpdate(task: Task, update: TaskStatusUpdateEvent, now: string): Task {
   const status = withTimestamp(update.status, now);
   const message = status.message;
-  const history = message && !hasMessage(task.history, message.messageId) ? [...task.history, message] : task.history;
+  const history =
+    message && !hasMessage(task.history, message.messageId) ? [...task.history, message] : task.history;
   return {
     ...task,
     status,
@@ -54,7 +62,10 @@ export function mergeTaskEvent(
   incoming: Task,
   now: string,
 ): { task: Task; statusChanged: boolean; artifacts: Artifact[] } {
-  let next: Task = { ...task, metadata: incoming.metadata ? { ...task.metadata, ...incoming.metadata } : task.metadata };
+  let next: Task = {
+    ...task,
+    metadata: incoming.metadata ? { ...task.metadata, ...incoming.metadata } : task.metadata,
+  };
   let statusChanged = false;
   if (incoming.status && incoming.status.state !== task.status?.state) {
     next = { ...next, status: withTimestamp(incoming.status, now) };

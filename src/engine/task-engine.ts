@@ -92,9 +92,13 @@ export class TaskEngine {
   agent(name: string): HostedAgent {
     const agent = this.agents.get(name);
     if (!agent) {
-      throw err('AGENT_NOT_FOUND', `No agent named "${name}" on this server (agents: ${[...this.agents.keys()].join(', ')})`, {
-        agent: name,
-      });
+      throw err(
+        'AGENT_NOT_FOUND',
+        `No agent named "${name}" on this server (agents: ${[...this.agents.keys()].join(', ')})`,
+        {
+          agent: name,
+        },
+      );
     }
     return agent;
   }
@@ -127,7 +131,11 @@ export class TaskEngine {
   // ---------------------------------------------------------------- messages
 
   /** SendMessage: blocks until the task is at rest unless `returnImmediately`. */
-  async sendMessage(agent: HostedAgent, params: SendMessageRequest, ctx: ServerCallContext): Promise<Message | Task> {
+  async sendMessage(
+    agent: HostedAgent,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+  ): Promise<Message | Task> {
     const historyLength = params.configuration?.historyLength;
     const { run, waiting } = await this.startMessage(agent, params, ctx);
     if (params.configuration?.returnImmediately) {
@@ -157,7 +165,8 @@ export class TaskEngine {
       let snapshot: StreamRecord | undefined;
       // The follower is registered before the agent starts, so even an instant agent cannot outrun it.
       await this.startMessage(agent, params, ctx, (run) => {
-        if (run.initialLogged) snapshot = { seq: run.lastSeq, event: { payload: { $case: 'task', value: run.task } } };
+        if (run.initialLogged)
+          snapshot = { seq: run.lastSeq, event: { payload: { $case: 'task', value: run.task } } };
         follower = this.store.events.follow(run.id, run.lastSeq, controller.signal);
       });
       if (snapshot) yield snapshot;
@@ -179,6 +188,12 @@ export class TaskEngine {
     const current = await this.current(agent, id, tenantOf(params.tenant, ctx));
     const controller = linkedController(options.signal);
     try {
+      if (options.afterSeq !== undefined && options.afterSeq > current.lastSeq) {
+        throw invalidParams(
+          'Last-Event-ID',
+          `is ${options.afterSeq} but task ${id} has only ${current.lastSeq} events`,
+        );
+      }
       if (options.afterSeq !== undefined) {
         // A resume (SSE Last-Event-ID) replays what the client missed, even if that ends the task.
         yield* this.until(this.store.events.follow(id, options.afterSeq, controller.signal), false);
@@ -208,7 +223,11 @@ export class TaskEngine {
     return limitHistory(current.task, params.historyLength);
   }
 
-  async listTasks(agent: HostedAgent, params: ListTasksRequest, ctx: ServerCallContext): Promise<ListTasksResponse> {
+  async listTasks(
+    agent: HostedAgent,
+    params: ListTasksRequest,
+    ctx: ServerCallContext,
+  ): Promise<ListTasksResponse> {
     const { pageSize, state, updatedAfter } = validateListTasks(params);
     const page = await this.store.tasks.list({
       agent: agent.name,
@@ -220,7 +239,9 @@ export class TaskEngine {
       pageToken: params.pageToken,
     });
     return {
-      tasks: page.tasks.map((t) => limitHistory(this.runs.get(t.task.id)?.task ?? t.task, params.historyLength)),
+      tasks: page.tasks.map((t) =>
+        limitHistory(this.runs.get(t.task.id)?.task ?? t.task, params.historyLength),
+      ),
       nextPageToken: page.nextPageToken,
       pageSize,
       totalSize: page.totalSize,
@@ -235,6 +256,8 @@ export class TaskEngine {
       const stored = await this.load(agent, id, tenant);
       assertCancelable(stored.task);
       run = new TaskRun(this.runDeps(), agent, stored);
+      // The task's webhooks are told of the cancel like of any other event.
+      run.pushConfigs = await this.store.pushConfigs.list(id);
       await run.setStatus(TaskState.TASK_STATE_CANCELED);
       return run.task;
     }
@@ -327,7 +350,7 @@ export class TaskEngine {
       unfinished = left.length;
       await Promise.all(
         left.map(async (run) => {
-          run.abort.abort();
+          run.abort();
           await run.setStatus(TaskState.TASK_STATE_FAILED, 'The server shut down before this task finished');
         }),
       );
@@ -356,7 +379,12 @@ export class TaskEngine {
     return { run, waiting };
   }
 
-  private async createTask(agent: HostedAgent, message: Message, tenant: string, params: SendMessageRequest): Promise<TaskRun> {
+  private async createTask(
+    agent: HostedAgent,
+    message: Message,
+    tenant: string,
+    params: SendMessageRequest,
+  ): Promise<TaskRun> {
     if (!this.scheduler.hasCapacity()) {
       throw err('QUEUE_FULL', `All workers are busy and the queue is full; retry later`);
     }
@@ -368,12 +396,22 @@ export class TaskEngine {
     const task: Task = {
       id,
       contextId,
-      status: { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date(now).toISOString() },
+      status: {
+        state: TaskState.TASK_STATE_SUBMITTED,
+        message: undefined,
+        timestamp: new Date(now).toISOString(),
+      },
       artifacts: [],
       history: [{ ...message, taskId: id, contextId }],
       metadata: undefined,
     };
-    const stored = await this.store.tasks.create({ task, agent: agent.name, tenant, lastSeq: 0, updatedAt: now });
+    const stored = await this.store.tasks.create({
+      task,
+      agent: agent.name,
+      tenant,
+      lastSeq: 0,
+      updatedAt: now,
+    });
     const run = new TaskRun(this.runDeps(), agent, stored);
     if (pushConfig) {
       const config = { ...pushConfig, tenant, taskId: id, id: pushConfig.id || randomUUID() };
@@ -386,22 +424,35 @@ export class TaskEngine {
   private async continueTask(agent: HostedAgent, message: Message, tenant: string): Promise<TaskRun> {
     const id = message.taskId;
     if (this.runs.has(id)) {
-      throw err('UNSUPPORTED_OPERATION', `Task ${id} is still working; send a follow-up when it asks for input`, {
-        taskId: id,
-      });
+      throw err(
+        'UNSUPPORTED_OPERATION',
+        `Task ${id} is still working; send a follow-up when it asks for input`,
+        {
+          taskId: id,
+        },
+      );
     }
     const stored = await this.load(agent, id, tenant);
     const state = stored.task.status?.state;
     if (isTerminal(state)) {
-      throw err('UNSUPPORTED_OPERATION', `Task ${id} is ${stateLabel(state)} and accepts no more messages`, { taskId: id });
-    }
-    if (!isInterrupted(state)) {
-      throw err('UNSUPPORTED_OPERATION', `Task ${id} is ${stateLabel(state)}; send a follow-up when it asks for input`, {
+      throw err('UNSUPPORTED_OPERATION', `Task ${id} is ${stateLabel(state)} and accepts no more messages`, {
         taskId: id,
       });
     }
+    if (!isInterrupted(state)) {
+      throw err(
+        'UNSUPPORTED_OPERATION',
+        `Task ${id} is ${stateLabel(state)}; send a follow-up when it asks for input`,
+        {
+          taskId: id,
+        },
+      );
+    }
     if (message.contextId && message.contextId !== stored.task.contextId) {
-      throw invalidParams('message.contextId', `does not match the context of task ${id} (${stored.task.contextId})`);
+      throw invalidParams(
+        'message.contextId',
+        `does not match the context of task ${id} (${stored.task.contextId})`,
+      );
     }
     const run = new TaskRun(this.runDeps(), agent, stored);
     run.exposed = true;
@@ -414,7 +465,6 @@ export class TaskEngine {
     const message = run.task.history[run.task.history.length - 1] as Message;
     const request: SendMessageRequest = { ...params, message };
     const referenceTasks = await this.referenceTasks(run.agent, message, run.tenant);
-    const log = this.logger.child({ agent_name: run.agent.name, task_id: run.id, context_id: run.task.contextId });
     const requestContext = new AgentdRequestContext(
       request,
       run.id,
@@ -422,13 +472,12 @@ export class TaskEngine {
       ctx,
       message.taskId ? run.task : undefined,
       referenceTasks,
-      run.abort.signal,
       run.agent.name,
-      log,
+      run,
     );
     this.runs.set(run.id, run);
     try {
-      this.scheduler.submit({ id: run.id, run: () => this.execute(run, requestContext, log) });
+      this.scheduler.submit({ id: run.id, run: () => this.execute(run, requestContext) });
     } catch (error) {
       this.runs.delete(run.id);
       await run.setStatus(TaskState.TASK_STATE_FAILED, (error as Error).message);
@@ -436,8 +485,8 @@ export class TaskEngine {
     }
   }
 
-  private async execute(run: TaskRun, requestContext: AgentdRequestContext, log: Logger): Promise<void> {
-    if (run.abort.signal.aborted || isTerminal(run.state)) {
+  private async execute(run: TaskRun, requestContext: AgentdRequestContext): Promise<void> {
+    if (run.isAborted || isTerminal(run.state)) {
       this.finishRun(run);
       return;
     }
@@ -454,22 +503,25 @@ export class TaskEngine {
       await run.flush();
       if (run.reply) {
         await this.discardProvisionalTask(run);
-      } else if (run.abort.signal.aborted) {
+      } else if (run.isAborted) {
         // Canceled or shutting down: whoever aborted the run records its final state.
       } else if (failure !== undefined && !isTerminal(run.state)) {
-        log.error({ err: failure }, 'agent failed');
-        await run.setStatus(TaskState.TASK_STATE_FAILED, `Agent "${run.agent.name}" failed: ${describe(failure)}`);
+        run.log.error({ err: failure }, 'agent failed');
+        await run.setStatus(
+          TaskState.TASK_STATE_FAILED,
+          `Agent "${run.agent.name}" failed: ${describe(failure)}`,
+        );
       } else if (failure !== undefined) {
-        log.warn({ err: failure }, 'agent threw after the task had finished');
+        run.log.warn({ err: failure }, 'agent threw after the task had finished');
       } else if (!isTerminal(run.state) && !isInterrupted(run.state)) {
-        log.warn({ state: stateLabel(run.state) }, 'agent returned without reaching a final state');
+        run.log.warn({ state: stateLabel(run.state) }, 'agent returned without reaching a final state');
         await run.setStatus(
           TaskState.TASK_STATE_FAILED,
           `Agent "${run.agent.name}" returned without reporting a final state (last state: ${stateLabel(run.state)})`,
         );
       }
     } catch (error) {
-      log.error({ err: error }, 'failed to finalise task');
+      run.log.error({ err: error }, 'failed to finalise task');
     } finally {
       run.executing = false;
       this.finishRun(run);
@@ -487,14 +539,17 @@ export class TaskEngine {
   }
 
   private async cancelRun(run: TaskRun, reason: string): Promise<void> {
-    run.abort.abort();
+    run.abort();
     if (this.scheduler.cancelQueued(run.id)) {
       this.finishRun(run);
     } else if (run.executing && run.bus) {
       try {
         await withTimeout(run.agent.executor.cancelTask(run.id, run.bus), this.options.cancelGraceMs);
       } catch (error) {
-        this.logger.warn({ err: error, task_id: run.id, agent_name: run.agent.name }, 'agent cancelTask failed');
+        this.logger.warn(
+          { err: error, task_id: run.id, agent_name: run.agent.name },
+          'agent cancelTask failed',
+        );
       }
       await run.flush();
     }
@@ -516,7 +571,11 @@ export class TaskEngine {
   }
 
   /** The freshest view of a task: the live run if it executes here, else the store. */
-  private async current(agent: HostedAgent, id: string, tenant: string): Promise<{ task: Task; lastSeq: number }> {
+  private async current(
+    agent: HostedAgent,
+    id: string,
+    tenant: string,
+  ): Promise<{ task: Task; lastSeq: number }> {
     const run = this.runs.get(id);
     if (run) {
       if (run.agent !== agent || run.tenant !== tenant) throw taskNotFound(id);
@@ -532,7 +591,11 @@ export class TaskEngine {
     return stored;
   }
 
-  private async referenceTasks(agent: HostedAgent, message: Message, tenant: string): Promise<Task[] | undefined> {
+  private async referenceTasks(
+    agent: HostedAgent,
+    message: Message,
+    tenant: string,
+  ): Promise<Task[] | undefined> {
     if (message.referenceTaskIds.length === 0) return undefined;
     const found: Task[] = [];
     for (const id of message.referenceTaskIds) {
@@ -554,7 +617,10 @@ export class TaskEngine {
 
   private requirePush(agent: HostedAgent): void {
     if (!agent.card.capabilities?.pushNotifications) {
-      throw err('PUSH_NOTIFICATION_NOT_SUPPORTED', `Agent "${agent.name}" does not support push notifications`);
+      throw err(
+        'PUSH_NOTIFICATION_NOT_SUPPORTED',
+        `Agent "${agent.name}" does not support push notifications`,
+      );
     }
   }
 }
@@ -575,7 +641,10 @@ export class AgentRequestHandler {
 
   async getAuthenticatedExtendedAgentCard(): Promise<AgentCard> {
     if (!this.agent.extendedCard) {
-      throw err('EXTENDED_AGENT_CARD_NOT_CONFIGURED', `Agent "${this.agent.name}" has no extended agent card`);
+      throw err(
+        'EXTENDED_AGENT_CARD_NOT_CONFIGURED',
+        `Agent "${this.agent.name}" has no extended agent card`,
+      );
     }
     return this.agent.extendedCard;
   }
@@ -584,8 +653,12 @@ export class AgentRequestHandler {
     return this.engine.sendMessage(this.agent, params, ctx);
   }
 
-  async *sendMessageStream(params: SendMessageRequest, ctx: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
-    for await (const r of this.engine.sendMessageStream(this.agent, params, ctx, signalOf(ctx))) yield r.event;
+  async *sendMessageStream(
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+  ): AsyncGenerator<StreamResponse, void, undefined> {
+    for await (const r of this.engine.sendMessageStream(this.agent, params, ctx, signalOf(ctx)))
+      yield r.event;
   }
 
   getTask(params: GetTaskRequest, ctx: ServerCallContext): Promise<Task> {
@@ -600,7 +673,10 @@ export class AgentRequestHandler {
     return this.engine.cancelTask(this.agent, params, ctx);
   }
 
-  createTaskPushNotificationConfig(params: TaskPushNotificationConfig, ctx: ServerCallContext): Promise<TaskPushNotificationConfig> {
+  createTaskPushNotificationConfig(
+    params: TaskPushNotificationConfig,
+    ctx: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
     return this.engine.createPushConfig(this.agent, params, ctx);
   }
 
@@ -618,12 +694,19 @@ export class AgentRequestHandler {
     return this.engine.listPushConfigs(this.agent, params, ctx);
   }
 
-  deleteTaskPushNotificationConfig(params: DeleteTaskPushNotificationConfigRequest, ctx: ServerCallContext): Promise<void> {
+  deleteTaskPushNotificationConfig(
+    params: DeleteTaskPushNotificationConfigRequest,
+    ctx: ServerCallContext,
+  ): Promise<void> {
     return this.engine.deletePushConfig(this.agent, params, ctx);
   }
 
-  async *resubscribe(params: SubscribeToTaskRequest, ctx: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
-    for await (const r of this.engine.subscribe(this.agent, params, ctx, { signal: signalOf(ctx) })) yield r.event;
+  async *resubscribe(
+    params: SubscribeToTaskRequest,
+    ctx: ServerCallContext,
+  ): AsyncGenerator<StreamResponse, void, undefined> {
+    for await (const r of this.engine.subscribe(this.agent, params, ctx, { signal: signalOf(ctx) }))
+      yield r.event;
   }
 }
 
@@ -635,7 +718,8 @@ function linkedController(parent: AbortSignal | undefined): AbortController {
   const controller = new AbortController();
   if (parent) {
     if (parent.aborted) controller.abort();
-    else parent.addEventListener('abort', () => controller.abort(), { once: true, signal: controller.signal });
+    else
+      parent.addEventListener('abort', () => controller.abort(), { once: true, signal: controller.signal });
   }
   return controller;
 }
@@ -656,9 +740,13 @@ function taskNotFound(id: string): AgentdError {
 function assertCancelable(task: Task): void {
   const state = task.status?.state;
   if (isTerminal(state)) {
-    throw err('TASK_NOT_CANCELABLE', `Task ${task.id} is already ${stateLabel(state)} and cannot be canceled`, {
-      taskId: task.id,
-    });
+    throw err(
+      'TASK_NOT_CANCELABLE',
+      `Task ${task.id} is already ${stateLabel(state)} and cannot be canceled`,
+      {
+        taskId: task.id,
+      },
+    );
   }
 }
 
@@ -681,7 +769,10 @@ function describe(error: unknown): string {
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -23,7 +23,8 @@ import { applyArtifactUpdate, applyStatusUpdate, mergeTaskEvent } from './reduce
 import { isInterrupted, isTerminal } from './task-state.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
-export type RunOutcome = { readonly kind: 'task'; readonly task: Task } | { readonly kind: 'message'; readonly message: Message };
+export type RunOutcome =
+  { readonly kind: 'task'; readonly task: Task } | { readonly kind: 'message'; readonly message: Message };
 
 export interface RunDeps {
   readonly store: StateStore;
@@ -49,8 +50,6 @@ export class TaskRun {
   /** A client already holds this task (returnImmediately), so a Message reply completes it. */
   exposed = false;
   executing = false;
-  /** Fires when the task is canceled or the server shuts down. */
-  readonly abort = new AbortController();
   pushConfigs: TaskPushNotificationConfig[] = [];
   bus: RunEventBus | undefined;
 
@@ -60,7 +59,9 @@ export class TaskRun {
   private draining: Promise<void> | undefined;
   private waiters: Array<(outcome: RunOutcome) => void> = [];
   private messageReply: Message | undefined;
-  private readonly log: Logger;
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private logCache: Logger | undefined;
 
   constructor(
     private readonly deps: RunDeps,
@@ -74,10 +75,37 @@ export class TaskRun {
     this.updatedAt = stored.updatedAt;
     this.initialLogged = stored.lastSeq > 0;
     this.tenant = stored.tenant;
-    this.log = deps.logger.child({ task_id: this.id, context_id: stored.task.contextId });
   }
 
   readonly tenant: string;
+
+  /** Fires when the task is canceled or the server shuts down (created on first use). */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted && !this.controller.signal.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  /** Whether the run was canceled or stopped for shutdown. */
+  get isAborted(): boolean {
+    return this.aborted;
+  }
+
+  /** Cancels the run: its signal fires, and agent events that follow are still applied. */
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
+  }
+
+  /** Logger with the task's correlation fields (pino child loggers are not free: made on first use). */
+  get log(): Logger {
+    this.logCache ??= this.deps.logger.child({
+      agent_name: this.agent.name,
+      task_id: this.id,
+      context_id: this.task.contextId,
+    });
+    return this.logCache;
+  }
 
   get state(): TaskState | undefined {
     return this.task.status?.state;
@@ -111,7 +139,11 @@ export class TaskRun {
       data: {
         taskId: this.id,
         contextId: this.task.contextId,
-        status: { state, message: text ? this.agentMessage(text) : undefined, timestamp: new Date().toISOString() },
+        status: {
+          state,
+          message: text ? this.agentMessage(text) : undefined,
+          timestamp: new Date().toISOString(),
+        },
         metadata: undefined,
       },
     });
@@ -130,7 +162,14 @@ export class TaskRun {
       contextId: this.task.contextId,
       taskId: this.id,
       role: Role.ROLE_AGENT,
-      parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
+      parts: [
+        {
+          content: { $case: 'text', value: text },
+          metadata: undefined,
+          filename: '',
+          mediaType: 'text/plain',
+        },
+      ],
       metadata: undefined,
       extensions: [],
       referenceTaskIds: [],
@@ -156,28 +195,34 @@ export class TaskRun {
       this.log.warn({ event_kind: event.kind }, 'agent event after the final reply ignored');
       return;
     }
-    const now = new Date().toISOString();
     switch (event.kind) {
       case 'message':
         if (!this.initialLogged && !this.exposed) {
           this.messageReply = event.data;
-          await this.append({ $case: 'message', value: event.data });
+          this.lastSeq = await this.append({ $case: 'message', value: event.data });
           this.settle({ kind: 'message', message: event.data });
           return;
         }
         await this.applyStatus({
           taskId: this.id,
           contextId: this.task.contextId,
-          status: { state: TaskState.TASK_STATE_COMPLETED, message: event.data, timestamp: now },
+          status: {
+            state: TaskState.TASK_STATE_COMPLETED,
+            message: event.data,
+            timestamp: new Date().toISOString(),
+          },
           metadata: undefined,
         });
         return;
       case 'task': {
         if (event.data.id && event.data.id !== this.id) {
-          this.log.warn({ published_task_id: event.data.id }, 'agent published a task event for another task; ignored');
+          this.log.warn(
+            { published_task_id: event.data.id },
+            'agent published a task event for another task; ignored',
+          );
           return;
         }
-        const merged = mergeTaskEvent(this.task, event.data, now);
+        const merged = mergeTaskEvent(this.task, event.data, new Date().toISOString());
         if (!this.initialLogged) {
           await this.commit(merged.task, { $case: 'task', value: merged.task });
           return;
@@ -185,7 +230,12 @@ export class TaskRun {
         const { status } = merged.task;
         this.task = { ...merged.task, status: this.task.status, artifacts: this.task.artifacts };
         if (merged.statusChanged && status) {
-          await this.applyStatus({ taskId: this.id, contextId: this.task.contextId, status, metadata: undefined });
+          await this.applyStatus({
+            taskId: this.id,
+            contextId: this.task.contextId,
+            status,
+            metadata: undefined,
+          });
         }
         for (const artifact of merged.artifacts) {
           await this.applyArtifact({
@@ -210,21 +260,33 @@ export class TaskRun {
 
   private async applyStatus(update: TaskStatusUpdateEvent): Promise<void> {
     await this.ensureInitialLogged();
-    const normalized: TaskStatusUpdateEvent = {
-      ...update,
-      taskId: this.id,
-      contextId: this.task.contextId,
-      status: update.status?.timestamp ? update.status : { state: update.status?.state ?? 0, message: update.status?.message, timestamp: new Date().toISOString() },
-    };
-    const next = applyStatusUpdate(this.task, normalized, new Date().toISOString());
+    const timestamp = update.status?.timestamp || new Date().toISOString();
+    const status = update.status?.timestamp
+      ? update.status
+      : {
+          state: update.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED,
+          message: update.status?.message,
+          timestamp,
+        };
+    const normalized: TaskStatusUpdateEvent =
+      update.taskId === this.id && update.contextId === this.task.contextId && status === update.status
+        ? update
+        : { ...update, taskId: this.id, contextId: this.task.contextId, status };
+    const next = applyStatusUpdate(this.task, normalized, timestamp);
     this.updatedAt = Date.now();
     await this.commit(next, { $case: 'statusUpdate', value: normalized });
   }
 
   private async applyArtifact(update: TaskArtifactUpdateEvent): Promise<void> {
     await this.ensureInitialLogged();
-    const normalized: TaskArtifactUpdateEvent = { ...update, taskId: this.id, contextId: this.task.contextId };
-    await this.commit(applyArtifactUpdate(this.task, normalized), { $case: 'artifactUpdate', value: normalized });
+    const normalized: TaskArtifactUpdateEvent =
+      update.taskId === this.id && update.contextId === this.task.contextId
+        ? update
+        : { ...update, taskId: this.id, contextId: this.task.contextId };
+    await this.commit(applyArtifactUpdate(this.task, normalized), {
+      $case: 'artifactUpdate',
+      value: normalized,
+    });
   }
 
   /** The stream of a new task starts with the Task itself (A2A §3.1.2). */
@@ -233,7 +295,9 @@ export class TaskRun {
   }
 
   private async commit(next: Task, payload: Payload): Promise<void> {
-    await this.append(payload);
+    const seq = await this.append(payload);
+    // Snapshot and cursor change together, with no await between: a reader never sees one without the other.
+    this.lastSeq = seq;
     this.task = next;
     await this.save();
     const state = next.status?.state;
@@ -245,16 +309,24 @@ export class TaskRun {
     }
   }
 
-  private async append(payload: Payload): Promise<void> {
+  /** Appends to the event log and returns the sequence; the caller moves `lastSeq`. */
+  private async append(payload: Payload): Promise<number> {
     const event: StreamResponse = { payload };
-    this.lastSeq = await this.deps.store.events.append(this.id, event);
+    const seq = await this.deps.store.events.append(this.id, event);
     this.initialLogged = true;
     if (this.pushConfigs.length > 0) this.deps.push.notify(this.pushConfigs, event);
+    return seq;
   }
 
   private async save(): Promise<void> {
     const saved = await this.deps.store.tasks.save(
-      { task: this.task, agent: this.agent.name, tenant: this.tenant, lastSeq: this.lastSeq, updatedAt: this.updatedAt },
+      {
+        task: this.task,
+        agent: this.agent.name,
+        tenant: this.tenant,
+        lastSeq: this.lastSeq,
+        updatedAt: this.updatedAt,
+      },
       this.version,
     );
     this.version = saved.version;

@@ -27,5 +27,8 @@ export function isInterrupted(state: TaskState | undefined): boolean {
 export function stateLabel(state: TaskState | undefined): string {
   if (state === undefined) return 'unknown';
   const name = TaskState[state] ?? 'UNRECOGNIZED';
-  return name.replace(/^TASK_STATE_/, '').toLowerCase().replace(/_/g, '-');
+  return name
+    .replace(/^TASK_STATE_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-');
 }

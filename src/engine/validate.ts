@@ -17,7 +17,8 @@ export function validateSendMessage(req: SendMessageRequest): Message {
   const message = req.message;
   if (!message) throw invalidParams('message', 'is required');
   if (!message.messageId) throw invalidParams('message.messageId', 'is required');
-  if (message.role === Role.UNRECOGNIZED) throw invalidParams('message.role', 'must be ROLE_USER or ROLE_AGENT');
+  if (message.role === Role.UNRECOGNIZED)
+    throw invalidParams('message.role', 'must be ROLE_USER or ROLE_AGENT');
   if (message.parts.length === 0) throw invalidParams('message.parts', 'must contain at least one part');
   message.parts.forEach((part, i) => {
     if (!part.content) throw invalidParams(`message.parts[${i}]`, 'must have one of text, raw, url or data');
@@ -26,7 +27,10 @@ export function validateSendMessage(req: SendMessageRequest): Message {
   if (config) {
     validateHistoryLength(config.historyLength, 'configuration.historyLength');
     if (config.taskPushNotificationConfig) {
-      validateWebhookUrl(config.taskPushNotificationConfig.url, 'configuration.taskPushNotificationConfig.url');
+      validateWebhookUrl(
+        config.taskPushNotificationConfig.url,
+        'configuration.taskPushNotificationConfig.url',
+      );
     }
   }
   return message;
@@ -59,7 +63,8 @@ export function validateListTasks(req: ListTasksRequest): {
   let updatedAfter: number | undefined;
   if (req.statusTimestampAfter) {
     updatedAfter = Date.parse(req.statusTimestampAfter);
-    if (Number.isNaN(updatedAfter)) throw invalidParams('statusTimestampAfter', 'must be an ISO 8601 timestamp');
+    if (Number.isNaN(updatedAfter))
+      throw invalidParams('statusTimestampAfter', 'must be an ISO 8601 timestamp');
   }
   return {
     pageSize,
@@ -82,5 +87,6 @@ function validateWebhookUrl(url: string, field: string): void {
   } catch {
     throw invalidParams(field, 'is not a valid URL');
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidParams(field, 'must be http or https');
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw invalidParams(field, 'must be http or https');
 }

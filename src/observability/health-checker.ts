@@ -38,7 +38,9 @@ export class HealthChecker {
   /** Runs every check of a kind concurrently. */
   async run(kind: ProbeKind): Promise<ProbeReport> {
     const started = performance.now();
-    const results = await Promise.all(this.checks[kind].map(async (c) => [c.name, await runCheck(c)] as const));
+    const results = await Promise.all(
+      this.checks[kind].map(async (c) => [c.name, await runCheck(c)] as const),
+    );
     const ok = results.every(([, r]) => r.status === 'pass');
     return {
       status: kind === 'liveness' ? (ok ? 'healthy' : 'unhealthy') : ok ? 'ready' : 'not_ready',
@@ -56,7 +58,8 @@ async function runCheck(check: Check): Promise<CheckResult> {
       timer = setTimeout(() => reject(new Error(`timed out after ${check.timeoutMs} ms`)), check.timeoutMs);
     });
     const value = await Promise.race([Promise.resolve().then(check.fn), timeout]);
-    if (value === false) return { status: 'fail', checked_at: new Date().toISOString(), error: 'check returned false' };
+    if (value === false)
+      return { status: 'fail', checked_at: new Date().toISOString(), error: 'check returned false' };
     return { status: 'pass', checked_at: new Date().toISOString() };
   } catch (error) {
     return { status: 'fail', checked_at: new Date().toISOString(), error: (error as Error).message };

@@ -36,7 +36,8 @@ export interface JsonRpcRequest {
 }
 
 /** A request that parsed, or the error response to send instead. */
-export type ParsedRequest = { ok: true; request: JsonRpcRequest } | { ok: false; id: JsonRpcId; error: AgentdError };
+export type ParsedRequest =
+  { ok: true; request: JsonRpcRequest } | { ok: false; id: JsonRpcId; error: AgentdError };
 
 /** The two streaming methods; everything else is unary. */
 export const STREAMING_METHODS: ReadonlySet<string> = new Set(['SendStreamingMessage', 'SubscribeToTask']);
@@ -47,22 +48,41 @@ export function parseJsonRpc(body: string): ParsedRequest {
   try {
     value = JSON.parse(body);
   } catch (error) {
-    return { ok: false, id: null, error: err('PARSE_ERROR', `Request body is not valid JSON: ${(error as Error).message}`) };
+    return {
+      ok: false,
+      id: null,
+      error: err('PARSE_ERROR', `Request body is not valid JSON: ${(error as Error).message}`),
+    };
   }
   if (Array.isArray(value)) {
-    return { ok: false, id: null, error: err('INVALID_REQUEST', 'Batch requests are not supported; send one request per call') };
+    return {
+      ok: false,
+      id: null,
+      error: err('INVALID_REQUEST', 'Batch requests are not supported; send one request per call'),
+    };
   }
   if (typeof value !== 'object' || value === null) {
     return { ok: false, id: null, error: err('INVALID_REQUEST', 'A JSON-RPC request must be a JSON object') };
   }
   const obj = value as Record<string, unknown>;
   const rawId = obj.id;
-  const idValid = rawId === undefined || rawId === null || typeof rawId === 'string' || Number.isInteger(rawId);
+  const idValid =
+    rawId === undefined || rawId === null || typeof rawId === 'string' || Number.isInteger(rawId);
   const id: JsonRpcId = idValid ? ((rawId as JsonRpcId | undefined) ?? null) : null;
-  if (obj.jsonrpc !== '2.0') return { ok: false, id, error: err('INVALID_REQUEST', 'jsonrpc: must be "2.0"', { field: 'jsonrpc' }) };
-  if (!idValid) return { ok: false, id, error: err('INVALID_REQUEST', 'id: must be a string, an integer or null', { field: 'id' }) };
+  if (obj.jsonrpc !== '2.0')
+    return { ok: false, id, error: err('INVALID_REQUEST', 'jsonrpc: must be "2.0"', { field: 'jsonrpc' }) };
+  if (!idValid)
+    return {
+      ok: false,
+      id,
+      error: err('INVALID_REQUEST', 'id: must be a string, an integer or null', { field: 'id' }),
+    };
   if (typeof obj.method !== 'string' || obj.method === '') {
-    return { ok: false, id, error: err('INVALID_REQUEST', 'method: must be a non-empty string', { field: 'method' }) };
+    return {
+      ok: false,
+      id,
+      error: err('INVALID_REQUEST', 'method: must be a non-empty string', { field: 'method' }),
+    };
   }
   const params = obj.params ?? {};
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
@@ -122,9 +142,13 @@ export async function callUnary(
       }
       return AgentCard.toJSON(agent.extendedCard);
     default:
-      throw err('METHOD_NOT_FOUND', `Method "${method}" does not exist; see the A2A v1.0 JSON-RPC method list`, {
-        method,
-      });
+      throw err(
+        'METHOD_NOT_FOUND',
+        `Method "${method}" does not exist; see the A2A v1.0 JSON-RPC method list`,
+        {
+          method,
+        },
+      );
   }
 }
 

@@ -82,7 +82,9 @@ export class AgentdServer {
     await this.http.app.listen({ host, port: httpPort });
     const address = this.http.app.server.address() as AddressInfo;
     const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    this.baseUrl = publicUrl ?? `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${address.port}`;
+    this.baseUrl =
+      publicUrl ??
+      `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${address.port}`;
     this.config.agents.forEach((cfg, i) => {
       const agent = this.agents[i];
       if (agent) publishCards(agent, cfg, this.baseUrl, this.config.server.compatV03);
@@ -112,7 +114,8 @@ export class AgentdServer {
     this.shutdownPromise ??= (async () => {
       this.draining = true;
       const { unfinished } = await this.engine.shutdown(drainMs);
-      if (unfinished > 0) this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
+      if (unfinished > 0)
+        this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
       this.http.closeStreams();
       await this.http.app.close();
       await this.store.close();

@@ -6,7 +6,7 @@ import { ServerCallContext } from '@a2a-js/sdk/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ABORT_SIGNAL_STATE_KEY, type StreamRecord, type TaskEngine } from '../../engine/task-engine.js';
-import { invalidParams } from '../../errors.js';
+import { err, invalidParams } from '../../errors.js';
 import { SseStream } from './sse-stream.js';
 
 /** Marker body for a request whose Content-Type we do not accept. */
@@ -38,12 +38,39 @@ export function disconnectController(reply: FastifyReply): AbortController {
   return controller;
 }
 
+/** The `A2A-Version` the client asked for (header, or the query parameter of A2A §3.6.1), if any. */
+export function requestedVersion(request: FastifyRequest): string | undefined {
+  const header = request.headers['a2a-version'];
+  const query = (request.query as Record<string, unknown> | undefined)?.['A2A-Version'];
+  const raw =
+    typeof header === 'string' && header.trim() ? header : typeof query === 'string' ? query : undefined;
+  return raw?.trim() || undefined;
+}
+
+/**
+ * A2A §3.6.2: a request for a protocol version this endpoint does not speak gets
+ * VersionNotSupportedError. Versions compare by `Major.Minor` (a patch number is ignored);
+ * no version at all is served as the endpoint's current one.
+ */
+export function checkVersion(request: FastifyRequest, supported: readonly string[]): void {
+  const raw = requestedVersion(request);
+  if (raw === undefined) return;
+  const m = /^(\d+)\.(\d+)(?:\.\d+)?$/.exec(raw);
+  if (m && supported.includes(`${Number(m[1])}.${Number(m[2])}`)) return;
+  throw err(
+    'VERSION_NOT_SUPPORTED',
+    `A2A-Version "${raw}" is not supported by this endpoint (supported: ${supported.join(', ')})`,
+    { requestedVersion: raw, supportedVersions: supported.join(',') },
+  );
+}
+
 /** `Last-Event-ID` as a sequence number, if the client sent one. */
 export function lastEventId(request: FastifyRequest): number | undefined {
   const raw = request.headers['last-event-id'];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw invalidParams('Last-Event-ID', 'must be a non-negative integer event id');
+  if (!Number.isInteger(n) || n < 0)
+    throw invalidParams('Last-Event-ID', 'must be a non-negative integer event id');
   return n;
 }
 

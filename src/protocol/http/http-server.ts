@@ -35,11 +35,18 @@ export interface HttpServer {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const streams = new Set<SseStream>();
   const deps: HttpDeps = { ...options, streams };
-  const app = Fastify({ bodyLimit: options.bodyLimitBytes, logger: false, forceCloseConnections: 'idle' });
+  const app = Fastify({
+    bodyLimit: options.bodyLimitBytes,
+    logger: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'application/a2a+json'], { parseAs: 'string' }, (_req, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    ['application/json', 'application/a2a+json'],
+    { parseAs: 'string' },
+    (_req, body, done) => done(null, body),
   );
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, UNSUPPORTED_BODY));
 
@@ -50,7 +57,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
             limitBytes: String(options.bodyLimitBytes),
           })
         : error.statusCode === 415
-          ? err('CONTENT_TYPE_NOT_SUPPORTED', `Unsupported Content-Type "${request.headers['content-type'] ?? '(none)'}"`)
+          ? err(
+              'CONTENT_TYPE_NOT_SUPPORTED',
+              `Unsupported Content-Type "${request.headers['content-type'] ?? '(none)'}"`,
+            )
           : error.statusCode !== undefined && error.statusCode < 500
             ? err('INVALID_REQUEST', error.message)
             : toAgentdError(error);
@@ -61,27 +71,50 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return sendRestError(reply, e);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendRestError(reply, err('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
+    sendRestError(
+      reply,
+      err('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 
   const sendProbe = async (reply: FastifyReply, kind: 'liveness' | 'readiness'): Promise<FastifyReply> => {
     const report = await options.health.run(kind);
     const ok = report.status === 'healthy' || report.status === 'ready';
-    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send(report);
+    return reply
+      .code(ok ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send(report);
   };
   app.get('/health', (_req, reply) => sendProbe(reply, 'liveness'));
   app.get('/ready', (_req, reply) => sendProbe(reply, 'readiness'));
 
   const sendCard = (reply: FastifyReply, agent: HostedAgent): FastifyReply =>
-    reply.header('cache-control', 'public, max-age=60').type('application/json').send(JSON.stringify(AgentCard.toJSON(agent.card)));
+    reply
+      .header('cache-control', 'public, max-age=60')
+      .type('application/json')
+      .send(JSON.stringify(AgentCard.toJSON(agent.card)));
   app.get('/.well-known/agent-card.json', (_req, reply) => sendCard(reply, options.defaultAgent()));
-  app.get<{ Params: { agent: string } }>('/a2a/:agent/.well-known/agent-card.json', (request, reply) => {
+  // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
+  // (without an explicit path) resolves the relative well-known path against the card URL
+  // itself and asks for `.well-known/.well-known/agent-card.json`; serve that too.
+  app.get<{ Params: { agent: string; '*': string } }>('/a2a/:agent/.well-known/*', (request, reply) => {
     try {
+      const rest = request.params['*'];
+      if (rest !== 'agent-card.json' && rest !== '.well-known/agent-card.json') throw err('ROUTE_NOT_FOUND');
       return sendCard(reply, options.engine.agent(request.params.agent));
     } catch (error) {
       return sendRestError(reply, error);
     }
   });
+  app.get('/a2a/.well-known/agent-card.json', (_req, reply) =>
+    sendRestError(
+      reply,
+      err(
+        'AGENT_NOT_FOUND',
+        'No agent in this URL: agent base URLs end with "/" (e.g. /a2a/echo/), or use the card URL',
+      ),
+    ),
+  );
 
   app.get('/api/v1/agents', (_req, reply) => {
     const base = options.baseUrl();
@@ -97,7 +130,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           jsonRpcUrl: urls.jsonRpc,
           restUrl: urls.rest,
           skills: a.card.skills.map((s) => ({ id: s.id, name: s.name, tags: s.tags })),
-          capabilities: { streaming: a.card.capabilities?.streaming ?? false, pushNotifications: a.card.capabilities?.pushNotifications ?? false },
+          capabilities: {
+            streaming: a.card.capabilities?.streaming ?? false,
+            pushNotifications: a.card.capabilities?.pushNotifications ?? false,
+          },
         };
       }),
     });

@@ -12,7 +12,15 @@ import {
   STREAMING_METHODS,
   type JsonRpcId,
 } from '../jsonrpc.js';
-import { callContext, disconnectController, lastEventId, pumpSse, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import {
+  callContext,
+  checkVersion,
+  disconnectController,
+  lastEventId,
+  pumpSse,
+  UNSUPPORTED_BODY,
+  type HttpDeps,
+} from './http-context.js';
 import { SseStream } from './sse-stream.js';
 
 /** Errors that are about the HTTP exchange itself keep their HTTP status; A2A errors ride on 200. */
@@ -65,6 +73,7 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
       let agent;
       try {
         agent = deps.engine.agent(request.params.agent);
+        checkVersion(request, ['1.0', '0.3']);
       } catch (error) {
         return sendJsonRpcError(reply, id, error);
       }
@@ -74,12 +83,17 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
           return sendJsonRpcError(
             reply,
             id,
-            err('VERSION_NOT_SUPPORTED', `"${method}" is an A2A v0.3 method and v0.3 compatibility is off on this server`),
+            err(
+              'VERSION_NOT_SUPPORTED',
+              `"${method}" is an A2A v0.3 method and v0.3 compatibility is off on this server`,
+            ),
           );
         }
         let handler = legacy.get(agent.name);
         if (!handler) {
-          handler = new LegacyJsonRpcTransportHandler(deps.engine.handlerFor(agent.name) as AgentRequestHandler);
+          handler = new LegacyJsonRpcTransportHandler(
+            deps.engine.handlerFor(agent.name) as AgentRequestHandler,
+          );
           legacy.set(agent.name, handler);
         }
         return handleLegacy(deps, handler, request, reply, JSON.parse(body) as Record<string, unknown>);
@@ -134,7 +148,8 @@ async function handleLegacy(
   if (!(Symbol.asyncIterator in result)) return reply.type('application/json').send(JSON.stringify(result));
   const iterator = result[Symbol.asyncIterator]();
   const first = await iterator.next();
-  if (!first.done && first.value.error) return reply.type('application/json').send(JSON.stringify(first.value));
+  if (!first.done && first.value.error)
+    return reply.type('application/json').send(JSON.stringify(first.value));
   reply.hijack();
   const sse = new SseStream(reply.raw, deps.sseKeepAliveMs, (s) => deps.streams.delete(s), controller);
   deps.streams.add(sse);
@@ -145,7 +160,11 @@ async function handleLegacy(
     }
   } catch (error) {
     await sse.send(
-      JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(error) }),
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: body.id ?? null,
+        error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(error),
+      }),
       undefined,
       'error',
     );

@@ -8,12 +8,20 @@ import {
   TaskPushNotificationConfig,
   taskStateFromJSON,
 } from '@a2a-js/sdk';
-import type { ListTasksRequest } from '@a2a-js/sdk';
+import type { ListTasksRequest, MessageFns } from '@a2a-js/sdk';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { err, invalidParams, toAgentdError, toRestErrorBody } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { listTasksToJson } from '../jsonrpc.js';
-import { callContext, disconnectController, lastEventId, pumpSse, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import {
+  callContext,
+  checkVersion,
+  disconnectController,
+  lastEventId,
+  pumpSse,
+  UNSUPPORTED_BODY,
+  type HttpDeps,
+} from './http-context.js';
 
 const A2A_JSON = 'application/a2a+json';
 
@@ -31,7 +39,10 @@ export interface RestMatch {
  */
 export function matchRestRoute(method: string, path: string): RestMatch | undefined {
   const segments = path.split('/').filter((s) => s !== '');
-  return matchSegments(method, segments, '') ?? (segments.length > 1 ? matchSegments(method, segments.slice(1), segments[0] ?? '') : undefined);
+  return (
+    matchSegments(method, segments, '') ??
+    (segments.length > 1 ? matchSegments(method, segments.slice(1), segments[0] ?? '') : undefined)
+  );
 }
 
 function matchSegments(method: string, s: string[], tenant: string): RestMatch | undefined {
@@ -48,7 +59,8 @@ function matchSegments(method: string, s: string[], tenant: string): RestMatch |
   if (s.length === 1 && method === 'GET' && a === 'extendedAgentCard') return m('/extendedAgentCard');
   if (a !== 'tasks' || !b) return undefined;
   if (s.length === 2) {
-    if (method === 'POST' && b.endsWith(':cancel')) return m('/tasks/{id}:cancel', b.slice(0, -':cancel'.length));
+    if (method === 'POST' && b.endsWith(':cancel'))
+      return m('/tasks/{id}:cancel', b.slice(0, -':cancel'.length));
     if ((method === 'POST' || method === 'GET') && b.endsWith(':subscribe')) {
       return m('/tasks/{id}:subscribe', b.slice(0, -':subscribe'.length));
     }
@@ -56,7 +68,8 @@ function matchSegments(method: string, s: string[], tenant: string): RestMatch |
     return undefined;
   }
   if (c !== 'pushNotificationConfigs') return undefined;
-  if (s.length === 3 && (method === 'POST' || method === 'GET')) return m('/tasks/{id}/pushNotificationConfigs', b);
+  if (s.length === 3 && (method === 'POST' || method === 'GET'))
+    return m('/tasks/{id}/pushNotificationConfigs', b);
   if (s.length === 4 && d && (method === 'GET' || method === 'DELETE')) {
     return m('/tasks/{id}/pushNotificationConfigs/{configId}', b, d);
   }
@@ -66,7 +79,10 @@ function matchSegments(method: string, s: string[], tenant: string): RestMatch |
 /** Sends an HTTP+JSON error (`google.rpc.Status` shape, A2A §11.6). */
 export function sendRestError(reply: FastifyReply, error: unknown): FastifyReply {
   const e = toAgentdError(error);
-  return reply.code(e.httpStatus).type(A2A_JSON).send(JSON.stringify(toRestErrorBody(e)));
+  return reply
+    .code(e.httpStatus)
+    .type(A2A_JSON)
+    .send(JSON.stringify(toRestErrorBody(e)));
 }
 
 /** `/a2a/:agent/rest/*`: the HTTP+JSON binding, including tenant-prefixed paths. */
@@ -83,6 +99,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): void {
             path: request.params['*'],
           });
         }
+        checkVersion(request, ['1.0']);
         return await handle(deps, agent, match, request, reply);
       } catch (error) {
         return sendRestError(reply, error);
@@ -101,37 +118,64 @@ async function handle(
   const { engine } = deps;
   const query = request.query as Record<string, string | undefined>;
   const tenant = match.tenant;
-  const send = (status: number, json: unknown): FastifyReply => reply.code(status).type(A2A_JSON).send(JSON.stringify(json));
+  const send = (status: number, json: unknown): FastifyReply =>
+    reply.code(status).type(A2A_JSON).send(JSON.stringify(json));
   switch (match.route.replace('/{tenant}', '')) {
     case '/message:send': {
-      const params = SendMessageRequest.fromJSON({ ...jsonBody(request), tenant });
+      const params = decodeBody(SendMessageRequest, { ...jsonBody(request), tenant });
       const result = await engine.sendMessage(agent, params, callContext(request));
-      return send(200, 'messageId' in result ? { message: Message.toJSON(result) } : { task: Task.toJSON(result) });
+      return send(
+        200,
+        'messageId' in result ? { message: Message.toJSON(result) } : { task: Task.toJSON(result) },
+      );
     }
     case '/message:stream': {
-      const params = SendMessageRequest.fromJSON({ ...jsonBody(request), tenant });
+      const params = decodeBody(SendMessageRequest, { ...jsonBody(request), tenant });
       const controller = disconnectController(reply);
-      const records = engine.sendMessageStream(agent, params, callContext(request, controller.signal), controller.signal);
+      const records = engine.sendMessageStream(
+        agent,
+        params,
+        callContext(request, controller.signal),
+        controller.signal,
+      );
       await pumpSse(deps, reply, controller, records, sseData, sseError);
       return reply;
     }
     case '/tasks/{id}:subscribe': {
       const controller = disconnectController(reply);
       const afterSeq = lastEventId(request);
-      const records = engine.subscribe(agent, { id: match.taskId, tenant }, callContext(request, controller.signal), {
-        signal: controller.signal,
-        ...(afterSeq !== undefined ? { afterSeq } : {}),
-      });
+      const records = engine.subscribe(
+        agent,
+        { id: match.taskId, tenant },
+        callContext(request, controller.signal),
+        {
+          signal: controller.signal,
+          ...(afterSeq !== undefined ? { afterSeq } : {}),
+        },
+      );
       await pumpSse(deps, reply, controller, records, sseData, sseError);
       return reply;
     }
     case '/tasks/{id}': {
       const historyLength = intParam(query.historyLength, 'historyLength');
-      const task = await engine.getTask(agent, { id: match.taskId, tenant, historyLength }, callContext(request));
+      const task = await engine.getTask(
+        agent,
+        { id: match.taskId, tenant, historyLength },
+        callContext(request),
+      );
       return send(200, Task.toJSON(task));
     }
     case '/tasks/{id}:cancel':
-      return send(200, Task.toJSON(await engine.cancelTask(agent, { id: match.taskId, tenant, metadata: undefined }, callContext(request))));
+      return send(
+        200,
+        Task.toJSON(
+          await engine.cancelTask(
+            agent,
+            { id: match.taskId, tenant, metadata: undefined },
+            callContext(request),
+          ),
+        ),
+      );
     case '/tasks': {
       const includeArtifacts = boolParam(query.includeArtifacts, 'includeArtifacts');
       const req: ListTasksRequest = {
@@ -144,7 +188,10 @@ async function handle(
         statusTimestampAfter: query.statusTimestampAfter || undefined,
         includeArtifacts,
       };
-      return send(200, listTasksToJson(await engine.listTasks(agent, req, callContext(request)), includeArtifacts ?? false));
+      return send(
+        200,
+        listTasksToJson(await engine.listTasks(agent, req, callContext(request)), includeArtifacts ?? false),
+      );
     }
     case '/tasks/{id}/pushNotificationConfigs': {
       if (request.method === 'GET') {
@@ -155,8 +202,15 @@ async function handle(
         );
         return send(200, ListTaskPushNotificationConfigsResponse.toJSON(res));
       }
-      const config = TaskPushNotificationConfig.fromJSON({ ...jsonBody(request), taskId: match.taskId, tenant });
-      return send(201, TaskPushNotificationConfig.toJSON(await engine.createPushConfig(agent, config, callContext(request))));
+      const config = decodeBody(TaskPushNotificationConfig, {
+        ...jsonBody(request),
+        taskId: match.taskId,
+        tenant,
+      });
+      return send(
+        201,
+        TaskPushNotificationConfig.toJSON(await engine.createPushConfig(agent, config, callContext(request))),
+      );
     }
     case '/tasks/{id}/pushNotificationConfigs/{configId}': {
       const params = { taskId: match.taskId, id: match.configId, tenant };
@@ -164,7 +218,10 @@ async function handle(
         await engine.deletePushConfig(agent, params, callContext(request));
         return reply.code(204).send();
       }
-      return send(200, TaskPushNotificationConfig.toJSON(await engine.getPushConfig(agent, params, callContext(request))));
+      return send(
+        200,
+        TaskPushNotificationConfig.toJSON(await engine.getPushConfig(agent, params, callContext(request))),
+      );
     }
     case '/extendedAgentCard': {
       if (!agent.extendedCard) {
@@ -201,8 +258,18 @@ function jsonBody(request: FastifyRequest): Record<string, unknown> {
   } catch (error) {
     throw err('PARSE_ERROR', `Request body is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidParams('body', 'must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidParams('body', 'must be a JSON object');
   return value as Record<string, unknown>;
+}
+
+/** Decodes a body with the SDK's `fromJSON`; a shape it cannot read is the client's error, not a 500. */
+function decodeBody<T>(fns: MessageFns<T>, body: Record<string, unknown>): T {
+  try {
+    return fns.fromJSON(body);
+  } catch (error) {
+    throw invalidParams('body', (error as Error).message);
+  }
 }
 
 function intParam(value: string | undefined, name: string): number | undefined {

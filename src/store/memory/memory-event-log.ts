@@ -86,7 +86,15 @@ export class MemoryEventLog implements EventLog {
   private ensure(taskId: string): TaskLog {
     let log = this.logs.get(taskId);
     if (!log) {
-      log = { records: [], firstSeq: 1, lastSeq: 0, closed: false, deleted: false, followers: 0, wakers: new Set() };
+      log = {
+        records: [],
+        firstSeq: 1,
+        lastSeq: 0,
+        closed: false,
+        deleted: false,
+        followers: 0,
+        wakers: new Set(),
+      };
       this.logs.set(taskId, log);
     }
     return log;
@@ -102,8 +110,10 @@ async function* iterate(
   let cursor = afterSeq;
   try {
     while (!signal.aborted) {
-      if (cursor < log.firstSeq - 1) cursor = log.firstSeq - 1;
       while (cursor < log.lastSeq) {
+        // Re-checked on every step: events may have been dropped while this reader was
+        // suspended at the yield below, and it continues from the oldest retained one.
+        if (cursor < log.firstSeq - 1) cursor = log.firstSeq - 1;
         const record = log.records[cursor + 1 - log.firstSeq];
         if (!record) break;
         cursor = record.seq;

@@ -2,6 +2,7 @@ import { AgentdError } from '../../errors.js';
 import { isTerminal } from '../../engine/task-state.js';
 import type { StoredTask, TaskPage, TaskQuery, TaskStore } from '../ports.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import { FinishQueue } from './finish-queue.js';
 
 /**
  * In-process {@link TaskStore}. Terminal tasks are tracked in finish order so retention
@@ -10,8 +11,8 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
  */
 export class MemoryTaskStore implements TaskStore {
   private readonly tasks = new Map<string, StoredTask>();
-  /** taskId → epoch ms when it reached a terminal state, in that order. */
-  private readonly finished = new Map<string, number>();
+  /** Terminal tasks in the order they finished. */
+  private readonly finished = new FinishQueue();
 
   constructor(
     private readonly maxTerminalTasks: number,
@@ -20,7 +21,9 @@ export class MemoryTaskStore implements TaskStore {
 
   async create(record: Omit<StoredTask, 'version'>): Promise<StoredTask> {
     if (this.tasks.has(record.task.id)) {
-      throw new AgentdError('TASK_CONFLICT', `Task ${record.task.id} already exists`, { taskId: record.task.id });
+      throw new AgentdError('TASK_CONFLICT', `Task ${record.task.id} already exists`, {
+        taskId: record.task.id,
+      });
     }
     const stored: StoredTask = { ...record, version: 1 };
     this.tasks.set(record.task.id, stored);
@@ -60,7 +63,9 @@ export class MemoryTaskStore implements TaskStore {
     let start = 0;
     if (query.pageToken) {
       const cursor = decodeCursor(query.pageToken);
-      start = matching.findIndex((t) => byRecency(t, { updatedAt: cursor.updatedAt, task: { id: cursor.id } }) > 0);
+      start = matching.findIndex(
+        (t) => byRecency(t, { updatedAt: cursor.updatedAt, task: { id: cursor.id } }) > 0,
+      );
       if (start < 0) start = matching.length;
     }
     const tasks = matching.slice(start, start + query.pageSize);
@@ -81,9 +86,8 @@ export class MemoryTaskStore implements TaskStore {
   /** Evicts terminal tasks that finished before `cutoff` (epoch ms). */
   evictFinishedBefore(cutoff: number): number {
     let evicted = 0;
-    for (const [taskId, at] of this.finished) {
-      if (at >= cutoff) break;
-      this.evict(taskId);
+    for (let oldest = this.finished.peek(); oldest && oldest.at < cutoff; oldest = this.finished.peek()) {
+      this.evict(oldest.id);
       evicted++;
     }
     return evicted;
@@ -96,9 +100,10 @@ export class MemoryTaskStore implements TaskStore {
 
   private trackTerminal(t: StoredTask): void {
     if (!isTerminal(t.task.status?.state) || this.finished.has(t.task.id)) return;
-    this.finished.set(t.task.id, Date.now());
+    this.finished.push(t.task.id, Date.now());
     while (this.finished.size > this.maxTerminalTasks) {
-      const oldest = this.finished.keys().next().value as string;
+      const oldest = this.finished.shift();
+      if (oldest === undefined) break;
       this.evict(oldest);
     }
   }

@@ -1,0 +1,92 @@
+import { AgentCard, TaskState } from '@a2a-js/sdk';
+import type { StreamResponse } from '@a2a-js/sdk';
+import { LegacyJsonRpcTransport } from '@a2a-js/sdk/compat/v0_3/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  artifactText,
+  asTask,
+  chunkTexts,
+  collect,
+  countTo,
+  describeEvents,
+  firstTask,
+  messageRequest,
+  stateOf,
+} from '../helpers/interop.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+describe('v0.3 clients (the SDK compat LegacyJsonRpcTransport)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(() => t.close());
+
+  it('the card also advertises the JSON-RPC endpoint as protocol 0.3', async () => {
+    const card = AgentCard.fromJSON(
+      await (await fetch(`${t.agentUrl('echo')}.well-known/agent-card.json`)).json(),
+    );
+    const legacy = card.supportedInterfaces.filter((i) => i.protocolVersion === '0.3');
+    expect(legacy.map((i) => [i.protocolBinding, i.url])).toEqual([['JSONRPC', t.agentUrl('echo')]]);
+  });
+
+  it('sendMessage to echo completes and echoes the text', async () => {
+    const transport = new LegacyJsonRpcTransport({ endpoint: t.agentUrl('echo') });
+    expect(transport.protocolVersion).toBe('0.3');
+    const request = messageRequest('hello from 0.3');
+    const task = asTask(await transport.sendMessage(request));
+    expect(task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(artifactText(task, 'echo')).toBe('hello from 0.3');
+    expect(task.history.some((m) => m.messageId === request.message?.messageId)).toBe(true);
+
+    // The same task, read back over v0.3.
+    const again = await transport.getTask({ tenant: '', id: task.id });
+    expect(again.id).toBe(task.id);
+    expect(again.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+  });
+
+  it('sendMessageStream on countdown streams the task, the chunks in order, and COMPLETED', async () => {
+    const transport = new LegacyJsonRpcTransport({ endpoint: t.agentUrl('countdown') });
+    const events = await collect(transport.sendMessageStream(messageRequest('count to 4')));
+    const task = firstTask(events);
+    expect(task.status?.state).toBe(TaskState.TASK_STATE_SUBMITTED);
+    const last = events[events.length - 1] as StreamResponse;
+    expect(stateOf(last), describeEvents(events).join(', ')).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(chunkTexts(events)).toEqual(countTo(4));
+    const appends = events.flatMap((e) =>
+      e.payload?.$case === 'artifactUpdate' ? [e.payload.value.append] : [],
+    );
+    expect(appends).toEqual([false, true, true, true]);
+  });
+
+  it('cancelTask works over v0.3 on a running task', async () => {
+    const transport = new LegacyJsonRpcTransport({ endpoint: t.agentUrl('countdown') });
+    const started = asTask(
+      await transport.sendMessage(messageRequest('count to 6', { returnImmediately: true })),
+    );
+    const canceled = await transport.cancelTask({ tenant: '', id: started.id, metadata: undefined });
+    expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    await expect(
+      transport.cancelTask({ tenant: '', id: started.id, metadata: undefined }),
+    ).rejects.toMatchObject({
+      name: 'TaskNotCancelableError',
+    });
+  });
+});
+
+describe('v0.3 clients when compatibility is off', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer({ server: { compatV03: false } });
+  });
+  afterAll(() => t.close());
+
+  it('are refused with a version error instead of being misread as v1.0', async () => {
+    const transport = new LegacyJsonRpcTransport({ endpoint: t.agentUrl('echo') });
+    await expect(transport.sendMessage(messageRequest('hello'))).rejects.toThrow(/v0\.3/);
+    const card = AgentCard.fromJSON(
+      await (await fetch(`${t.agentUrl('echo')}.well-known/agent-card.json`)).json(),
+    );
+    expect(card.supportedInterfaces.every((i) => i.protocolVersion === '1.0')).toBe(true);
+  });
+});
