@@ -1,5 +1,6 @@
 import { TaskState } from '@a2a-js/sdk';
 import type { AgentExecutor, ExecutionEventBus, RequestContext } from '@a2a-js/sdk/server';
+import { isoNow } from '../engine/clock.js';
 import { textOf, textPart } from './parts.js';
 
 /**
@@ -38,5 +39,5 @@ export class EchoAgent implements AgentExecutor {
 }
 
 function status(state: TaskState): { state: TaskState; message: undefined; timestamp: string } {
-  return { state, message: undefined, timestamp: new Date().toISOString() };
+  return { state, message: undefined, timestamp: isoNow() };
 }

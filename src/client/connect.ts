@@ -1,12 +1,5 @@
-import type { AgentCard } from '@a2a-js/sdk';
-import {
-  ClientFactory,
-  ClientFactoryOptions,
-  JsonRpcTransportFactory,
-  RestTransportFactory,
-  type Client,
-} from '@a2a-js/sdk/client';
-import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
+import { AgentCard } from '@a2a-js/sdk';
+import type { Client } from '@a2a-js/sdk/client';
 
 /** Transports the CLI can use, by their command-line names. */
 export const TRANSPORTS = { jsonrpc: 'JSONRPC', rest: 'HTTP+JSON', grpc: 'GRPC' } as const;
@@ -36,7 +29,6 @@ export async function fetchCard(url: string): Promise<{ url: string; card: Agent
   const raw: unknown = await res.json().catch(() => {
     throw new Error(`${cardUrl} did not return JSON`);
   });
-  const { AgentCard } = await import('@a2a-js/sdk');
   const card = AgentCard.fromJSON(raw);
   const problems: string[] = [];
   if (!card.name) problems.push('name is missing');
@@ -66,6 +58,10 @@ export async function connect(
     const offered = [...new Set(card.supportedInterfaces.map((i) => i.protocolBinding))].join(', ');
     throw new Error(`agent "${card.name}" does not offer ${binding} (its card lists: ${offered})`);
   }
+  // Loaded on demand: `agentd serve` never needs the client side (grpc-js alone is ~9 MB of RSS).
+  const { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory, RestTransportFactory } =
+    await import('@a2a-js/sdk/client');
+  const { GrpcTransportFactory } = await import('@a2a-js/sdk/client/grpc');
   const factory = new ClientFactory(
     ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
       transports: [new JsonRpcTransportFactory(), new RestTransportFactory(), new GrpcTransportFactory()],

@@ -23,6 +23,7 @@ import { AgentdError, err, invalidParams } from '../errors.js';
 import type { StateStore, StoredTask, TaskEventRecord } from '../store/ports.js';
 import { AgentdRequestContext, type HostedAgent } from './hosted-agent.js';
 import { PushNotifier, type PushNotifierOptions } from './push-notifier.js';
+import { isoNow } from './clock.js';
 import { appendHistory, limitHistory } from './reducer.js';
 import { RunEventBus, TaskRun, type RunOutcome } from './task-run.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
@@ -399,7 +400,7 @@ export class TaskEngine {
       status: {
         state: TaskState.TASK_STATE_SUBMITTED,
         message: undefined,
-        timestamp: new Date(now).toISOString(),
+        timestamp: isoNow(),
       },
       artifacts: [],
       history: [{ ...message, taskId: id, contextId }],
@@ -464,7 +465,10 @@ export class TaskEngine {
   private async dispatch(run: TaskRun, params: SendMessageRequest, ctx: ServerCallContext): Promise<void> {
     const message = run.task.history[run.task.history.length - 1] as Message;
     const request: SendMessageRequest = { ...params, message };
-    const referenceTasks = await this.referenceTasks(run.agent, message, run.tenant);
+    const referenceTasks =
+      message.referenceTaskIds.length > 0
+        ? await this.referenceTasks(run.agent, message, run.tenant)
+        : undefined;
     const requestContext = new AgentdRequestContext(
       request,
       run.id,
@@ -591,12 +595,7 @@ export class TaskEngine {
     return stored;
   }
 
-  private async referenceTasks(
-    agent: HostedAgent,
-    message: Message,
-    tenant: string,
-  ): Promise<Task[] | undefined> {
-    if (message.referenceTaskIds.length === 0) return undefined;
+  private async referenceTasks(agent: HostedAgent, message: Message, tenant: string): Promise<Task[]> {
     const found: Task[] = [];
     for (const id of message.referenceTaskIds) {
       const stored = await this.store.tasks.get(id);

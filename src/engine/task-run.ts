@@ -20,6 +20,7 @@ import type { StateStore, StoredTask } from '../store/ports.js';
 import type { HostedAgent } from './hosted-agent.js';
 import type { PushNotifier } from './push-notifier.js';
 import { applyArtifactUpdate, applyStatusUpdate, mergeTaskEvent } from './reducer.js';
+import { isoNow } from './clock.js';
 import { isInterrupted, isTerminal } from './task-state.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
@@ -60,6 +61,8 @@ export class TaskRun {
   private waiters: Array<(outcome: RunOutcome) => void> = [];
   private messageReply: Message | undefined;
   private controller: AbortController | undefined;
+  /** The in-memory snapshot has events the stored snapshot lacks. */
+  private dirty = false;
   private aborted = false;
   private logCache: Logger | undefined;
 
@@ -142,7 +145,7 @@ export class TaskRun {
         status: {
           state,
           message: text ? this.agentMessage(text) : undefined,
-          timestamp: new Date().toISOString(),
+          timestamp: isoNow(),
         },
         metadata: undefined,
       },
@@ -181,6 +184,8 @@ export class TaskRun {
       for (let event = this.pending.shift(); event; event = this.pending.shift()) {
         try {
           await this.apply(event);
+          // One snapshot save per burst of events: the event log already holds each of them.
+          if (this.pending.length === 0 && this.dirty) await this.save();
         } catch (error) {
           this.log.error({ err: error }, 'failed to record agent event');
         }
@@ -209,7 +214,7 @@ export class TaskRun {
           status: {
             state: TaskState.TASK_STATE_COMPLETED,
             message: event.data,
-            timestamp: new Date().toISOString(),
+            timestamp: isoNow(),
           },
           metadata: undefined,
         });
@@ -222,7 +227,7 @@ export class TaskRun {
           );
           return;
         }
-        const merged = mergeTaskEvent(this.task, event.data, new Date().toISOString());
+        const merged = mergeTaskEvent(this.task, event.data, isoNow());
         if (!this.initialLogged) {
           await this.commit(merged.task, { $case: 'task', value: merged.task });
           return;
@@ -260,7 +265,7 @@ export class TaskRun {
 
   private async applyStatus(update: TaskStatusUpdateEvent): Promise<void> {
     await this.ensureInitialLogged();
-    const timestamp = update.status?.timestamp || new Date().toISOString();
+    const timestamp = update.status?.timestamp || isoNow();
     const status = update.status?.timestamp
       ? update.status
       : {
@@ -299,12 +304,14 @@ export class TaskRun {
     // Snapshot and cursor change together, with no await between: a reader never sees one without the other.
     this.lastSeq = seq;
     this.task = next;
-    await this.save();
+    this.dirty = true;
     const state = next.status?.state;
     if (isTerminal(state)) {
+      await this.save();
       await this.deps.store.events.close(this.id);
       this.settle({ kind: 'task', task: next });
     } else if (isInterrupted(state)) {
+      await this.save();
       this.settle({ kind: 'task', task: next });
     }
   }
@@ -319,6 +326,7 @@ export class TaskRun {
   }
 
   private async save(): Promise<void> {
+    this.dirty = false;
     const saved = await this.deps.store.tasks.save(
       {
         task: this.task,
@@ -344,13 +352,14 @@ export class TaskRun {
  * run; listeners registered by the executor itself are honoured too.
  */
 export class RunEventBus implements ExecutionEventBus {
+  // Few executors listen on their own bus; the sets are real so those that do are served.
   private readonly listeners = { event: new Set<EventListener>(), finished: new Set<FinishedListener>() };
 
   constructor(private readonly run: TaskRun) {}
 
   publish(event: AgentExecutionEvent): void {
     this.run.enqueue(event);
-    for (const l of this.listeners.event) l(event);
+    if (this.listeners.event.size > 0) for (const l of this.listeners.event) l(event);
   }
 
   finished(): void {

@@ -1,5 +1,5 @@
 import { StreamResponse } from '@a2a-js/sdk';
-import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
+import type { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentdError, err, toAgentdError } from '../../errors.js';
 import type { AgentRequestHandler } from '../../engine/task-engine.js';
@@ -91,6 +91,8 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
         }
         let handler = legacy.get(agent.name);
         if (!handler) {
+          // The compat layer is loaded on the first v0.3 request, so it costs no memory until used.
+          const { LegacyJsonRpcTransportHandler } = await import('@a2a-js/sdk/compat/v0_3/server');
           handler = new LegacyJsonRpcTransportHandler(
             deps.engine.handlerFor(agent.name) as AgentRequestHandler,
           );
@@ -163,7 +165,7 @@ async function handleLegacy(
       JSON.stringify({
         jsonrpc: '2.0',
         id: body.id ?? null,
-        error: LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(error),
+        error: (handler.constructor as typeof LegacyJsonRpcTransportHandler).mapToLegacyJSONRPCError(error),
       }),
       undefined,
       'error',

@@ -10,7 +10,8 @@ interface TaskLog {
   /** Set when the log was deleted; followers holding it drain what is left, then end. */
   deleted: boolean;
   followers: number;
-  wakers: Set<() => void>;
+  /** Followers asleep until the next append (created on first use). */
+  wakers: Set<() => void> | undefined;
 }
 
 /**
@@ -93,7 +94,7 @@ export class MemoryEventLog implements EventLog {
         closed: false,
         deleted: false,
         followers: 0,
-        wakers: new Set(),
+        wakers: undefined,
       };
       this.logs.set(taskId, log);
     }
@@ -129,20 +130,20 @@ async function* iterate(
 }
 
 function wake(log: TaskLog): void {
-  if (log.wakers.size === 0) return;
-  const wakers = [...log.wakers];
-  log.wakers.clear();
+  const wakers = log.wakers;
+  if (!wakers || wakers.size === 0) return;
+  log.wakers = undefined;
   for (const w of wakers) w();
 }
 
 function sleepUntilWoken(log: TaskLog, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
-      log.wakers.delete(done);
+      log.wakers?.delete(done);
       signal.removeEventListener('abort', done);
       resolve();
     };
-    log.wakers.add(done);
+    (log.wakers ??= new Set()).add(done);
     signal.addEventListener('abort', done, { once: true });
   });
 }

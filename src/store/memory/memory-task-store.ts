@@ -25,7 +25,7 @@ export class MemoryTaskStore implements TaskStore {
         taskId: record.task.id,
       });
     }
-    const stored: StoredTask = { ...record, version: 1 };
+    const stored = storedTask(record, 1);
     this.tasks.set(record.task.id, stored);
     this.trackTerminal(stored);
     return stored;
@@ -44,7 +44,7 @@ export class MemoryTaskStore implements TaskStore {
         { taskId: record.task.id },
       );
     }
-    const stored: StoredTask = { ...record, version: expectedVersion + 1 };
+    const stored = storedTask(record, expectedVersion + 1);
     this.tasks.set(record.task.id, stored);
     this.trackTerminal(stored);
     return stored;
@@ -113,6 +113,18 @@ export class MemoryTaskStore implements TaskStore {
     this.finished.delete(taskId);
     this.onEvict(taskId);
   }
+}
+
+/** A stored record built field by field (object spread here showed up in profiles). */
+function storedTask(r: Omit<StoredTask, 'version'>, version: number): StoredTask {
+  return {
+    task: r.task,
+    agent: r.agent,
+    tenant: r.tenant,
+    version,
+    lastSeq: r.lastSeq,
+    updatedAt: r.updatedAt,
+  };
 }
 
 /** Most recently updated first; ties broken by id so pagination is stable. */
