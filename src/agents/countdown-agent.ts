@@ -1,9 +1,8 @@
 import { Role, TaskState } from '@a2a-js/sdk';
-import type { Message } from '@a2a-js/sdk';
 import type { AgentExecutor, ExecutionEventBus, RequestContext } from '@a2a-js/sdk/server';
-import { randomUUID } from 'node:crypto';
 import { AgentdRequestContext } from '../engine/hosted-agent.js';
-import { textOf, textPart } from './parts.js';
+import { isoNow } from '../engine/clock.js';
+import { textMessage, textOf, textPart } from './parts.js';
 
 export interface CountdownOptions {
   /** Delay between steps. */
@@ -61,7 +60,7 @@ export class CountdownAgent implements AgentExecutor {
         kind: 'statusUpdate',
         data: {
           ...base,
-          status: { state, message: agentMessage(ctx, words), timestamp: new Date().toISOString() },
+          status: { state, message: textMessage(Role.ROLE_AGENT, words, ctx), timestamp: isoNow() },
           metadata: progress ? { countdown: progress } : undefined,
         },
       });
@@ -103,19 +102,6 @@ export class CountdownAgent implements AgentExecutor {
     if (!match) return DEFAULT_TARGET;
     return Math.min(Math.max(Number(match[0]), 1), this.options.maxCount);
   }
-}
-
-function agentMessage(ctx: RequestContext, text: string): Message {
-  return {
-    messageId: randomUUID(),
-    contextId: ctx.contextId,
-    taskId: ctx.taskId,
-    role: Role.ROLE_AGENT,
-    parts: [textPart(text)],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  };
 }
 
 /** Resolves true after `ms`, or false as soon as the signal aborts. */

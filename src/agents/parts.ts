@@ -1,4 +1,5 @@
-import type { Message, Part } from '@a2a-js/sdk';
+import type { Message, Part, Role } from '@a2a-js/sdk';
+import { randomUUID } from 'node:crypto';
 
 /** A text part, with the `text/plain` media type. */
 export function textPart(text: string): Part {
@@ -16,4 +17,18 @@ export function textOf(message: Message | undefined): string {
   const texts: string[] = [];
   for (const p of message.parts) if (p.content?.$case === 'text') texts.push(p.content.value);
   return texts.join('\n');
+}
+
+/** A message with one text part and a fresh id. */
+export function textMessage(role: Role, text: string, ids: { contextId: string; taskId: string }): Message {
+  return {
+    messageId: randomUUID(),
+    contextId: ids.contextId,
+    taskId: ids.taskId,
+    role,
+    parts: [textPart(text)],
+    metadata: undefined,
+    extensions: [],
+    referenceTaskIds: [],
+  };
 }

@@ -1,6 +1,5 @@
 import { AgentCard, Message, Role, StreamResponse, Task, TaskState, taskStateFromJSON } from '@a2a-js/sdk';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LevelWithSilent } from 'pino';
@@ -11,6 +10,7 @@ import { isTerminal, stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
 import { AgentdServer } from '../server/agentd-server.js';
 import { formatEvent, formatMessage, formatTask } from './format.js';
+import { textMessage } from '../agents/parts.js';
 
 /** Exit codes: 0 ok, 1 runtime or remote error, 2 bad configuration or usage. */
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
@@ -175,23 +175,10 @@ export async function runCli(
         },
       ) => {
         const { client } = await connect(url, opts.transport);
-        const message: Message = {
-          messageId: randomUUID(),
+        const message = textMessage(Role.ROLE_USER, text, {
           contextId: opts.context ?? '',
           taskId: opts.task ?? '',
-          role: Role.ROLE_USER,
-          parts: [
-            {
-              content: { $case: 'text', value: text },
-              metadata: undefined,
-              filename: '',
-              mediaType: 'text/plain',
-            },
-          ],
-          metadata: undefined,
-          extensions: [],
-          referenceTaskIds: [],
-        };
+        });
         const request = {
           tenant: '',
           message,

@@ -14,12 +14,12 @@ import type {
   ExecutionEventName,
   FinishedListener,
 } from '@a2a-js/sdk/server';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { StateStore, StoredTask } from '../store/ports.js';
 import type { HostedAgent } from './hosted-agent.js';
 import type { PushNotifier } from './push-notifier.js';
 import { applyArtifactUpdate, applyStatusUpdate, mergeTaskEvent } from './reducer.js';
+import { textMessage } from '../agents/parts.js';
 import { isoNow } from './clock.js';
 import { isInterrupted, isTerminal } from './task-state.js';
 
@@ -144,7 +144,9 @@ export class TaskRun {
         contextId: this.task.contextId,
         status: {
           state,
-          message: text ? this.agentMessage(text) : undefined,
+          message: text
+            ? textMessage(Role.ROLE_AGENT, text, { contextId: this.task.contextId, taskId: this.id })
+            : undefined,
           timestamp: isoNow(),
         },
         metadata: undefined,
@@ -157,26 +159,6 @@ export class TaskRun {
   async saveSnapshot(task: Task): Promise<void> {
     this.task = task;
     await this.save();
-  }
-
-  private agentMessage(text: string): Message {
-    return {
-      messageId: randomUUID(),
-      contextId: this.task.contextId,
-      taskId: this.id,
-      role: Role.ROLE_AGENT,
-      parts: [
-        {
-          content: { $case: 'text', value: text },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'text/plain',
-        },
-      ],
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    };
   }
 
   private async drain(): Promise<void> {
