@@ -86,26 +86,46 @@ export function agentUrls(baseUrl: string, name: string): { jsonRpc: string; res
   return { jsonRpc: root, rest: `${root}rest`, card: `${root}.well-known/agent-card.json` };
 }
 
+/** Where this server serves A2A: the HTTP base URL and, when gRPC is on, its `host:port`. */
+export interface Endpoints {
+  readonly baseUrl: string;
+  /** JSON-RPC and HTTP+JSON are served. */
+  readonly http: boolean;
+  /** gRPC `host:port`, when gRPC is served. */
+  readonly grpcAddress: string | undefined;
+  /** v0.3 compat is on. */
+  readonly compatV03: boolean;
+}
+
 /**
- * The agent's public card: every transport it is reachable on (and, with v0.3 compat,
- * the JSON-RPC interface again stamped `protocolVersion: 0.3` so the SDK's compat client
- * finds it).
+ * The agent's public card: every transport it is reachable on. With v0.3 compat the
+ * JSON-RPC interface is listed again stamped `protocolVersion: 0.3`, so the SDK's compat
+ * client finds it. On gRPC, agents share one port and are told apart by `tenant`.
  */
-export function buildCard(
-  config: AgentConfig,
-  baseUrl: string,
-  compatV03: boolean,
-  hasExtendedCard: boolean,
-): AgentCard {
+export function buildCard(config: AgentConfig, endpoints: Endpoints, hasExtendedCard: boolean): AgentCard {
+  const { baseUrl } = endpoints;
   const urls = agentUrls(baseUrl, config.name);
-  const interfaces: AgentInterface[] = [
-    { url: urls.jsonRpc, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: '1.0' },
-    { url: urls.rest, protocolBinding: 'HTTP+JSON', tenant: '', protocolVersion: '1.0' },
-  ];
+  const interfaces: AgentInterface[] = [];
+  if (endpoints.http) {
+    interfaces.push(
+      { url: urls.jsonRpc, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: '1.0' },
+      { url: urls.rest, protocolBinding: 'HTTP+JSON', tenant: '', protocolVersion: '1.0' },
+    );
+  }
+  if (endpoints.grpcAddress) {
+    interfaces.push({
+      url: endpoints.grpcAddress,
+      protocolBinding: 'GRPC',
+      tenant: config.name,
+      protocolVersion: '1.0',
+    });
+  }
   return {
     name: config.name,
     description: config.description || `agentd ${config.kind} agent`,
-    supportedInterfaces: compatV03 ? duplicateInterfacesForLegacy(interfaces, ['JSONRPC']) : interfaces,
+    supportedInterfaces: endpoints.compatV03
+      ? duplicateInterfacesForLegacy(interfaces, ['JSONRPC'])
+      : interfaces,
     provider: { organization: 'agentd', url: baseUrl },
     version: config.version,
     documentationUrl: undefined,
@@ -135,20 +155,19 @@ export async function createHostedAgent(config: AgentConfig, baseDir: string): P
   return {
     name: config.name,
     executor,
-    card: buildCard(config, 'http://127.0.0.1', false, false),
+    card: buildCard(
+      config,
+      { baseUrl: 'http://127.0.0.1', http: true, grpcAddress: undefined, compatV03: false },
+      false,
+    ),
     extendedCard: undefined,
   };
 }
 
 /** Sets the agent's card (and extended card) for the server's public base URL. */
-export function publishCards(
-  agent: HostedAgent,
-  config: AgentConfig,
-  baseUrl: string,
-  compatV03: boolean,
-): void {
+export function publishCards(agent: HostedAgent, config: AgentConfig, endpoints: Endpoints): void {
   const extended = config.extendedCard;
-  agent.card = buildCard(config, baseUrl, compatV03, extended !== undefined);
+  agent.card = buildCard(config, endpoints, extended !== undefined);
   agent.extendedCard = extended
     ? {
         ...agent.card,

@@ -78,6 +78,13 @@ export async function runCli(
       'tasks executing at once (env MAX_CONCURRENT_WORKFLOWS, default 50)',
       intArg('--max-concurrent-workflows', 1),
     )
+    .addOption(
+      new Option(
+        '--transport <bindings>',
+        'A2A bindings to serve: http (JSON-RPC + REST), grpc, or both (env A2A_TRANSPORT, default both)',
+      ).choices(['http', 'grpc', 'both']),
+    )
+    .option('--grpc-port <port>', 'gRPC port (env GRPC_PORT, default 8081)', intArg('--grpc-port'))
     .addHelpText(
       'after',
       `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
@@ -90,6 +97,8 @@ export async function runCli(
         publicUrl?: string;
         logLevel?: string;
         maxConcurrentWorkflows?: number;
+        transport?: string;
+        grpcPort?: number;
       }) => {
         let loaded;
         try {
@@ -102,6 +111,8 @@ export async function runCli(
               publicUrl: opts.publicUrl,
               logLevel: opts.logLevel,
               maxConcurrentWorkflows: opts.maxConcurrentWorkflows,
+              transport: opts.transport,
+              grpcPort: opts.grpcPort,
             },
           });
         } catch (error) {
@@ -125,21 +136,27 @@ export async function runCli(
           }
           throw error;
         }
-        const { url } = await server.start();
+        const { url, grpcAddress } = await server.start();
+        const httpRole =
+          config.server.transport === 'grpc'
+            ? 'agent cards, /health, /ready, /api/v1/agents'
+            : 'JSON-RPC + SSE and HTTP+JSON per agent, /health, /ready, /api/v1/agents';
         const banner = [
           `agentd ${VERSION} listening on ${config.server.host}:${new URL(url).port || config.server.httpPort} (config: ${loaded.source})`,
-          `  HTTP      ${url}   JSON-RPC + SSE and HTTP+JSON per agent, /health, /ready, /api/v1/agents`,
+          `  HTTP      ${url}   ${httpRole}`,
+          ...(grpcAddress
+            ? [`  gRPC      ${grpcAddress}   lf.a2a.v1.A2AService, agents by tenant (= agent name)`]
+            : []),
           `  store     ${config.store.kind} (embedded)   max concurrent workflows: ${config.execution.maxConcurrentWorkflows}`,
-          ...server.listAgents.map((a, i) => {
-            const card = `${url}/a2a/${a.name}/.well-known/agent-card.json`;
-            return `  agent     ${a.name.padEnd(12)} ${card}${i === 0 || config.agents[i]?.default ? '' : ''}`;
-          }),
+          ...server.listAgents.map(
+            (a) => `  agent     ${a.name.padEnd(12)} ${url}/a2a/${a.name}/.well-known/agent-card.json`,
+          ),
           `  default   ${url}/.well-known/agent-card.json`,
           `try: npx agentd send ${url}/a2a/${server.listAgents[0]?.name ?? 'echo'}/ "hello"`,
         ];
         io.stderr.write(`${banner.join('\n')}\n`);
         logger.info(
-          { url, agents: server.listAgents.map((a) => a.name), store: config.store.kind },
+          { url, grpc: grpcAddress, agents: server.listAgents.map((a) => a.name), store: config.store.kind },
           'agentd listening',
         );
         activeServer = server;
@@ -241,7 +258,9 @@ export async function runCli(
 
   const tasks = program.command('tasks').description('list, inspect and cancel tasks on an agent');
   const transportOption = (): Option =>
-    new Option('-t, --transport <name>', 'transport to use').choices(['jsonrpc', 'rest']).default('jsonrpc');
+    new Option('-t, --transport <name>', 'transport to use')
+      .choices(Object.keys(TRANSPORTS))
+      .default('jsonrpc');
   tasks
     .command('list')
     .description('list tasks, most recently updated first')

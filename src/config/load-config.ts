@@ -29,7 +29,7 @@ interface Override {
 export const ENV_OVERRIDES: ReadonlyArray<{
   env: string;
   path: string[];
-  type: 'int' | 'string' | 'bool' | 'level';
+  type: 'int' | 'string' | 'bool' | 'level' | 'lower';
 }> = [
   { env: 'HTTP_PORT', path: ['server', 'httpPort'], type: 'int' },
   { env: 'AGENTD_HOST', path: ['server', 'host'], type: 'string' },
@@ -37,6 +37,9 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'LOG_LEVEL', path: ['logging', 'level'], type: 'level' },
   { env: 'MAX_CONCURRENT_WORKFLOWS', path: ['execution', 'maxConcurrentWorkflows'], type: 'int' },
   { env: 'AGENTD_COMPAT_V03', path: ['server', 'compatV03'], type: 'bool' },
+  { env: 'GRPC_PORT', path: ['server', 'grpcPort'], type: 'int' },
+  { env: 'A2A_TRANSPORT', path: ['server', 'transport'], type: 'lower' },
+  { env: 'AGENTD_GRPC_PUBLIC_ADDRESS', path: ['server', 'grpcPublicAddress'], type: 'string' },
 ];
 
 /** CLI flags that override both the file and the environment. */
@@ -46,6 +49,8 @@ export interface ConfigFlags {
   readonly logLevel?: string | undefined;
   readonly maxConcurrentWorkflows?: number | undefined;
   readonly publicUrl?: string | undefined;
+  readonly transport?: string | undefined;
+  readonly grpcPort?: number | undefined;
 }
 
 export interface LoadedConfig {
@@ -134,10 +139,12 @@ function flagOverrides(flags: ConfigFlags): Override[] {
   add(['server', 'publicUrl'], flags.publicUrl, '--public-url');
   add(['logging', 'level'], flags.logLevel?.toLowerCase(), '--log-level');
   add(['execution', 'maxConcurrentWorkflows'], flags.maxConcurrentWorkflows, '--max-concurrent-workflows');
+  add(['server', 'transport'], flags.transport?.toLowerCase(), '--transport');
+  add(['server', 'grpcPort'], flags.grpcPort, '--grpc-port');
   return out;
 }
 
-function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level'): unknown {
+function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level' | 'lower'): unknown {
   switch (type) {
     case 'int': {
       // Plain decimal only: Number() would read " " as 0, "0x1F" as 31 and "1e3" as 1000.
@@ -151,6 +158,8 @@ function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level'): u
     case 'level':
       // The seed's ConfigMap says "INFO"; pino levels are lower case.
       return value.toLowerCase();
+    case 'lower':
+      return value.trim().toLowerCase();
     case 'string':
       return value;
   }

@@ -72,6 +72,18 @@ export const configSchema = z.strictObject({
       shutdownDrainMs: z.number().int().min(0).default(10_000),
       /** Serve v0.3 clients through the SDK's compat layer. */
       compatV03: z.boolean().default(true),
+      /** Which A2A bindings to serve: `http` (JSON-RPC + REST), `grpc`, or `both`. Cards and probes are always on HTTP. */
+      transport: z.enum(['http', 'grpc', 'both']).default('both'),
+      grpcPort: z.number().int().min(0).max(65_535).default(8081),
+      /** `host:port` clients use for gRPC (for agent cards); default derived from publicUrl or host, and grpcPort. */
+      grpcPublicAddress: z.string().min(3).optional(),
+      grpcMaxMessageBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(10 * MiB),
+      /** Keep-alive ping interval on gRPC connections, so long-lived streams survive idle proxies. */
+      grpcKeepaliveMs: z.number().int().min(1000).default(30_000),
     })
     .prefault({}),
   store: z

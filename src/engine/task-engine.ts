@@ -131,14 +131,20 @@ export class TaskEngine {
 
   // ---------------------------------------------------------------- messages
 
-  /** SendMessage: blocks until the task is at rest unless `returnImmediately`. */
+  /**
+   * SendMessage: blocks until the task is at rest unless `returnImmediately`.
+   * `onStarted` learns the task id as soon as the task exists (a transport that sees its
+   * caller give up can then cancel the task).
+   */
   async sendMessage(
     agent: HostedAgent,
     params: SendMessageRequest,
     ctx: ServerCallContext,
+    onStarted?: (taskId: string) => void,
   ): Promise<Message | Task> {
     const historyLength = params.configuration?.historyLength;
     const { run, waiting } = await this.startMessage(agent, params, ctx);
+    onStarted?.(run.id);
     if (params.configuration?.returnImmediately) {
       run.exposed = true;
       return limitHistory(run.task, historyLength);

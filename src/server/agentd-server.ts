@@ -5,25 +5,30 @@ import type { AgentdConfig } from '../config/schema.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
 import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
 import { HealthChecker } from '../observability/health-checker.js';
+import { startGrpcServer, type GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { MemoryStateStore } from '../store/memory/memory-state-store.js';
 import type { StateStore } from '../store/ports.js';
 
 export interface ServerStats extends EngineStats {
-  /** Open SSE responses. */
+  /** Open streams: SSE responses plus gRPC server streams. */
   readonly openStreams: number;
 }
 
 /**
- * A running agentd: the state store, the engine with its hosted agents, and the HTTP
- * transport. `start()` listens and publishes each agent's card with its real URLs;
- * `shutdown()` drains gracefully.
+ * A running agentd: the state store, the engine with its hosted agents, the HTTP
+ * transport (always: cards and probes live there) and, per `server.transport`, the A2A
+ * bindings on HTTP and gRPC. `start()` listens and publishes each agent's card with its
+ * real URLs; `shutdown()` drains gracefully.
  */
 export class AgentdServer {
   readonly engine: TaskEngine;
   readonly store: StateStore;
   readonly health = new HealthChecker();
   private readonly http: HttpServer;
+  private grpc: GrpcServer | undefined;
+  private grpcAddr: string | undefined;
+  private readonly defaultAgent: HostedAgent;
   private readonly agents: HostedAgent[];
   private baseUrl = '';
   private draining = false;
@@ -56,8 +61,10 @@ export class AgentdServer {
       if (this.draining) throw new Error('draining for shutdown');
     });
     this.health.register('readiness', `store_${this.store.kind}`, () => this.store.ping());
-    const defaultAgent = agents.find((_, i) => config.agents[i]?.default) ?? agents[0];
+    this.defaultAgent = (agents.find((_, i) => config.agents[i]?.default) ?? agents[0]) as HostedAgent;
+    const defaultAgent = this.defaultAgent;
     this.http = createHttpServer({
+      a2a: config.server.transport !== 'grpc',
       engine: this.engine,
       logger,
       sseKeepAliveMs: config.server.sseKeepAliveMs,
@@ -76,20 +83,46 @@ export class AgentdServer {
     return new AgentdServer(config, logger, agents);
   }
 
-  /** Listens on the configured host and port and publishes the agent cards. */
-  async start(): Promise<{ url: string }> {
-    const { host, httpPort, publicUrl } = this.config.server;
+  /** Listens on the configured host and ports and publishes the agent cards. */
+  async start(): Promise<{ url: string; grpcAddress: string | undefined }> {
+    const { host, httpPort, publicUrl, transport, grpcPort, grpcPublicAddress } = this.config.server;
     await this.http.app.listen({ host, port: httpPort });
     const address = this.http.app.server.address() as AddressInfo;
     const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    this.baseUrl =
-      publicUrl ??
-      `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${address.port}`;
+    const hostPart = reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost;
+    this.baseUrl = publicUrl ?? `http://${hostPart}:${address.port}`;
+    if (transport !== 'http') {
+      this.grpc = await startGrpcServer(
+        {
+          engine: this.engine,
+          logger: this.logger,
+          defaultAgent: () => this.defaultAgent,
+          maxMessageBytes: this.config.server.grpcMaxMessageBytes,
+          keepaliveMs: this.config.server.grpcKeepaliveMs,
+          compatV03: this.config.server.compatV03,
+        },
+        host,
+        grpcPort,
+      );
+      this.grpcAddr =
+        grpcPublicAddress ?? `${publicUrl ? new URL(publicUrl).hostname : hostPart}:${this.grpc.port}`;
+    }
+    const endpoints = {
+      baseUrl: this.baseUrl,
+      http: transport !== 'grpc',
+      grpcAddress: this.grpcAddr,
+      compatV03: this.config.server.compatV03,
+    };
     this.config.agents.forEach((cfg, i) => {
       const agent = this.agents[i];
-      if (agent) publishCards(agent, cfg, this.baseUrl, this.config.server.compatV03);
+      if (agent) publishCards(agent, cfg, endpoints);
     });
-    return { url: this.baseUrl };
+    return { url: this.baseUrl, grpcAddress: this.grpcAddr };
+  }
+
+  /** The `host:port` gRPC clients use (after `start()`, when gRPC is served). */
+  get grpcAddress(): string | undefined {
+    return this.grpcAddr;
   }
 
   /** The base URL agent cards advertise (after `start()`). */
@@ -102,7 +135,7 @@ export class AgentdServer {
   }
 
   stats(): ServerStats {
-    return { ...this.engine.stats(), openStreams: this.http.streams.size };
+    return { ...this.engine.stats(), openStreams: this.http.streams.size + (this.grpc?.openStreams() ?? 0) };
   }
 
   /**
@@ -117,7 +150,8 @@ export class AgentdServer {
       if (unfinished > 0)
         this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
       this.http.closeStreams();
-      await this.http.app.close();
+      this.grpc?.closeStreams();
+      await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(drainMs, 1000))]);
       await this.store.close();
     })();
     return this.shutdownPromise;

@@ -135,13 +135,25 @@ describe('agentd send', () => {
     expect(lines(s.stdout).at(-1)).toBe('[completed] Counted to 2');
   });
 
-  it('--transport grpc fails clearly because the card offers no GRPC interface', async () => {
-    const r = await cli(['send', '--transport', 'grpc', echo, 'hello']);
-    expect(r.code).toBe(EXIT.ERROR);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('does not offer GRPC');
-    expect(r.stderr).toContain('JSONRPC');
-    expect(r.stderr).toContain('HTTP+JSON');
+  it('--transport grpc reaches the agent over gRPC from its card alone', async () => {
+    const r = await cli(['send', '--transport', 'grpc', echo, 'over grpc']);
+    expect(r.code).toBe(EXIT.OK);
+    expect(r.stdout).toContain('completed');
+    expect(r.stdout).toContain('artifact echo: over grpc');
+  });
+
+  it('--transport grpc fails clearly when the card offers no GRPC interface', async () => {
+    const httpOnly = await startServer({ server: { transport: 'http' } });
+    try {
+      const r = await cli(['send', '--transport', 'grpc', httpOnly.agentUrl('echo'), 'hello']);
+      expect(r.code).toBe(EXIT.ERROR);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('does not offer GRPC');
+      expect(r.stderr).toContain('JSONRPC');
+      expect(r.stderr).toContain('HTTP+JSON');
+    } finally {
+      await httpOnly.close();
+    }
   });
 
   it('an unknown transport name is a usage error', async () => {
@@ -361,10 +373,13 @@ describe('agentd tasks', () => {
     expect(again.stderr).toMatch(/cancel/i);
   });
 
-  it('only jsonrpc and rest are accepted as transports', async () => {
-    const r = await cli(['tasks', 'list', echo, '--transport', 'grpc']);
-    expect(r.code).toBe(EXIT.USAGE);
-    expect(r.stderr).toContain('grpc');
+  it('works over gRPC too, and an unknown transport is a usage error', async () => {
+    const listed = await cli(['tasks', 'list', echo, '--transport', 'grpc']);
+    expect(listed.code).toBe(EXIT.OK);
+    expect(listed.stdout).toMatch(/\d+ of \d+ task\(s\)/);
+    const bad = await cli(['tasks', 'list', echo, '--transport', 'smoke-signals']);
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(bad.stderr).toContain('smoke-signals');
   });
 });
 

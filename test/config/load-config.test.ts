@@ -60,6 +60,10 @@ describe('loadConfig defaults', () => {
       sseKeepAliveMs: 15_000,
       shutdownDrainMs: 10_000,
       compatV03: true,
+      transport: 'both',
+      grpcPort: 8081,
+      grpcMaxMessageBytes: 10 * 1024 * 1024,
+      grpcKeepaliveMs: 30_000,
     });
     expect(config.server.publicUrl).toBeUndefined();
     expect(config.execution).toEqual({

@@ -31,7 +31,7 @@ export async function startServer(
   const raw = {
     agents: DEMO_AGENTS,
     ...overrides,
-    server: { host: '127.0.0.1', httpPort: 0, ...(overrides.server as object | undefined) },
+    server: { host: '127.0.0.1', httpPort: 0, grpcPort: 0, ...(overrides.server as object | undefined) },
     logging: { level: 'debug', ...(overrides.logging as object | undefined) },
   };
   const config: AgentdConfig = configSchema.parse(raw);

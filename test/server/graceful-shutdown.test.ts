@@ -149,6 +149,7 @@ function spawnAgentd(args: string[]): Agentd {
 const serveConfig = (drainMs: number): string => `
 server:
   host: 127.0.0.1
+  grpcPort: 0
   shutdownDrainMs: ${drainMs}
 logging:
   level: info

@@ -10,6 +10,8 @@ import { registerRestRoutes, sendRestError } from './rest-routes.js';
 import type { SseStream } from './sse-stream.js';
 
 export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
+  /** Serve the A2A JSON-RPC and HTTP+JSON bindings (off with `--transport grpc`; cards and probes stay). */
+  readonly a2a: boolean;
   readonly bodyLimitBytes: number;
   readonly health: HealthChecker;
   /** Public base URL, for the card URLs listed by `/api/v1/agents`. */
@@ -139,8 +141,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     });
   });
 
-  registerJsonRpcRoutes(app, deps);
-  registerRestRoutes(app, deps);
+  if (options.a2a) {
+    registerJsonRpcRoutes(app, deps);
+    registerRestRoutes(app, deps);
+  }
 
   return {
     app,

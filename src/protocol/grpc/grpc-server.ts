@@ -1,0 +1,336 @@
+/**
+ * The gRPC binding (A2A §10): `lf.a2a.v1.A2AService` on `@grpc/grpc-js`, over the same
+ * TaskEngine as HTTP. The service definition and protobuf codec are the SDK's
+ * (`A2AService` from `@a2a-js/sdk/server/grpc`); the implementation is ours because the
+ * SDK's `grpcService` serves a single agent, maps errors it does not know to UNKNOWN, and
+ * ignores deadlines and client cancellation.
+ *
+ * Several agents share the port: each card's GRPC interface carries `tenant: <agent>`
+ * (or `<agent>/<tenant>` for a tenant of that agent), and the SDK client sends it in
+ * every request. An empty tenant means the default agent.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { ListTasksResponse, StreamResponse, Task } from '@a2a-js/sdk';
+import { A2AService } from '@a2a-js/sdk/server/grpc';
+import { encodeGrpcStatusDetails, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
+import { ServerCallContext } from '@a2a-js/sdk/server';
+import type { Logger } from 'pino';
+import { err, GrpcStatus, toAgentdError, type AgentdError } from '../../errors.js';
+import type { HostedAgent } from '../../engine/hosted-agent.js';
+import { ABORT_SIGNAL_STATE_KEY, type StreamRecord, type TaskEngine } from '../../engine/task-engine.js';
+
+export interface GrpcServerOptions {
+  readonly engine: TaskEngine;
+  readonly logger: Logger;
+  readonly defaultAgent: () => HostedAgent;
+  /** Largest request or response message, in bytes. */
+  readonly maxMessageBytes: number;
+  /** Keep-alive ping interval for idle connections (long-lived streams). */
+  readonly keepaliveMs: number;
+  /** Serve v0.3 gRPC clients (legacy `a2a.v1.A2AService`) for the default agent. */
+  readonly compatV03: boolean;
+}
+
+type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
+type Streaming<Req> = grpc.handleServerStreamingCall<Req, StreamResponse>;
+
+/** A running gRPC listener. */
+export interface GrpcServer {
+  readonly server: grpc.Server;
+  readonly port: number;
+  /** Open server streams (for leak checks and shutdown). */
+  readonly openStreams: () => number;
+  /** Ends every open server stream cleanly (status OK), for shutdown. */
+  closeStreams(): void;
+  /** `tryShutdown` within `deadlineMs`, then `forceShutdown`. */
+  shutdown(deadlineMs: number): Promise<void>;
+}
+
+/** Splits a request's tenant into the agent it addresses and the tenant within it. */
+export function routeTenant(tenant: string): { agent: string | undefined; tenant: string } {
+  if (!tenant) return { agent: undefined, tenant: '' };
+  const slash = tenant.indexOf('/');
+  return slash < 0
+    ? { agent: tenant, tenant: '' }
+    : { agent: tenant.slice(0, slash), tenant: tenant.slice(slash + 1) };
+}
+
+/** A gRPC error carrying the catalogue code, message and `google.rpc.ErrorInfo` (A2A §10.6). */
+export function toGrpcError(error: unknown): Partial<grpc.StatusObject> {
+  const e: AgentdError = toAgentdError(error);
+  const code = GrpcStatus[e.grpcStatus];
+  const metadata = new grpc.Metadata();
+  const info: Record<string, string> = { ...(e.data ?? {}) };
+  if (e.retryable) info.retryable = 'true';
+  metadata.set(GRPC_STATUS_DETAILS_BIN, encodeGrpcStatusDetails(code, e.message, e.reason, info));
+  return { code, details: e.message, metadata };
+}
+
+/** Builds the service and starts listening on `host:port` (0 picks a free port). */
+export async function startGrpcServer(
+  options: GrpcServerOptions,
+  host: string,
+  port: number,
+): Promise<GrpcServer> {
+  const { engine, logger } = options;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+    'grpc.keepalive_time_ms': options.keepaliveMs,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.max_concurrent_streams': 1000,
+  });
+  const active = new Set<() => void>();
+
+  /** Resolves the agent and a call context; the tenant is rewritten to the agent-local one. */
+  const resolve = <T extends { tenant: string }>(
+    call: { request: T; metadata: grpc.Metadata },
+    signal?: AbortSignal,
+  ): { agent: HostedAgent; ctx: ServerCallContext; params: T } => {
+    const route = routeTenant(call.request.tenant);
+    const agent = route.agent === undefined ? options.defaultAgent() : engine.agent(route.agent);
+    const version = call.metadata.get('a2a-version')[0];
+    if (version !== undefined && !/^1(\.\d+)*$/.test(String(version))) {
+      throw err(
+        'VERSION_NOT_SUPPORTED',
+        `A2A-Version "${String(version)}" is not supported over gRPC (supported: 1.0)`,
+      );
+    }
+    const ctx = new ServerCallContext({
+      requestedVersion: '1.0',
+      tenant: route.tenant || undefined,
+      state: new Map<string, unknown>(signal ? [[ABORT_SIGNAL_STATE_KEY, signal]] : []),
+    });
+    return { agent, ctx, params: { ...call.request, tenant: route.tenant } };
+  };
+
+  const unary =
+    <Req extends { tenant: string }, Res>(
+      method: string,
+      run: (
+        agent: HostedAgent,
+        params: Req,
+        ctx: ServerCallContext,
+        call: grpc.ServerUnaryCall<Req, Res>,
+      ) => Promise<Res>,
+    ): Unary<Req, Res> =>
+    (call, callback) => {
+      let resolved;
+      try {
+        resolved = resolve(call);
+      } catch (error) {
+        callback(toGrpcError(error));
+        return;
+      }
+      run(resolved.agent, resolved.params, resolved.ctx, call).then(
+        (result) => callback(null, result),
+        (error: unknown) => {
+          const e = toAgentdError(error);
+          if (e.code === 'INTERNAL') logger.error({ err: error, method }, 'gRPC call failed');
+          callback(toGrpcError(e));
+        },
+      );
+    };
+
+  const streaming =
+    <Req extends { tenant: string }>(
+      method: string,
+      open: (
+        agent: HostedAgent,
+        params: Req,
+        ctx: ServerCallContext,
+        signal: AbortSignal,
+      ) => AsyncGenerator<StreamRecord>,
+    ): Streaming<Req> =>
+    (call) => {
+      const controller = new AbortController();
+      const onCancel = (): void => {
+        if (controller.signal.aborted) return;
+        const deadline = call.getDeadline();
+        const expired =
+          deadline instanceof Date ? deadline.getTime() <= Date.now() : Number(deadline) <= Date.now();
+        logger.info(
+          { method, reason: expired ? 'deadline exceeded' : 'client cancelled' },
+          'gRPC stream ended by the client',
+        );
+        controller.abort();
+      };
+      call.on('cancelled', onCancel);
+      let closedByServer = false;
+      const closeFromServer = (): void => {
+        closedByServer = true;
+        controller.abort();
+      };
+      active.add(closeFromServer);
+      void (async () => {
+        let records: AsyncGenerator<StreamRecord> | undefined;
+        try {
+          const { agent, ctx, params } = resolve(call, controller.signal);
+          records = open(agent, params, ctx, controller.signal);
+          for (let next = await records.next(); !next.done; next = await records.next()) {
+            if (controller.signal.aborted) break;
+            if (!call.write(next.value.event)) await drained(call, controller.signal);
+          }
+          if (!controller.signal.aborted || closedByServer) call.end();
+        } catch (error) {
+          if (closedByServer) call.end();
+          else if (!controller.signal.aborted) {
+            const e = toAgentdError(error);
+            if (e.code === 'INTERNAL') logger.error({ err: error, method }, 'gRPC stream failed');
+            call.emit('error', toGrpcError(e));
+          }
+        } finally {
+          await records?.return(undefined);
+          controller.abort();
+          call.off('cancelled', onCancel);
+          active.delete(closeFromServer);
+        }
+      })();
+    };
+
+  const implementation: grpc.UntypedServiceImplementation = {
+    sendMessage: unary(
+      'SendMessage',
+      async (agent, params: Parameters<TaskEngine['sendMessage']>[1], ctx, call) => {
+        const blocking = !params.configuration?.returnImmediately;
+        // A blocking call's deadline or cancellation is the client giving up on the task: cancel it.
+        let taskId: string | undefined;
+        const onCancel = (): void => {
+          const deadline = call.getDeadline();
+          const expired =
+            deadline instanceof Date ? deadline.getTime() <= Date.now() : Number(deadline) <= Date.now();
+          logger.warn(
+            {
+              method: 'SendMessage',
+              task_id: taskId,
+              reason: expired ? 'deadline exceeded' : 'client cancelled',
+            },
+            'gRPC call ended before the task finished; canceling the task it started',
+          );
+          if (taskId)
+            void engine
+              .cancelTask(agent, { id: taskId, tenant: params.tenant, metadata: undefined }, ctx)
+              .catch(() => {});
+        };
+        if (blocking) call.on('cancelled', onCancel);
+        try {
+          const result = await engine.sendMessage(agent, params, ctx, (id) => {
+            taskId = id;
+            if (call.cancelled) onCancel();
+          });
+          return 'messageId' in result
+            ? { payload: { $case: 'message', value: result } }
+            : { payload: { $case: 'task', value: result } };
+        } finally {
+          call.off('cancelled', onCancel);
+        }
+      },
+    ),
+    sendStreamingMessage: streaming('SendStreamingMessage', (agent, params, ctx, signal) =>
+      engine.sendMessageStream(agent, params as Parameters<TaskEngine['sendMessageStream']>[1], ctx, signal),
+    ),
+    subscribeToTask: streaming('SubscribeToTask', (agent, params, ctx, signal) =>
+      engine.subscribe(agent, params as Parameters<TaskEngine['subscribe']>[1], ctx, { signal }),
+    ),
+    getTask: unary('GetTask', (agent, params: Parameters<TaskEngine['getTask']>[1], ctx) =>
+      engine.getTask(agent, params, ctx),
+    ),
+    listTasks: unary('ListTasks', async (agent, params: Parameters<TaskEngine['listTasks']>[1], ctx) =>
+      withoutArtifacts(await engine.listTasks(agent, params, ctx), params.includeArtifacts ?? false),
+    ),
+    cancelTask: unary('CancelTask', (agent, params: Parameters<TaskEngine['cancelTask']>[1], ctx) =>
+      engine.cancelTask(agent, params, ctx),
+    ),
+    createTaskPushNotificationConfig: unary(
+      'CreateTaskPushNotificationConfig',
+      (agent, params: Parameters<TaskEngine['createPushConfig']>[1], ctx) =>
+        engine.createPushConfig(agent, params, ctx),
+    ),
+    getTaskPushNotificationConfig: unary(
+      'GetTaskPushNotificationConfig',
+      (agent, params: Parameters<TaskEngine['getPushConfig']>[1], ctx) =>
+        engine.getPushConfig(agent, params, ctx),
+    ),
+    listTaskPushNotificationConfigs: unary(
+      'ListTaskPushNotificationConfigs',
+      (agent, params: Parameters<TaskEngine['listPushConfigs']>[1], ctx) =>
+        engine.listPushConfigs(agent, params, ctx),
+    ),
+    deleteTaskPushNotificationConfig: unary(
+      'DeleteTaskPushNotificationConfig',
+      async (agent, params: Parameters<TaskEngine['deletePushConfig']>[1], ctx) => {
+        await engine.deletePushConfig(agent, params, ctx);
+        return {};
+      },
+    ),
+    getExtendedAgentCard: unary(
+      'GetExtendedAgentCard',
+      async (agent: HostedAgent, _params: { tenant: string }) => {
+        if (!agent.extendedCard) {
+          throw err('EXTENDED_AGENT_CARD_NOT_CONFIGURED', `Agent "${agent.name}" has no extended agent card`);
+        }
+        return agent.extendedCard;
+      },
+    ),
+  };
+  server.addService(A2AService, implementation);
+
+  if (options.compatV03) {
+    // v0.3 has no tenant field: legacy clients reach the default agent, through the SDK's compat service.
+    const { legacyGrpcService, LegacyA2AService } = await import('@a2a-js/sdk/compat/v0_3/server/grpc');
+    const { UserBuilder } = await import('@a2a-js/sdk/server/grpc');
+    server.addService(
+      LegacyA2AService,
+      legacyGrpcService({
+        requestHandler: engine.handlerFor(options.defaultAgent().name),
+        userBuilder: UserBuilder.noAuthentication,
+      }),
+    );
+  }
+
+  const boundPort = await new Promise<number>((resolvePort, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolvePort(bound),
+    ),
+  );
+
+  return {
+    server,
+    port: boundPort,
+    openStreams: () => active.size,
+    closeStreams: () => {
+      for (const close of [...active]) close();
+    },
+    shutdown: (deadlineMs) =>
+      new Promise<void>((done) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          done();
+        }, deadlineMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          done();
+        });
+      }),
+  };
+}
+
+/** ListTasks leaves artifacts out unless asked (A2A §3.1.4); an empty repeated field is absent on the wire. */
+function withoutArtifacts(res: ListTasksResponse, includeArtifacts: boolean): ListTasksResponse {
+  if (includeArtifacts) return res;
+  return { ...res, tasks: res.tasks.map((t: Task) => (t.artifacts.length ? { ...t, artifacts: [] } : t)) };
+}
+
+function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
