@@ -146,12 +146,14 @@ export class AgentdServer {
   shutdown(drainMs = this.config.server.shutdownDrainMs): Promise<void> {
     this.shutdownPromise ??= (async () => {
       this.draining = true;
+      const deadline = Date.now() + drainMs;
       const { unfinished } = await this.engine.shutdown(drainMs);
       if (unfinished > 0)
         this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
       this.http.closeStreams();
       this.grpc?.closeStreams();
-      await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(drainMs, 1000))]);
+      // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
+      await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
       await this.store.close();
     })();
     return this.shutdownPromise;
