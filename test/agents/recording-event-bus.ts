@@ -3,7 +3,6 @@
  * event, honours listeners like the SDK's own bus, and lets a test await the moment a
  * matching event is published instead of sleeping.
  */
-import { Role } from '@a2a-js/sdk';
 import type { Message, SendMessageRequest, Task, TaskState } from '@a2a-js/sdk';
 import {
   RequestContext,
@@ -14,8 +13,8 @@ import {
   type ExecutionEventName,
   type FinishedListener,
 } from '@a2a-js/sdk/server';
-import { randomUUID } from 'node:crypto';
 import { applyArtifactUpdate, applyStatusUpdate } from '../../src/engine/reducer.js';
+import { userMessage as sdkUserMessage } from '../helpers/sdk-client.js';
 
 interface Waiter {
   readonly predicate: (event: AgentExecutionEvent, index: number) => boolean;
@@ -124,20 +123,9 @@ export function textOf(message: Message | undefined): string {
   return (message?.parts ?? []).map((p) => (p.content?.$case === 'text' ? p.content.value : '')).join('');
 }
 
+/** A user message in the fixed context and task these agent tests use. */
 export function userMessage(text: string, extra: Partial<Message> = {}): Message {
-  return {
-    messageId: randomUUID(),
-    contextId: 'ctx-1',
-    taskId: 'task-1',
-    role: Role.ROLE_USER,
-    parts: [
-      { content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' },
-    ],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-    ...extra,
-  };
+  return sdkUserMessage(text, { contextId: 'ctx-1', taskId: 'task-1', ...extra });
 }
 
 export function request(message: Message): SendMessageRequest {
