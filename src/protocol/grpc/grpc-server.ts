@@ -10,14 +10,20 @@
  * every request. An empty tenant means the default agent.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ListTasksResponse, StreamResponse, Task } from '@a2a-js/sdk';
+import type { AgentCard, ListTasksResponse, StreamResponse, Task } from '@a2a-js/sdk';
+import { duplicateInterfacesForLegacy } from '@a2a-js/sdk/compat/v0_3';
 import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { encodeGrpcStatusDetails, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
 import { ServerCallContext } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
 import { err, GrpcStatus, toAgentdError, type AgentdError } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
-import { ABORT_SIGNAL_STATE_KEY, type StreamRecord, type TaskEngine } from '../../engine/task-engine.js';
+import {
+  ABORT_SIGNAL_STATE_KEY,
+  AgentRequestHandler,
+  type StreamRecord,
+  type TaskEngine,
+} from '../../engine/task-engine.js';
 
 export interface GrpcServerOptions {
   readonly engine: TaskEngine;
@@ -148,11 +154,8 @@ export async function startGrpcServer(
       const controller = new AbortController();
       const onCancel = (): void => {
         if (controller.signal.aborted) return;
-        const deadline = call.getDeadline();
-        const expired =
-          deadline instanceof Date ? deadline.getTime() <= Date.now() : Number(deadline) <= Date.now();
         logger.info(
-          { method, reason: expired ? 'deadline exceeded' : 'client cancelled' },
+          { method, reason: endedByDeadline(call) ? 'deadline exceeded' : 'client cancelled' },
           'gRPC stream ended by the client',
         );
         controller.abort();
@@ -198,14 +201,11 @@ export async function startGrpcServer(
         // A blocking call's deadline or cancellation is the client giving up on the task: cancel it.
         let taskId: string | undefined;
         const onCancel = (): void => {
-          const deadline = call.getDeadline();
-          const expired =
-            deadline instanceof Date ? deadline.getTime() <= Date.now() : Number(deadline) <= Date.now();
           logger.warn(
             {
               method: 'SendMessage',
               task_id: taskId,
-              reason: expired ? 'deadline exceeded' : 'client cancelled',
+              reason: endedByDeadline(call) ? 'deadline exceeded' : 'client cancelled',
             },
             'gRPC call ended before the task finished; canceling the task it started',
           );
@@ -284,7 +284,7 @@ export async function startGrpcServer(
     server.addService(
       LegacyA2AService,
       legacyGrpcService({
-        requestHandler: engine.handlerFor(options.defaultAgent().name),
+        requestHandler: new LegacyGrpcRequestHandler(engine, options.defaultAgent()),
         userBuilder: UserBuilder.noAuthentication,
       }),
     );
@@ -317,10 +317,36 @@ export async function startGrpcServer(
   };
 }
 
+/**
+ * The default agent as the SDK's v0.3 gRPC service sees it. That service refuses every call
+ * unless the agent card lists a GRPC interface of the requested version (0.3), while the
+ * public card lists gRPC as 1.0 only: per agent, by tenant, which v0.3 clients cannot send.
+ */
+class LegacyGrpcRequestHandler extends AgentRequestHandler {
+  override async getAgentCard(): Promise<AgentCard> {
+    const card = await super.getAgentCard();
+    return { ...card, supportedInterfaces: duplicateInterfacesForLegacy(card.supportedInterfaces, ['GRPC']) };
+  }
+}
+
 /** ListTasks leaves artifacts out unless asked (A2A §3.1.4); an empty repeated field is absent on the wire. */
 function withoutArtifacts(res: ListTasksResponse, includeArtifacts: boolean): ListTasksResponse {
   if (includeArtifacts) return res;
   return { ...res, tasks: res.tasks.map((t: Task) => (t.artifacts.length ? { ...t, artifacts: [] } : t)) };
+}
+
+/**
+ * A client's own deadline timer fires a moment before ours (ours starts when its headers
+ * arrive), and the RST_STREAM it then sends looks exactly like a cancel. A cancel that comes
+ * this close to the deadline is the deadline.
+ */
+const DEADLINE_SLACK_MS = 50;
+
+/** Whether a call that just ended early was ended by its deadline rather than by the client. */
+function endedByDeadline(call: { getDeadline(): grpc.Deadline }): boolean {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  return at - Date.now() <= DEADLINE_SLACK_MS;
 }
 
 function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
