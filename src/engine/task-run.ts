@@ -35,6 +35,9 @@ export interface RunDeps {
 
 type Payload = NonNullable<StreamResponse['payload']>;
 
+/** Events applied back to back before the drain loop lets the event loop run. */
+const YIELD_EVERY = 64;
+
 /**
  * One task's live state in this process while it is queued or executing. Agent events
  * arrive synchronously on the bus and are applied strictly in order by a single drain
@@ -163,7 +166,11 @@ export class TaskRun {
 
   private async drain(): Promise<void> {
     try {
+      let applied = 0;
       for (let event = this.pending.shift(); event; event = this.pending.shift()) {
+        // A burst of events is applied in microtasks; let I/O run now and then so streams
+        // see the first events before the last is applied (time to first event).
+        if (++applied % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
         try {
           await this.apply(event);
           // One snapshot save per burst of events: the event log already holds each of them.
