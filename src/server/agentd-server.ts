@@ -5,7 +5,7 @@ import type { AgentdConfig } from '../config/schema.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
 import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
 import { HealthChecker } from '../observability/health-checker.js';
-import { startGrpcServer, type GrpcServer } from '../protocol/grpc/grpc-server.js';
+import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { MemoryStateStore } from '../store/memory/memory-state-store.js';
 import type { StateStore } from '../store/ports.js';
@@ -92,6 +92,8 @@ export class AgentdServer {
     const hostPart = reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost;
     this.baseUrl = publicUrl ?? `http://${hostPart}:${address.port}`;
     if (transport !== 'http') {
+      // Loaded only when gRPC is served: grpc-js and the SDK's codec are ~15 MB of RSS.
+      const { startGrpcServer } = await import('../protocol/grpc/grpc-server.js');
       this.grpc = await startGrpcServer(
         {
           engine: this.engine,
