@@ -17,14 +17,15 @@
  *   JSON-RPC at `/`. Example:
  *   `BENCH_AGENTD_CMD="node --import tsx bench/reference/sdk-jsonrpc-server.ts"`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { format, resolveConfig } from 'prettier';
-import { compileToTempModule } from './lib/compile.js';
+import { httpRequestText } from './lib/a2a.js';
+import { verifyHttpEcho } from './lib/http-a2a.js';
 import { freePort, readRssMb, startServer, type ServerSpec } from './lib/proc.js';
-import { ensureWrk, runWrk, wrkVersion, type WrkResult } from './lib/wrk.js';
+import { durationSeconds, machineInfo, writeFormatted } from './lib/report.js';
+import { agentdSpec, referenceSpec } from './lib/servers.js';
+import { ensureWrk, runWrk, wrkScriptBody, wrkVersion, type WrkResult } from './lib/wrk.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LUA_SCRIPT = join(ROOT, 'bench/lua/jsonrpc-send.lua');
@@ -36,7 +37,6 @@ const WARMUP_SECONDS = 3;
 const WARMUP_CONNECTIONS = 32;
 const CONNECTIONS = [1, 32] as const;
 const DEFAULT_DURATION_SECONDS = 10;
-const VERIFY_TIMEOUT_MS = 10_000;
 
 const TARGET_THROUGHPUT_RATIO = 3;
 const TARGET_P50_MS = 0.3;
@@ -66,35 +66,6 @@ interface TargetResult {
   pass: boolean;
 }
 
-interface EchoResponse {
-  result?: {
-    task?: {
-      status?: { state?: unknown };
-      artifacts?: { parts?: { text?: unknown }[] }[];
-    };
-  };
-  error?: unknown;
-}
-
-function durationSeconds(): number {
-  const raw = process.env.BENCH_DURATION;
-  if (raw === undefined || raw === '') return DEFAULT_DURATION_SECONDS;
-  const secs = Number(raw);
-  if (!Number.isInteger(secs) || secs < 1)
-    throw new Error(`BENCH_DURATION must be a positive integer, got "${raw}"`);
-  return secs;
-}
-
-/** Reads the request body from the wrk script so both use the very same bytes. */
-function requestBody(): { body: string; text: string } {
-  const body = /^wrk\.body\s*=\s*'([^']*)'\s*$/m.exec(readFileSync(LUA_SCRIPT, 'utf8'))?.[1];
-  if (body === undefined) throw new Error(`no single-quoted wrk.body in ${LUA_SCRIPT}`);
-  const parsed = JSON.parse(body) as { params?: { message?: { parts?: { text?: unknown }[] } } };
-  const text = parsed.params?.message?.parts?.[0]?.text;
-  if (typeof text !== 'string') throw new Error(`wrk.body in ${LUA_SCRIPT} has no text part`);
-  return { body, text };
-}
-
 async function agentd(): Promise<Contender> {
   const override = process.env.BENCH_AGENTD_CMD?.trim();
   if (override) {
@@ -111,84 +82,19 @@ async function agentd(): Promise<Contender> {
       path: '/',
     };
   }
-  const port = await freePort();
   return {
-    spec: {
+    spec: agentdSpec({
       name: 'agentd',
-      command: process.execPath,
-      args: [
-        'bin/agentd.js',
-        'serve',
-        '--config',
-        'bench/agentd-bench.yaml',
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
-      ],
-      cwd: ROOT,
-      readiness: { kind: 'health', port },
-    },
+      root: ROOT,
+      config: 'bench/agentd-bench.yaml',
+      port: await freePort(),
+    }),
     path: '/a2a/echo',
   };
 }
 
 function reference(): Contender {
-  // Run as plain JS under bare node: a TypeScript loader would add ~30 MB RSS.
-  const file = compileToTempModule(REFERENCE_TS, ROOT);
-  return {
-    spec: {
-      name: REFERENCE_NAME,
-      command: process.execPath,
-      args: [file, '--port', '0'],
-      cwd: ROOT,
-      readiness: { kind: 'listening-line' },
-    },
-    path: '/',
-  };
-}
-
-/** Returns why a SendMessage response is not the expected completed echo task, if it is not. */
-function echoProblem(res: EchoResponse, text: string): string | undefined {
-  const task = res.result?.task;
-  if (!task) return res.error ? 'JSON-RPC error instead of a result' : 'result.task is missing';
-  if (task.status?.state !== 'TASK_STATE_COMPLETED') return `status.state is ${String(task.status?.state)}`;
-  if (!Array.isArray(task.artifacts) || task.artifacts.length !== 1) {
-    return `expected exactly one artifact, got ${Array.isArray(task.artifacts) ? task.artifacts.length : 'none'}`;
-  }
-  const parts = task.artifacts[0]?.parts;
-  if (!Array.isArray(parts) || parts.length !== 1 || parts[0]?.text !== text) {
-    return `artifact is not a single text part "${text}"`;
-  }
-  return undefined;
-}
-
-async function verifyEcho(name: string, url: string, body: string, text: string): Promise<void> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'A2A-Version': '1.0' },
-    body,
-    signal: AbortSignal.timeout(VERIFY_TIMEOUT_MS),
-  });
-  const raw = await res.text();
-  let problem: string | undefined;
-  if (res.status !== 200) {
-    problem = `HTTP ${res.status}`;
-  } else {
-    try {
-      problem = echoProblem(JSON.parse(raw) as EchoResponse, text);
-    } catch {
-      problem = 'response is not JSON';
-    }
-  }
-  if (problem) {
-    throw new Error(
-      `${name}: SendMessage to ${url} did not return the completed echo task (${problem}).\n` +
-        `  response: ${raw.slice(0, 2_000)}`,
-    );
-  }
+  return { spec: referenceSpec(REFERENCE_NAME, ROOT, REFERENCE_TS), path: '/' };
 }
 
 async function benchServer(c: Contender, body: string, text: string, secs: number): Promise<ServerResult> {
@@ -197,7 +103,7 @@ async function benchServer(c: Contender, body: string, text: string, secs: numbe
   const server = await startServer(c.spec);
   try {
     const url = `http://127.0.0.1:${server.port}${c.path}`;
-    await verifyEcho(name, url, body, text);
+    await verifyHttpEcho({ name, url, binding: 'jsonrpc', body }, text);
     const idleRssMb = readRssMb(server.pid);
     console.log(`   pid ${server.pid}, ${url}, echo semantics OK, idle RSS ${idleRssMb.toFixed(1)} MB`);
     console.log(`   warm-up ${WARMUP_SECONDS}s at ${WARMUP_CONNECTIONS} connections`);
@@ -267,12 +173,13 @@ function markdown(
   results: ServerResult[],
   ref: ServerResult,
   targets: TargetResult[],
-  meta: { date: string; secs: number; cpuModel: string; wrk: string },
+  meta: { date: string; secs: number; wrk: string },
 ): string {
+  const machine = machineInfo();
   const lines = [
     '# HTTP JSON-RPC `SendMessage` (echo agent)',
     '',
-    `${meta.date} · Node ${process.version} · ${os.cpus().length} × ${meta.cpuModel} · wrk ${meta.wrk} ` +
+    `${meta.date} · Node ${machine.node} · ${machine.cpus} × ${machine.cpuModel} · wrk ${meta.wrk} ` +
       `(-t1, ${meta.secs} s per run after a ${WARMUP_SECONDS} s warm-up at ${WARMUP_CONNECTIONS} connections)`,
     '',
     '| server | connections | req/s | p50 ms | p99 ms | × reference req/s | idle RSS MB |',
@@ -298,17 +205,11 @@ function markdown(
   return `${lines.join('\n')}\n`;
 }
 
-/** Writes `text` formatted by the project's prettier config (so `format:check` passes); returns it. */
-async function writeFormatted(file: string, text: string, parser: 'json' | 'markdown'): Promise<string> {
-  const formatted = await format(text, { ...(await resolveConfig(file)), parser });
-  writeFileSync(file, formatted);
-  return formatted;
-}
-
 async function main(): Promise<void> {
-  const secs = durationSeconds();
+  const secs = durationSeconds(DEFAULT_DURATION_SECONDS);
   ensureWrk();
-  const { body, text } = requestBody();
+  const body = wrkScriptBody(LUA_SCRIPT);
+  const text = httpRequestText('jsonrpc', body);
   const contenders = [await agentd(), reference()];
   const results: ServerResult[] = [];
   for (const c of contenders) results.push(await benchServer(c, body, text, secs));
@@ -317,18 +218,11 @@ async function main(): Promise<void> {
 
   const targets = evaluateTargets(agent, ref);
   const date = new Date().toISOString();
-  const cpuModel = os.cpus()[0]?.model ?? 'unknown';
   const wrk = wrkVersion();
   const report = {
     benchmark: 'http-jsonrpc',
     date,
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel,
-      node: process.version,
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      wrk,
-    },
+    machine: { ...machineInfo(), wrk },
     config: {
       method: 'SendMessage',
       wrkThreads: 1,
@@ -346,7 +240,7 @@ async function main(): Promise<void> {
   await writeFormatted(join(RESULTS_DIR, 'http-jsonrpc.json'), JSON.stringify(report), 'json');
   const md = await writeFormatted(
     join(RESULTS_DIR, 'http-jsonrpc.md'),
-    markdown(results, ref, targets, { date, secs, cpuModel, wrk }),
+    markdown(results, ref, targets, { date, secs, wrk }),
     'markdown',
   );
 

@@ -1,8 +1,9 @@
 /**
- * wrk discovery/installation and a runner that parses wrk's text report.
+ * wrk discovery/installation, a runner that parses wrk's text report, and the
+ * request body of a wrk script (bench/lua/*-send.lua).
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -175,4 +176,15 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
   // wrk exits 0 even when it cannot load its script (it then sends plain GETs).
   if (stderr.trim() !== '') throw new Error(`wrk ${args.join(' ')} wrote to stderr:\n${stderr}${stdout}`);
   return parseWrkReport(stdout, opts.connections, opts.durationSeconds);
+}
+
+/**
+ * The request body a wrk script sends: its single-quoted `wrk.body = '...'`
+ * literal, so a harness can send the identical bytes when it verifies a
+ * server. Throws if the script has no such line.
+ */
+export function wrkScriptBody(script: string): string {
+  const body = /^wrk\.body\s*=\s*'([^']*)'\s*$/m.exec(readFileSync(script, 'utf8'))?.[1];
+  if (body === undefined) throw new Error(`no single-quoted wrk.body in ${script}`);
+  return body;
 }
