@@ -43,13 +43,9 @@ import {
   type HttpBinding,
 } from './lib/a2a.js';
 import { compileToTempModule } from './lib/compile.js';
-import {
-  connectGrpc,
-  grpcSend,
-  grpcStreamOnce,
-  IN_FLIGHT_PER_CHANNEL,
-  runGrpcUnary,
-} from './lib/grpc-load.js';
+import { ensureH2load, IN_FLIGHT_PER_CONNECTION, runH2loadUnary } from './lib/grpc-h2load.js';
+import { connectGrpc, grpcSend, grpcStreamOnce } from './lib/grpc-load.js';
+import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { sseStreamOnce, verifyHttpEcho } from './lib/http-a2a.js';
 import {
   freePort,
@@ -95,7 +91,6 @@ const QUIET = { maxWaitMs: 5_000, windowMs: 500, maxBusyPercent: 20 } as const;
 const TARGET_GRPC_RATIO = 2;
 const TARGET_HTTP_RATIO = 3;
 const TARGET_HTTP_P50_MS = 0.3;
-const TARGET_IDLE_RSS_MB = 80;
 const TARGET_EVENTS_PER_SECOND = 20_000;
 
 /** The seed's claimed figures ("HTTP/JSON ~50 ms, 1K req/s; gRPC ~10 ms, 10K req/s"). */
@@ -271,26 +266,39 @@ async function wrkDriver(name: string, url: string, binding: HttpBinding): Promi
   };
 }
 
-/** The gRPC load generator; one call is verified first. */
+/**
+ * The gRPC load generator (h2load, see bench/lib/grpc-h2load.ts). h2load cannot
+ * read `grpc-status`, so a real grpc-js call checks the answer before and after
+ * each run, and each run's response bytes per request must be at least a
+ * successful answer's size (an error answer is a short trailers-only response).
+ */
 async function grpcDriver(name: string, address: string, tenant: string, text: string): Promise<UnaryDriver> {
   const request = sendMessageRequest(text, tenant);
-  const client = await connectGrpc(address);
-  try {
-    const problem = echoProblem(await grpcSend(client, request), text);
-    if (problem)
-      throw new Error(`${name}: gRPC SendMessage to ${address} is not the completed echo task (${problem})`);
-  } finally {
-    client.close();
-  }
+  const verify = async (when: string): Promise<number> => {
+    const client = await connectGrpc(address);
+    try {
+      const response = await grpcSend(client, request);
+      const problem = echoProblem(response, text);
+      if (problem) {
+        throw new Error(
+          `${name}: gRPC SendMessage to ${address} ${when} is not the completed echo task (${problem})`,
+        );
+      }
+      return A2AService.sendMessage.responseSerialize(response).length + 5;
+    } finally {
+      client.close();
+    }
+  };
+  const answerBytes = await verify('before the load');
   return async (inFlight, secs) => {
-    const r = await runGrpcUnary({
-      address,
-      request,
-      inFlight,
-      durationSeconds: secs,
-      check: (res) => echoProblem(res, text),
-    });
-    return { ...r, connections: r.channels };
+    const r = runH2loadUnary({ address, request, inFlight, durationSeconds: secs });
+    if (r.bytesPerRequest < answerBytes) {
+      throw new Error(
+        `${name}: h2load saw ${r.bytesPerRequest.toFixed(0)} response bytes per call, less than one successful answer (${answerBytes}): some calls failed`,
+      );
+    }
+    await verify('after the load');
+    return { ...r, connections: r.connections };
   };
 }
 
@@ -408,7 +416,7 @@ function agentdContender(transport: Transport, configFile: string): Contender {
 }
 
 function grpcLoadGenerator(): string {
-  return `grpc-js, ceil(in flight / ${IN_FLIGHT_PER_CHANNEL}) channels`;
+  return `h2load -t1, ceil(in flight / ${IN_FLIGHT_PER_CONNECTION}) connections`;
 }
 
 function sdkContender(transport: 'JSON-RPC' | 'gRPC'): Contender {
@@ -469,7 +477,6 @@ function evaluateTargets(results: ContenderResult[]): TargetResult[] {
   const grpcRatio = rps32('agentd-grpc') / rps32('sdk-grpc');
   const httpRatio = rps32('agentd-jsonrpc') / rps32('sdk-jsonrpc');
   const httpP50 = unaryAt(byId(results, 'agentd-jsonrpc'), 1).latencyMs.p50;
-  const rss = byId(results, 'agentd-jsonrpc').idleRssMb;
   const targets: TargetResult[] = [
     {
       id: 'grpc-throughput-ratio-32',
@@ -494,14 +501,6 @@ function evaluateTargets(results: ContenderResult[]): TargetResult[] {
       threshold: TARGET_HTTP_P50_MS,
       actual: httpP50,
       pass: httpP50 <= TARGET_HTTP_P50_MS,
-    },
-    {
-      id: 'idle-rss-mb',
-      group: 'HTTP unary',
-      description: `agentd idle RSS <= ${TARGET_IDLE_RSS_MB} MB`,
-      threshold: TARGET_IDLE_RSS_MB,
-      actual: rss,
-      pass: rss <= TARGET_IDLE_RSS_MB,
     },
   ];
   for (const id of ['agentd-grpc', 'agentd-jsonrpc', 'agentd-rest'] as const) {
@@ -560,8 +559,9 @@ function markdown(
     '',
     `${meta.date} · ${m.cpus} cores (${m.cpuModel}) · Node ${m.node} · wrk ${meta.wrk}. ` +
       `Unary: ${meta.secs} s per run after a ${WARMUP_SECONDS} s warm-up at ${WARMUP_IN_FLIGHT} in flight; ` +
-      `wrk -t1 for HTTP, one grpc-js load generator (bench/lib/grpc-load.ts, ` +
-      `ceil(in flight / ${IN_FLIGHT_PER_CHANNEL}) channels) for both gRPC servers. ` +
+      `wrk -t1 for HTTP; h2load -t1 for both gRPC servers (the same pre-encoded SendMessage frame, ` +
+      `ceil(in flight / ${IN_FLIGHT_PER_CONNECTION}) HTTP/2 connections; answers checked with a grpc-js call ` +
+      `before and after each run, since h2load cannot read grpc-status). ` +
       `Streaming: medians of ${STREAM_RUNS} streams of \`chunks ${CHUNKS}\` (${fmt(events)} events) after ` +
       `${STREAM_WARMUPS} warm-ups. One server at a time; the load generator shares the machine.`,
     '',
@@ -622,6 +622,9 @@ function markdown(
     'The seed’s figures come with no harness, machine or payload; they are shown as claimed.',
     'REST has no SDK reference here (—).',
     '',
+    'Idle RSS here is with HTTP and gRPC both listening (the default); the core runtime’s ≤ 80 MB target is measured ' +
+      'by `npm run bench`, where agentd serves HTTP only, like the JSON-RPC reference it is compared with.',
+    '',
     '## Targets',
     '',
     '| target | actual | result |',
@@ -671,6 +674,7 @@ function selected(all: Contender[]): Contender[] {
 async function main(): Promise<void> {
   const secs = durationSeconds(DEFAULT_DURATION_SECONDS);
   ensureWrk();
+  ensureH2load();
   const configFile = writeAgentdConfig();
   const all = [
     agentdContender('JSON-RPC', configFile),
@@ -704,7 +708,8 @@ async function main(): Promise<void> {
       durationSeconds: secs,
       warmup: { seconds: WARMUP_SECONDS, inFlight: WARMUP_IN_FLIGHT },
       inFlight: IN_FLIGHT,
-      grpcInFlightPerChannel: IN_FLIGHT_PER_CHANNEL,
+      grpcInFlightPerConnection: IN_FLIGHT_PER_CONNECTION,
+      grpcLoadGenerator: 'h2load (nghttp2-client)',
       streaming: { chunks: CHUNKS, warmups: STREAM_WARMUPS, runs: STREAM_RUNS, statistic: 'median' },
       cpuUnit: '% of one core (/proc); other = the rest of the machine',
       quietMachine: QUIET,

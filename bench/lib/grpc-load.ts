@@ -1,23 +1,15 @@
 /**
- * The gRPC load generator, written once for every gRPC server under test: a
+ * The grpc-js side of the gRPC benchmark, written once for both gRPC servers: a
  * `@grpc/grpc-js` client built from the SDK's `A2AService` definition
- * (`lf.a2a.v1.A2AService`), so both servers see identical bytes.
- *
- * - {@link runGrpcUnary}: closed loop, K SendMessage calls in flight for D
- *   seconds over ceil(K / {@link IN_FLIGHT_PER_CHANNEL}) channels (one HTTP/2
- *   connection each), per-call latency from `process.hrtime` -> req/s, p50,
- *   p99. Every answer is checked; the first wrong answer or error aborts.
- * - {@link grpcStreamOnce}: one SendStreamingMessage, every event timed.
+ * (`lf.a2a.v1.A2AService`), so both servers see identical bytes. It checks
+ * unary answers around each h2load run (bench/lib/grpc-h2load.ts, the unary
+ * load generator) and drives the streaming measure ({@link grpcStreamOnce}:
+ * one SendStreamingMessage, every event timed).
  */
 import * as grpc from '@grpc/grpc-js';
 import type { SendMessageRequest, SendMessageResponse, StreamResponse } from '@a2a-js/sdk';
 import { A2AService } from '@a2a-js/sdk/server/grpc';
-import { percentile } from './stats.js';
 import type { StreamCapture } from './streaming.js';
-import type { WrkLatencyMs } from './wrk.js';
-
-/** In-flight calls per channel: K in flight use ceil(K / 8) connections. */
-export const IN_FLIGHT_PER_CHANNEL = 8;
 const CONNECT_TIMEOUT_MS = 10_000;
 const CALL_TIMEOUT_MS = 30_000;
 
@@ -37,28 +29,6 @@ export interface A2AStub extends grpc.Client {
 }
 
 const A2AClient = grpc.makeGenericClientConstructor(A2AService, 'A2AService');
-
-/** Outcome of one {@link runGrpcUnary} run. */
-export interface GrpcUnaryResult {
-  inFlight: number;
-  channels: number;
-  durationSeconds: number;
-  requests: number;
-  requestsPerSecond: number;
-  latencyMs: WrkLatencyMs;
-}
-
-/** Options for {@link runGrpcUnary}. */
-export interface GrpcUnaryOptions {
-  /** `host:port` of the server. */
-  address: string;
-  /** Sent as is (set `tenant` to address an agent). */
-  request: SendMessageRequest;
-  inFlight: number;
-  durationSeconds: number;
-  /** Returns why an answer is wrong, if it is. */
-  check: (response: SendMessageResponse) => string | undefined;
-}
 
 function metadata(): grpc.Metadata {
   const md = new grpc.Metadata();
@@ -100,61 +70,6 @@ export function grpcSend(client: A2AStub, request: SendMessageRequest): Promise<
       else resolve(response);
     });
   });
-}
-
-/**
- * Keeps `inFlight` SendMessage calls outstanding for `durationSeconds`: each
- * of `inFlight` workers sends its next call when the previous one answers,
- * spread over ceil(inFlight / {@link IN_FLIGHT_PER_CHANNEL}) channels. Rejects
- * on the first gRPC error or answer that fails `check`.
- */
-export async function runGrpcUnary(opts: GrpcUnaryOptions): Promise<GrpcUnaryResult> {
-  const channels = Math.ceil(opts.inFlight / IN_FLIGHT_PER_CHANNEL);
-  const clients = await Promise.all(Array.from({ length: channels }, () => connectGrpc(opts.address)));
-  const latencies: number[] = [];
-  let failure: Error | undefined;
-  try {
-    const start = process.hrtime.bigint();
-    const end = start + BigInt(opts.durationSeconds) * 1_000_000_000n;
-    const worker = async (client: A2AStub): Promise<void> => {
-      while (failure === undefined) {
-        const sent = process.hrtime.bigint();
-        if (sent >= end) return;
-        let response: SendMessageResponse;
-        try {
-          response = await grpcSend(client, opts.request);
-        } catch (error) {
-          failure ??= error as Error;
-          return;
-        }
-        latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
-        const problem = opts.check(response);
-        if (problem) failure ??= new Error(`wrong SendMessage answer from ${opts.address}: ${problem}`);
-      }
-    };
-    await Promise.all(
-      Array.from({ length: opts.inFlight }, (_, i) => worker(clients[i % channels] as A2AStub)),
-    );
-    const elapsedSeconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (failure) throw failure;
-    if (latencies.length === 0) throw new Error(`no SendMessage call to ${opts.address} completed`);
-    const sorted = Float64Array.from(latencies).sort();
-    return {
-      inFlight: opts.inFlight,
-      channels,
-      durationSeconds: opts.durationSeconds,
-      requests: latencies.length,
-      requestsPerSecond: latencies.length / elapsedSeconds,
-      latencyMs: {
-        p50: percentile(sorted, 50),
-        p75: percentile(sorted, 75),
-        p90: percentile(sorted, 90),
-        p99: percentile(sorted, 99),
-      },
-    };
-  } finally {
-    for (const client of clients) client.close();
-  }
 }
 
 /**

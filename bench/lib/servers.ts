@@ -18,8 +18,8 @@ export interface AgentdSpecOptions {
   /**
    * The line of the CLI's start-up banner (stderr) that means agentd is ready;
    * default its first line. The banner is printed once `serve` has bound every
-   * listener and published the agent cards, whereas `/health` answers as soon
-   * as HTTP listens, before gRPC is bound and the cards list it.
+   * listener and published the agent cards (when `/ready` turns 200); the
+   * liveness probe `/health` answers as soon as HTTP listens.
    */
   readyLine?: RegExp;
   /** More `serve` arguments (e.g. `--transport both --grpc-port N`). */

@@ -64,25 +64,30 @@ function aptGet(args: string[]): void {
 }
 
 /**
- * Makes sure `wrk` is on PATH. When it is missing and the process runs as
- * root, installs the Debian package with `apt-get update` and
- * `apt-get install -y wrk`; otherwise throws an error explaining how to
- * install it.
+ * Makes sure `command` is on PATH. When it is missing and the process runs as
+ * root, installs `debianPackage` with `apt-get update` and `apt-get install -y`;
+ * otherwise throws an error explaining how to install it.
  */
-export function ensureWrk(): void {
-  if (isOnPath('wrk')) return;
+export function ensureTool(command: string, debianPackage: string): void {
+  if (isOnPath(command)) return;
   if (process.getuid?.() !== 0) {
     throw new Error(
-      'wrk is not installed and this process is not root, so it cannot install it.\n' +
-        '  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk\n' +
-        '  macOS:         brew install wrk\n' +
+      `${command} is not installed and this process is not root, so it cannot install it.\n` +
+        `  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y ${debianPackage}\n` +
         'then re-run the benchmark.',
     );
   }
-  console.log('wrk not found on PATH; installing the Debian package (running as root)...');
+  console.log(
+    `${command} not found on PATH; installing the Debian package ${debianPackage} (running as root)...`,
+  );
   aptGet(['update']);
-  aptGet(['install', '-y', 'wrk']);
-  if (!isOnPath('wrk')) throw new Error('apt-get reported success but wrk is still not on PATH');
+  aptGet(['install', '-y', debianPackage]);
+  if (!isOnPath(command)) throw new Error(`apt-get reported success but ${command} is still not on PATH`);
+}
+
+/** Makes sure `wrk` is on PATH (see {@link ensureTool}). */
+export function ensureWrk(): void {
+  ensureTool('wrk', 'wrk');
 }
 
 /** Returns wrk's version string (e.g. `4.1.0`), or `unknown`. */

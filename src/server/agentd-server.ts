@@ -32,6 +32,7 @@ export class AgentdServer {
   private readonly agents: HostedAgent[];
   private baseUrl = '';
   private draining = false;
+  private started = false;
   private shutdownPromise: Promise<void> | undefined;
 
   private constructor(
@@ -58,6 +59,7 @@ export class AgentdServer {
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
     this.health.register('readiness', 'accepting_work', () => {
+      if (!this.started) throw new Error('starting: listeners not all bound, cards not published yet');
       if (this.draining) throw new Error('draining for shutdown');
     });
     this.health.register('readiness', `store_${this.store.kind}`, () => this.store.ping());
@@ -119,6 +121,7 @@ export class AgentdServer {
       const agent = this.agents[i];
       if (agent) publishCards(agent, cfg, endpoints);
     });
+    this.started = true;
     return { url: this.baseUrl, grpcAddress: this.grpcAddr };
   }
 
