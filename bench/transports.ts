@@ -81,8 +81,8 @@ const DEFAULT_DURATION_SECONDS = 6;
 const WARMUP_SECONDS = 2;
 const WARMUP_IN_FLIGHT = 32;
 const IN_FLIGHT = [1, 32] as const;
-const STREAM_WARMUPS = 2;
-const STREAM_RUNS = 7;
+const STREAM_WARMUPS = 10;
+const STREAM_RUNS = 21;
 const CHUNKS = DEFAULT_CHUNKS;
 
 /** Before each measurement, wait up to 5 s for half a second in which the machine is (nearly) idle. */
