@@ -90,6 +90,8 @@ export async function startGrpcServer(
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_concurrent_streams': 1000,
+    // Channelz traces every call (~5 % of a unary call's CPU in our profile) and agentd does not serve it.
+    'grpc.enable_channelz': 0,
   });
   const active = new Set<() => void>();
 
