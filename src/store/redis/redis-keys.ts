@@ -1,0 +1,44 @@
+/**
+ * Redis key layout. Every key of one task carries the hash tag `{t:<taskId>}`, so a task's
+ * snapshot, event stream, sequence counter and push configs live in one Redis Cluster
+ * slot and can be changed together by one Lua script. Index keys (ListTasks) are per
+ * agent and tenant and are updated after the task's own keys.
+ */
+export class RedisKeys {
+  constructor(private readonly prefix: string) {}
+
+  /** Hash: version, agent, tenant, lastSeq, updatedAt, state, contextId, task (JSON). */
+  task(id: string): string {
+    return `${this.prefix}{t:${id}}:task`;
+  }
+
+  /** Stream of events, ids `0-<seq>`; `1-0` marks the log closed. */
+  events(id: string): string {
+    return `${this.prefix}{t:${id}}:events`;
+  }
+
+  /** Counter for event sequence numbers. */
+  seq(id: string): string {
+    return `${this.prefix}{t:${id}}:seq`;
+  }
+
+  /** Hash: configId → push config JSON. */
+  push(id: string): string {
+    return `${this.prefix}{t:${id}}:push`;
+  }
+
+  /** Sorted set (all scores 0) of `<updatedAt padded>:<taskId>` for one listing filter. */
+  index(agent: string, tenant: string, filter = ''): string {
+    return `${this.prefix}idx:${encodeURIComponent(agent)}:${encodeURIComponent(tenant)}${filter}`;
+  }
+
+  /** Sorted set of finished task ids by finish time, for retention. */
+  finished(): string {
+    return `${this.prefix}finished`;
+  }
+}
+
+/** Index member: zero-padded updatedAt then id, so lexical order is (updatedAt, id). */
+export function indexMember(updatedAt: number, id: string): string {
+  return `${String(updatedAt).padStart(15, '0')}:${id}`;
+}

@@ -1,0 +1,50 @@
+import { Redis } from 'ioredis';
+import type { RetentionPolicy, StateStore } from '../ports.js';
+import { RedisEventLog } from './redis-event-log.js';
+import { RedisKeys } from './redis-keys.js';
+import { RedisPushConfigStore } from './redis-push-config-store.js';
+import { RedisTaskStore } from './redis-task-store.js';
+
+export interface RedisStateStoreOptions {
+  /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
+  readonly url: string;
+  /** Prepended to every key, so several deployments can share one Redis. */
+  readonly keyPrefix: string;
+  readonly retention: RetentionPolicy;
+  /** How often finished tasks past the TTL are swept; defaults to min(ttl/2, 30 s). */
+  readonly sweepIntervalMs?: number;
+}
+
+/**
+ * The production store: every port on one Redis (or Redis Cluster: a task's keys share
+ * a hash tag). Any replica sees every task and can stream any task's events.
+ */
+export class RedisStateStore implements StateStore {
+  readonly kind = 'redis' as const;
+  readonly tasks: RedisTaskStore;
+  readonly events: RedisEventLog;
+  readonly pushConfigs: RedisPushConfigStore;
+  private readonly redis: Redis;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: RedisStateStoreOptions) {
+    this.redis = new Redis(options.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    const keys = new RedisKeys(options.keyPrefix);
+    this.tasks = new RedisTaskStore(this.redis, keys, options.retention);
+    this.events = new RedisEventLog(this.redis, keys);
+    this.pushConfigs = new RedisPushConfigStore(this.redis, keys);
+    const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
+    this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);
+    this.sweeper.unref();
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.events.closeFollowers();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * A real `redis-server` for the tests, on a free loopback port, in its own temp
+ * directory, stopped by PID. When `redis-server` is missing it is installed from Debian
+ * (`apt-get install -y redis-server`) if we run as root; otherwise the test run fails
+ * with the command to run.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface RedisProcess {
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  /** Stops this redis-server (SIGTERM, then SIGKILL) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+let ensured = false;
+
+/** Makes sure `redis-server` can be run, installing Debian's package as root if needed. */
+export function ensureRedisServer(): void {
+  if (ensured || onPath('redis-server')) {
+    ensured = true;
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'redis-server is not installed and the tests are not running as root, so they cannot install it.\n' +
+        '  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y redis-server\n' +
+        'then run the tests again.',
+    );
+  }
+  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'redis-server']]) {
+    const res = spawnSync('apt-get', args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 300_000,
+    });
+    if (res.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (status ${res.status})`);
+  }
+  if (!onPath('redis-server')) throw new Error('apt-get installed redis-server but it is not on PATH');
+  ensured = true;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a redis-server with no persistence (or AOF when asked) and waits until it accepts connections. */
+export async function startRedis(options: { appendonly?: boolean } = {}): Promise<RedisProcess> {
+  ensureRedisServer();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'agentd-redis-'));
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      options.appendonly ? 'yes' : 'no',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'notice',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('redis-server did not start');
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not get ready:\n${output}`)), 10_000);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}:\n${output}`));
+    });
+  });
+  // Keep draining its output so a chatty server never blocks on a full pipe.
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return {
+    port,
+    pid,
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        process.kill(pid, 'SIGTERM');
+        const timer = setTimeout(() => {
+          if (child.exitCode === null) process.kill(pid, 'SIGKILL');
+        }, 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { Role, TaskState } from '@a2a-js/sdk';
+import type { StreamResponse, Task } from '@a2a-js/sdk';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RetentionPolicy, StoredTask } from '../../src/store/ports.js';
+import { RedisStateStore } from '../../src/store/redis/redis-state-store.js';
+import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
+import { storeConformance } from './conformance.js';
+
+let redis: RedisProcess;
+// The first run on a fresh machine may install redis-server from Debian: allow for it.
+beforeAll(async () => {
+  redis = await startRedis();
+}, 300_000);
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const store = (
+  retention: RetentionPolicy = { ttlMs: 3_600_000, maxTerminalTasks: 10_000 },
+): RedisStateStore =>
+  new RedisStateStore({
+    url: redis.url,
+    keyPrefix: `agentd-test-${randomUUID().slice(0, 8)}:`,
+    retention,
+    sweepIntervalMs: 3_600_000,
+  });
+
+storeConformance('redis', async () => store());
+
+function task(id: string, state: TaskState): Task {
+  return {
+    id,
+    contextId: 'ctx',
+    status: { state, message: undefined, timestamp: new Date(1_700_000_000_000).toISOString() },
+    artifacts: [],
+    history: [
+      {
+        messageId: `m-${id}`,
+        contextId: 'ctx',
+        taskId: id,
+        role: Role.ROLE_USER,
+        parts: [
+          { content: { $case: 'text', value: 'hi' }, metadata: undefined, filename: '', mediaType: '' },
+        ],
+        metadata: undefined,
+        extensions: [],
+        referenceTaskIds: [],
+      },
+    ],
+    metadata: undefined,
+  };
+}
+
+const statusEvent = (id: string): StreamResponse => ({
+  payload: {
+    $case: 'statusUpdate',
+    value: {
+      taskId: id,
+      contextId: 'ctx',
+      status: { state: TaskState.TASK_STATE_COMPLETED, message: undefined, timestamp: undefined },
+      metadata: undefined,
+    },
+  },
+});
+
+describe('RedisStateStore retention', () => {
+  let s: RedisStateStore;
+  afterEach(async () => {
+    await s.close();
+  });
+
+  /** Creates a task and finishes it, with one event and one push config. */
+  async function finish(id: string, updatedAt: number): Promise<void> {
+    const base: Omit<StoredTask, 'version'> = {
+      task: task(id, TaskState.TASK_STATE_WORKING),
+      agent: 'a',
+      tenant: '',
+      lastSeq: 0,
+      updatedAt,
+    };
+    await s.tasks.create(base);
+    await s.events.append(id, statusEvent(id));
+    await s.pushConfigs.put({
+      tenant: '',
+      id: 'p',
+      taskId: id,
+      url: 'http://127.0.0.1:1/hook',
+      token: '',
+      authentication: undefined,
+    });
+    await s.tasks.save(
+      { ...base, task: task(id, TaskState.TASK_STATE_COMPLETED), lastSeq: 1, updatedAt: updatedAt + 1 },
+      1,
+    );
+  }
+
+  it('keeps at most maxTerminalTasks finished tasks, evicting the oldest with its events, push configs and index entries', async () => {
+    s = store({ ttlMs: 3_600_000, maxTerminalTasks: 2 });
+    for (const [i, id] of ['t1', 't2', 't3'].entries()) await finish(id, 1000 + i * 10);
+    expect(await s.tasks.get('t1')).toBeUndefined();
+    expect(await s.pushConfigs.list('t1')).toEqual([]);
+    expect((await s.tasks.get('t3'))?.task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const page = await s.tasks.list({ agent: 'a', tenant: '', pageSize: 10, pageToken: '' });
+    expect(page.tasks.map((t) => t.task.id)).toEqual(['t3', 't2']);
+    expect(page.totalSize).toBe(2);
+  });
+
+  it('sweep(now) evicts finished tasks older than the TTL and keeps the rest', async () => {
+    s = store({ ttlMs: 60_000, maxTerminalTasks: 100 });
+    await finish('old', 1000);
+    await s.tasks.create({
+      task: task('live', TaskState.TASK_STATE_WORKING),
+      agent: 'a',
+      tenant: '',
+      lastSeq: 0,
+      updatedAt: 5,
+    });
+    expect(await s.tasks.sweep(Date.now() + 30_000)).toBe(0);
+    expect(await s.tasks.sweep(Date.now() + 61_000)).toBe(1);
+    expect(await s.tasks.get('old')).toBeUndefined();
+    expect(await s.tasks.get('live')).toBeDefined();
+    const page = await s.tasks.list({ agent: 'a', tenant: '', pageSize: 10, pageToken: '' });
+    expect(page.tasks.map((t) => t.task.id)).toEqual(['live']);
+  });
+});
