@@ -192,6 +192,14 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     defaultMessage: 'This server is shutting down; retry on another replica',
   },
+  STORE_UNAVAILABLE: {
+    jsonRpc: -32053,
+    http: 503,
+    grpc: 'UNAVAILABLE',
+    reason: 'STORE_UNAVAILABLE',
+    retryable: true,
+    defaultMessage: 'The state store is unavailable; retry later',
+  },
   TASK_CONFLICT: {
     jsonRpc: -32054,
     http: 409,

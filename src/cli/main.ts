@@ -9,6 +9,7 @@ import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js
 import { isTerminal, stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
 import { AgentdServer } from '../server/agentd-server.js';
+import { redisAddress } from '../store/create-store.js';
 import { formatEvent, formatMessage, formatTask } from './format.js';
 import { textMessage } from '../agents/parts.js';
 
@@ -85,6 +86,12 @@ export async function runCli(
       ).choices(['http', 'grpc', 'both']),
     )
     .option('--grpc-port <port>', 'gRPC port (env GRPC_PORT, default 8081)', intArg('--grpc-port'))
+    .addOption(
+      new Option(
+        '--store <kind>',
+        'state store: memory (embedded) or redis (env AGENTD_STORE; REDIS_URL or REDIS_HOST alone also selects redis)',
+      ).choices(['memory', 'redis']),
+    )
     .addHelpText(
       'after',
       `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
@@ -99,6 +106,7 @@ export async function runCli(
         maxConcurrentWorkflows?: number;
         transport?: string;
         grpcPort?: number;
+        store?: string;
       }) => {
         let loaded;
         try {
@@ -113,6 +121,7 @@ export async function runCli(
               maxConcurrentWorkflows: opts.maxConcurrentWorkflows,
               transport: opts.transport,
               grpcPort: opts.grpcPort,
+              store: opts.store,
             },
           });
         } catch (error) {
@@ -147,7 +156,7 @@ export async function runCli(
           ...(grpcAddress
             ? [`  gRPC      ${grpcAddress}   lf.a2a.v1.A2AService, agents by tenant (= agent name)`]
             : []),
-          `  store     ${config.store.kind} (embedded)   max concurrent workflows: ${config.execution.maxConcurrentWorkflows}`,
+          `  store     ${config.store.kind === 'redis' ? `redis ${redisAddress(config.store.redis)}` : 'memory (embedded)'}   max concurrent workflows: ${config.execution.maxConcurrentWorkflows}`,
           ...server.listAgents.map(
             (a) => `  agent     ${a.name.padEnd(12)} ${url}/a2a/${a.name}/.well-known/agent-card.json`,
           ),

@@ -38,6 +38,12 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'MAX_CONCURRENT_WORKFLOWS', path: ['execution', 'maxConcurrentWorkflows'], type: 'int' },
   { env: 'AGENTD_COMPAT_V03', path: ['server', 'compatV03'], type: 'bool' },
   { env: 'GRPC_PORT', path: ['server', 'grpcPort'], type: 'int' },
+  { env: 'AGENTD_STORE', path: ['store', 'kind'], type: 'lower' },
+  { env: 'REDIS_URL', path: ['store', 'redis', 'url'], type: 'string' },
+  { env: 'REDIS_HOST', path: ['store', 'redis', 'host'], type: 'string' },
+  { env: 'REDIS_PORT', path: ['store', 'redis', 'port'], type: 'int' },
+  { env: 'REDIS_PASSWORD', path: ['store', 'redis', 'password'], type: 'string' },
+  { env: 'AGENTD_REDIS_KEY_PREFIX', path: ['store', 'redis', 'keyPrefix'], type: 'string' },
   { env: 'A2A_TRANSPORT', path: ['server', 'transport'], type: 'lower' },
   { env: 'AGENTD_GRPC_PUBLIC_ADDRESS', path: ['server', 'grpcPublicAddress'], type: 'string' },
 ];
@@ -51,6 +57,7 @@ export interface ConfigFlags {
   readonly publicUrl?: string | undefined;
   readonly transport?: string | undefined;
   readonly grpcPort?: number | undefined;
+  readonly store?: string | undefined;
 }
 
 export interface LoadedConfig {
@@ -103,6 +110,12 @@ export function loadConfig(options: {
   const merged = structuredClone(raw) as Record<string, unknown>;
   dropEmptySections(merged);
   for (const o of overrides) setPath(merged, o.path, o.value);
+  // The seed's deployment points at Redis with REDIS_HOST alone: that selects the Redis
+  // store unless the file, AGENTD_STORE or --store chose a store explicitly.
+  const storeChosen =
+    overrides.some((o) => o.path.join('.') === 'store.kind') ||
+    (merged.store as Record<string, unknown> | undefined)?.kind !== undefined;
+  if (!storeChosen && (env.REDIS_URL || env.REDIS_HOST)) setPath(merged, ['store', 'kind'], 'redis');
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
@@ -141,6 +154,7 @@ function flagOverrides(flags: ConfigFlags): Override[] {
   add(['execution', 'maxConcurrentWorkflows'], flags.maxConcurrentWorkflows, '--max-concurrent-workflows');
   add(['server', 'transport'], flags.transport?.toLowerCase(), '--transport');
   add(['server', 'grpcPort'], flags.grpcPort, '--grpc-port');
+  add(['store', 'kind'], flags.store?.toLowerCase(), '--store');
   return out;
 }
 

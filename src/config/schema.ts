@@ -88,7 +88,21 @@ export const configSchema = z.strictObject({
     .prefault({}),
   store: z
     .strictObject({
-      kind: z.literal('memory').default('memory'),
+      /** `memory` (embedded, one process) or `redis` (shared by every replica). */
+      kind: z.enum(['memory', 'redis']).default('memory'),
+      redis: z
+        .strictObject({
+          /** `redis://[:password@]host:port[/db]`, or `rediss://` for TLS; overrides host/port/password/db. */
+          url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+          host: z.string().min(1).default('localhost'),
+          port: z.number().int().min(1).max(65_535).default(6379),
+          password: z.string().optional(),
+          db: z.number().int().min(0).default(0),
+          tls: z.boolean().default(false),
+          /** Prepended to every key, so several deployments can share one Redis. */
+          keyPrefix: z.string().default('agentd:'),
+        })
+        .prefault({}),
       retention: z
         .strictObject({
           ttlSeconds: z.number().min(0.01).default(3600),

@@ -7,7 +7,7 @@ import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
 import { HealthChecker } from '../observability/health-checker.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
-import { MemoryStateStore } from '../store/memory/memory-state-store.js';
+import { createStore } from '../store/create-store.js';
 import type { StateStore } from '../store/ports.js';
 
 export interface ServerStats extends EngineStats {
@@ -41,13 +41,7 @@ export class AgentdServer {
     agents: HostedAgent[],
   ) {
     this.agents = agents;
-    this.store = new MemoryStateStore({
-      retention: {
-        ttlMs: config.store.retention.ttlSeconds * 1000,
-        maxTerminalTasks: config.store.retention.maxTerminalTasks,
-      },
-      maxEventsPerTask: config.store.maxEventsPerTask,
-    });
+    this.store = createStore(config.store, logger);
     this.engine = new TaskEngine({
       store: this.store,
       logger,

@@ -1,3 +1,4 @@
+import { redisAddress, redisUrl } from '../../src/store/create-store.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,7 @@ describe('loadConfig defaults', () => {
     });
     expect(config.store).toEqual({
       kind: 'memory',
+      redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
       retention: { ttlSeconds: 3600, maxTerminalTasks: 10_000 },
       maxEventsPerTask: 10_000,
     });
@@ -173,6 +175,7 @@ agents:
     });
     expect(config.store).toEqual({
       kind: 'memory',
+      redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
       retention: { ttlSeconds: 60, maxTerminalTasks: 5 },
       maxEventsPerTask: 50,
     });
@@ -439,5 +442,41 @@ describe('invalid configuration', () => {
     const missing = join(dir, 'nope.yaml');
     const problems = problemsOf(() => loadConfig({ configPath: missing, env: {}, cwd: dir }));
     expect(problems).toEqual([`config file not found: ${missing}`]);
+  });
+});
+
+describe('choosing the state store', () => {
+  const MINIMAL_AGENTS = 'agents:\n  - { name: e, kind: echo }\n';
+
+  it('is the embedded memory store by default', () => {
+    expect(load(MINIMAL_AGENTS).config.store.kind).toBe('memory');
+  });
+
+  it("the seed's REDIS_HOST / REDIS_PORT / REDIS_PASSWORD select Redis and are used", () => {
+    const { store } = load(MINIMAL_AGENTS, {
+      REDIS_HOST: 'redis-service',
+      REDIS_PORT: '6380',
+      REDIS_PASSWORD: 's3cret',
+    }).config;
+    expect(store.kind).toBe('redis');
+    expect(store.redis).toMatchObject({ host: 'redis-service', port: 6380, password: 's3cret' });
+    expect(redisUrl(store.redis)).toBe('redis://:s3cret@redis-service:6380/0');
+    expect(redisAddress(store.redis)).toBe('redis://redis-service:6380/0');
+  });
+
+  it('REDIS_URL (rediss:// for TLS) selects Redis; a URL of another scheme names the field', () => {
+    const { store } = load(MINIMAL_AGENTS, { REDIS_URL: 'rediss://:pw@cache.example:6390/2' }).config;
+    expect(store.kind).toBe('redis');
+    expect(redisUrl(store.redis)).toBe('rediss://:pw@cache.example:6390/2');
+    const problems = problemsOf(() => load(MINIMAL_AGENTS, { REDIS_URL: 'http://nope' }));
+    expect(problems.join('\n')).toContain('store.redis.url (from env REDIS_URL)');
+  });
+
+  it('an explicit choice wins over REDIS_HOST: the file, AGENTD_STORE or --store', () => {
+    const env = { REDIS_HOST: 'redis-service' };
+    expect(load(`store:\n  kind: memory\n${MINIMAL_AGENTS}`, env).config.store.kind).toBe('memory');
+    expect(load(MINIMAL_AGENTS, { ...env, AGENTD_STORE: 'memory' }).config.store.kind).toBe('memory');
+    expect(load(MINIMAL_AGENTS, env, { store: 'memory' }).config.store.kind).toBe('memory');
+    expect(load(MINIMAL_AGENTS, {}, { store: 'redis' }).config.store.kind).toBe('redis');
   });
 });

@@ -68,9 +68,11 @@ function freePort(): Promise<number> {
 }
 
 /** Starts a redis-server with no persistence (or AOF when asked) and waits until it accepts connections. */
-export async function startRedis(options: { appendonly?: boolean } = {}): Promise<RedisProcess> {
+export async function startRedis(
+  options: { appendonly?: boolean; port?: number } = {},
+): Promise<RedisProcess> {
   ensureRedisServer();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'agentd-redis-'));
   const child: ChildProcess = spawn(
     'redis-server',

@@ -30,6 +30,7 @@ const TRANSPORT_LEVEL: ReadonlySet<string> = new Set([
   'INTERNAL',
   'QUEUE_FULL',
   'SHUTTING_DOWN',
+  'STORE_UNAVAILABLE',
 ]);
 
 /** HTTP status for a JSON-RPC error response. */

@@ -102,6 +102,8 @@ export class RedisEventLog implements EventLog {
       return;
     }
     const conn = this.redis.duplicate();
+    // Its failures surface as a rejected XREAD; the main connection reports outages.
+    conn.on('error', () => {});
     this.connections.add(conn);
     const stop = (): void => conn.disconnect();
     signal.addEventListener('abort', stop, { once: true });

@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { RetentionPolicy, StateStore } from '../ports.js';
 import { RedisEventLog } from './redis-event-log.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPushConfigStore } from './redis-push-config-store.js';
 import { RedisTaskStore } from './redis-task-store.js';
+import { guardUnavailable } from './store-unavailable.js';
 
 export interface RedisStateStoreOptions {
   /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
@@ -13,6 +15,8 @@ export interface RedisStateStoreOptions {
   readonly retention: RetentionPolicy;
   /** How often finished tasks past the TTL are swept; defaults to min(ttl/2, 30 s). */
   readonly sweepIntervalMs?: number;
+  /** Where connection loss and recovery are reported (once per outage, not per retry). */
+  readonly logger?: Logger;
 }
 
 /**
@@ -29,16 +33,32 @@ export class RedisStateStore implements StateStore {
 
   constructor(options: RedisStateStoreOptions) {
     this.redis = new Redis(options.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    let down = false;
+    this.redis.on('error', (error: Error) => {
+      if (down) return;
+      down = true;
+      options.logger?.error({ err: error, redis: redactUrl(options.url) }, 'Redis connection lost; retrying');
+    });
+    this.redis.on('ready', () => {
+      if (!down) return;
+      down = false;
+      options.logger?.info({ redis: redactUrl(options.url) }, 'Redis connection restored');
+    });
     const keys = new RedisKeys(options.keyPrefix);
-    this.tasks = new RedisTaskStore(this.redis, keys, options.retention);
-    this.events = new RedisEventLog(this.redis, keys);
-    this.pushConfigs = new RedisPushConfigStore(this.redis, keys);
+    this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
+    this.events = guardUnavailable(new RedisEventLog(this.redis, keys));
+    this.pushConfigs = guardUnavailable(new RedisPushConfigStore(this.redis, keys));
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);
     this.sweeper.unref();
   }
 
+  /** Fails fast while Redis is unreachable (readiness turns 503). */
   async ping(): Promise<void> {
+    // Lost connections fail at once; a first connection still being made is waited for.
+    if (['reconnecting', 'close', 'end'].includes(this.redis.status)) {
+      throw new Error(`Redis connection is ${this.redis.status}`);
+    }
     await this.redis.ping();
   }
 
@@ -46,5 +66,14 @@ export class RedisStateStore implements StateStore {
     clearInterval(this.sweeper);
     this.events.closeFollowers();
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
   }
 }
