@@ -93,7 +93,10 @@ export const configSchema = z.strictObject({
       redis: z
         .strictObject({
           /** `redis://[:password@]host:port[/db]`, or `rediss://` for TLS; overrides host/port/password/db. */
-          url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+          url: z
+            .string()
+            .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+            .optional(),
           host: z.string().min(1).default('localhost'),
           port: z.number().int().min(1).max(65_535).default(6379),
           password: z.string().optional(),

@@ -24,7 +24,7 @@ import type { StateStore, StoredTask, TaskEventRecord } from '../store/ports.js'
 import { AgentdRequestContext, type HostedAgent } from './hosted-agent.js';
 import { PushNotifier, type PushNotifierOptions } from './push-notifier.js';
 import { isoNow } from './clock.js';
-import { appendHistory, limitHistory } from './reducer.js';
+import { appendHistory, applyStatusUpdate, limitHistory } from './reducer.js';
 import { RunEventBus, TaskRun, type RunOutcome } from './task-run.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import {
@@ -81,6 +81,15 @@ export class TaskEngine {
     this.logger = options.logger;
     this.scheduler = new WorkScheduler(options.maxConcurrent, options.maxQueueDepth);
     this.push = new PushNotifier(options.push, options.logger);
+    // A cancel requested on another replica arrives here; only the executing replica acts.
+    this.store.coordinator.onCancelRequest((taskId) => {
+      const run = this.runs.get(taskId);
+      if (run && !isTerminal(run.state)) {
+        void this.cancelRun(run, 'canceled from another replica').catch((error: unknown) =>
+          run.log.error({ err: error }, 'cancel requested by another replica failed'),
+        );
+      }
+    });
   }
 
   /** Registers a hosted agent. Names are unique per process. */
@@ -262,6 +271,15 @@ export class TaskEngine {
     if (!run) {
       const stored = await this.load(agent, id, tenant);
       assertCancelable(stored.task);
+      if (await this.store.coordinator.isClaimed(id)) {
+        // Executing on another replica: ask it to cancel, and answer with the outcome it records.
+        const settled = await this.cancelElsewhere(stored);
+        if (settled) return settled;
+        this.logger.warn(
+          { task_id: id },
+          'the replica executing the task did not cancel it in time; canceling here',
+        );
+      }
       run = new TaskRun(this.runDeps(), agent, stored);
       // The task's webhooks are told of the cancel like of any other event.
       run.pushConfigs = await this.store.pushConfigs.list(id);
@@ -505,6 +523,7 @@ export class TaskEngine {
     run.bus = bus;
     let failure: unknown;
     try {
+      await this.store.coordinator.claim(run.id);
       await run.agent.executor.execute(requestContext, bus);
     } catch (error) {
       failure = error;
@@ -535,6 +554,39 @@ export class TaskEngine {
     } finally {
       run.executing = false;
       this.finishRun(run);
+      await this.store.coordinator
+        .release(run.id)
+        .catch((error: unknown) =>
+          run.log.warn({ err: error }, 'could not release the task claim; it will lapse'),
+        );
+    }
+  }
+
+  /**
+   * Cancels a task another replica executes: publishes the request, then follows the
+   * task's events until a terminal state (bounded by the cancel grace plus a margin).
+   * Returns the final task, or undefined when the owner did not answer in time.
+   */
+  private async cancelElsewhere(stored: StoredTask): Promise<Task | undefined> {
+    const id = stored.task.id;
+    const controller = new AbortController();
+    const follower = this.store.events.follow(id, stored.lastSeq, controller.signal);
+    const timer = setTimeout(() => controller.abort(), this.options.cancelGraceMs + 3000);
+    try {
+      await this.store.coordinator.requestCancel(id);
+      for await (const record of follower) {
+        const p = record.event.payload;
+        if (p?.$case !== 'statusUpdate' || !isTerminal(p.value.status?.state)) continue;
+        // The owner saves its snapshot right after appending the terminal event.
+        const latest = await this.store.tasks.get(id);
+        return latest && isTerminal(latest.task.status?.state)
+          ? latest.task
+          : applyStatusUpdate(stored.task, p.value, isoNow());
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
     }
   }
 

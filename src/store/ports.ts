@@ -110,12 +110,30 @@ export interface RetentionPolicy {
   readonly maxTerminalTasks: number;
 }
 
+/**
+ * Cross-replica control of running tasks: which replica executes a task (a claim that
+ * expires unless refreshed, so a dead replica's claims lapse), and cancel requests that
+ * reach that replica.
+ */
+export interface TaskCoordinator {
+  /** Marks this replica as executing the task until `release` (or until it stops refreshing). */
+  claim(taskId: string): Promise<void>;
+  release(taskId: string): Promise<void>;
+  /** Whether some live replica (this one included) is executing the task. */
+  isClaimed(taskId: string): Promise<boolean>;
+  /** Asks whichever replica executes the task to cancel it. */
+  requestCancel(taskId: string): Promise<void>;
+  /** Registers this replica's handler for cancel requests (any task; the handler filters). */
+  onCancelRequest(handler: (taskId: string) => void): void;
+}
+
 /** The set of ports a backend provides, plus its lifecycle. */
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
   readonly tasks: TaskStore;
   readonly events: EventLog;
   readonly pushConfigs: PushConfigStore;
+  readonly coordinator: TaskCoordinator;
   /** Resolves when the backend can serve requests; used by readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -57,6 +57,30 @@ describe('replicas sharing one Redis store', () => {
     expect(listed.tasks.map((t) => t.id)).toEqual([created.id]);
   });
 
+  it('a cancel sent to replica B reaches replica A, which executes the task, and stops its agent', async () => {
+    const onA = await clientFor(a.agentUrl('countdown'));
+    const onB = await clientFor(b.agentUrl('countdown'));
+    const stream = onA.sendMessageStream(sendRequest('count to 200'));
+    const first = await stream.next();
+    const task = first.value?.payload?.$case === 'task' ? first.value.payload.value : undefined;
+    if (!task) throw new Error('expected the task first');
+    for (let n = 0; n < 3; n++) await stream.next(); // A is working: a few events in
+
+    const canceled = await onB.cancelTask({ tenant: '', id: task.id, metadata: undefined });
+    expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+
+    let last: TaskState | undefined;
+    for await (const event of stream) {
+      if (event.payload?.$case === 'statusUpdate') last = event.payload.value.status?.state;
+    }
+    expect(last).toBe(TaskState.TASK_STATE_CANCELED);
+    const final = await onA.getTask({ tenant: '', id: task.id });
+    expect(final.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    // The agent on A stopped counting long before 200.
+    expect(final.artifacts[0]?.parts.length ?? 0).toBeLessThan(200);
+    expect(a.server.stats().runs).toBe(0);
+  });
+
   it('when Redis stops, readiness turns 503 and requests get a retryable 503; both recover when it is back', async () => {
     const port = redis.port;
     await redis.stop();

@@ -1,4 +1,5 @@
 import type { RetentionPolicy, StateStore } from '../ports.js';
+import { MemoryCoordinator } from './memory-coordinator.js';
 import { MemoryEventLog } from './memory-event-log.js';
 import { MemoryPushConfigStore } from './memory-push-config-store.js';
 import { MemoryTaskStore } from './memory-task-store.js';
@@ -21,6 +22,7 @@ export class MemoryStateStore implements StateStore {
   readonly tasks: MemoryTaskStore;
   readonly events: MemoryEventLog;
   readonly pushConfigs: MemoryPushConfigStore;
+  readonly coordinator = new MemoryCoordinator();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: MemoryStateStoreOptions) {

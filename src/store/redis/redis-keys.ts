@@ -27,6 +27,16 @@ export class RedisKeys {
     return `${this.prefix}{t:${id}}:push`;
   }
 
+  /** String: the id of the replica executing the task, with a TTL. */
+  owner(id: string): string {
+    return `${this.prefix}{t:${id}}:owner`;
+  }
+
+  /** Pub/sub channel for cancel requests (payload: task id). */
+  cancelChannel(): string {
+    return `${this.prefix}cancel`;
+  }
+
   /** Sorted set (all scores 0) of `<updatedAt padded>:<taskId>` for one listing filter. */
   index(agent: string, tenant: string, filter = ''): string {
     return `${this.prefix}idx:${encodeURIComponent(agent)}:${encodeURIComponent(tenant)}${filter}`;

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RetentionPolicy, StateStore } from '../ports.js';
+import { RedisCoordinator } from './redis-coordinator.js';
 import { RedisEventLog } from './redis-event-log.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPushConfigStore } from './redis-push-config-store.js';
@@ -17,6 +18,8 @@ export interface RedisStateStoreOptions {
   readonly sweepIntervalMs?: number;
   /** Where connection loss and recovery are reported (once per outage, not per retry). */
   readonly logger?: Logger;
+  /** A dead replica's claim on the tasks it executed lapses after this long (default 30 s). */
+  readonly claimTtlMs?: number;
 }
 
 /**
@@ -28,6 +31,7 @@ export class RedisStateStore implements StateStore {
   readonly tasks: RedisTaskStore;
   readonly events: RedisEventLog;
   readonly pushConfigs: RedisPushConfigStore;
+  readonly coordinator: RedisCoordinator;
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -48,6 +52,9 @@ export class RedisStateStore implements StateStore {
     this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
     this.events = guardUnavailable(new RedisEventLog(this.redis, keys));
     this.pushConfigs = guardUnavailable(new RedisPushConfigStore(this.redis, keys));
+    this.coordinator = guardUnavailable(
+      new RedisCoordinator(this.redis, keys, { claimTtlMs: options.claimTtlMs ?? 30_000 }),
+    );
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);
     this.sweeper.unref();
@@ -64,6 +71,7 @@ export class RedisStateStore implements StateStore {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.coordinator.close();
     this.events.closeFollowers();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
