@@ -1,28 +1,18 @@
 /**
- * The gRPC side of the test vocabulary: the official SDK client created from a card with
- * the gRPC transport preferred, and a raw grpc-js client on the SDK's own service
- * definition (`lf.a2a.v1.A2AService`) for tests that must see exact status codes, the
- * `grpc-status-details-bin` trailer, deadlines and cancellation.
+ * The gRPC side of the test vocabulary: closing the channel behind an official SDK client
+ * (`clientFor(url, 'GRPC')` in sdk-client.ts makes one), and a raw grpc-js client on the
+ * SDK's own service definition (`lf.a2a.v1.A2AService`) for tests that must see exact
+ * status codes, the `grpc-status-details-bin` trailer, deadlines, cancellation and the
+ * encoded messages themselves.
  */
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import * as grpc from '@grpc/grpc-js';
 import type { StreamResponse } from '@a2a-js/sdk';
-import { ClientFactory, ClientFactoryOptions, type Client } from '@a2a-js/sdk/client';
-import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
+import type { Client } from '@a2a-js/sdk/client';
 import { decodeErrorInfo, decodeStatus, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
 import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { expect } from 'vitest';
 import { A2A_DOMAIN, ERROR_INFO_TYPE } from './wire.js';
-
-/** An SDK client created from the agent's card alone, preferring its GRPC interface. */
-export async function grpcClientFor(agentUrl: string): Promise<Client> {
-  const factory = new ClientFactory(
-    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
-      transports: [new GrpcTransportFactory()],
-      preferredTransports: ['GRPC'],
-    }),
-  );
-  return factory.createFromUrl(agentUrl);
-}
 
 /**
  * Closes the gRPC channel behind an SDK client. The SDK's `Client` has no `close()`; its
@@ -76,16 +66,39 @@ export class RawGrpcClient {
     request: RequestOf<K>,
     options: CallOptions = {},
   ): Promise<ResponseOf<K>> {
+    return this.call(
+      method,
+      request,
+      A2AService[method].responseDeserialize as (b: Buffer) => ResponseOf<K>,
+      options,
+    );
+  }
+
+  /** One unary call answered with the encoded response, for tests that read the wire itself. */
+  unaryBytes<K extends UnaryName>(
+    method: K,
+    request: RequestOf<K>,
+    options: CallOptions = {},
+  ): Promise<Buffer> {
+    return this.call(method, request, (bytes) => bytes, options);
+  }
+
+  private call<K extends UnaryName, R>(
+    method: K,
+    request: RequestOf<K>,
+    deserialize: (bytes: Buffer) => R,
+    options: CallOptions,
+  ): Promise<R> {
     const def = A2AService[method];
     return new Promise((resolve, reject) => {
       const call = this.client.makeUnaryRequest(
         def.path,
         def.requestSerialize as (value: RequestOf<K>) => Buffer,
-        def.responseDeserialize as (value: Buffer) => ResponseOf<K>,
+        deserialize,
         request,
         metadataOf(options),
         callOptionsOf(options),
-        (error, response) => (error ? reject(error) : resolve(response as ResponseOf<K>)),
+        (error, response) => (error ? reject(error) : resolve(response as R)),
       );
       options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
     });
@@ -233,6 +246,27 @@ export async function eventuallyAsync<T>(
       throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/** One field of an encoded protobuf message: its number, and its bytes when length-delimited. */
+export interface WireField {
+  readonly no: number;
+  readonly bytes?: Uint8Array;
+}
+
+/** The fields present in an encoded protobuf message, in wire order (a repeated field once per value). */
+export function wireFields(bytes: Uint8Array): WireField[] {
+  const reader = new BinaryReader(bytes);
+  const fields: WireField[] = [];
+  while (reader.pos < reader.len) {
+    const [no, type] = reader.tag();
+    if (type === WireType.LengthDelimited) fields.push({ no, bytes: reader.bytes() });
+    else {
+      reader.skip(type, no);
+      fields.push({ no });
+    }
+  }
+  return fields;
 }
 
 function metadataOf(options: CallOptions): grpc.Metadata {

@@ -1,10 +1,12 @@
 /**
- * Shared vocabulary of the interop suite: the two transports every operation runs over,
- * request builders for what `sendRequest` does not cover (context ids, push configs), and
- * readers that turn SDK results and stream events into what a user looks at.
+ * Shared vocabulary of the interop suite: the transports operations run over, request
+ * builders for what `sendRequest` does not cover (context ids, push configs, listings),
+ * readers that turn SDK results and stream events into what a user looks at, and the SDK
+ * error each binding raises.
  */
 import { TaskState } from '@a2a-js/sdk';
 import type {
+  ListTasksRequest,
   Message,
   SendMessageRequest,
   SendMessageResult,
@@ -12,11 +14,36 @@ import type {
   Task,
   TaskPushNotificationConfig,
 } from '@a2a-js/sdk';
+import {
+  ExtendedAgentCardNotConfiguredError,
+  TaskNotCancelableError,
+  TaskNotFoundError,
+  UnsupportedOperationError,
+  isJsonRpcError,
+  isRestError,
+} from '@a2a-js/sdk/errors';
+import { isGrpcError } from '@a2a-js/sdk/errors/grpc';
+import * as grpc from '@grpc/grpc-js';
+import { expect } from 'vitest';
 import { userMessage } from './sdk-client.js';
+import { DEMO_AGENTS } from './server.js';
 
-/** The bindings every interop test runs over, as the SDK names them. */
-export const TRANSPORTS = ['JSONRPC', 'HTTP+JSON'] as const;
+/** Every binding agentd serves, as the SDK names them: the shared operation suites run over each. */
+export const TRANSPORTS = ['JSONRPC', 'HTTP+JSON', 'GRPC'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
+/** The HTTP bindings alone, for suites not run over gRPC (their gRPC counterparts, if any, are in grpc-*.test.ts). */
+export const HTTP_TRANSPORTS = ['JSONRPC', 'HTTP+JSON'] as const satisfies readonly TransportName[];
+
+/** The demo agents plus `vip`, an echo whose card advertises an extended card. */
+export const AGENTS_WITH_EXTENDED_CARD = [
+  ...DEMO_AGENTS,
+  {
+    name: 'vip',
+    kind: 'echo',
+    description: 'an echo with a private side',
+    extendedCard: { description: 'x' },
+  },
+];
 
 export interface RequestOptions {
   taskId?: string;
@@ -51,10 +78,89 @@ export function pushConfig(
   return { tenant: '', id: '', taskId: '', token: '', authentication: undefined, ...fields };
 }
 
+/** A ListTasksRequest with the fields a test does not set left empty. */
+export function listRequest(fields: Partial<ListTasksRequest> = {}): ListTasksRequest {
+  return {
+    tenant: '',
+    contextId: '',
+    status: TaskState.TASK_STATE_UNSPECIFIED,
+    pageToken: '',
+    statusTimestampAfter: undefined,
+    ...fields,
+  };
+}
+
 /** The result as a Task; fails the test when the agent answered with a bare Message. */
 export function asTask(result: SendMessageResult): Task {
   if (!('status' in result)) throw new Error(`expected a Task, got a Message: ${JSON.stringify(result)}`);
   return result;
+}
+
+/** The error a call fails with; fails the test if the call succeeds. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+/** An A2A error as the SDK raises it: its semantic class, and the wire code each binding sends it with. */
+interface A2AErrorExpectation {
+  readonly cls: abstract new (...args: never[]) => Error;
+  readonly JSONRPC: number;
+  readonly 'HTTP+JSON': number;
+  readonly GRPC: keyof typeof grpc.status;
+}
+
+/** The A2A errors the interop tests provoke. */
+const A2A_ERRORS = {
+  TASK_NOT_FOUND: { cls: TaskNotFoundError, JSONRPC: -32001, 'HTTP+JSON': 404, GRPC: 'NOT_FOUND' },
+  TASK_NOT_CANCELABLE: {
+    cls: TaskNotCancelableError,
+    JSONRPC: -32002,
+    'HTTP+JSON': 400,
+    GRPC: 'FAILED_PRECONDITION',
+  },
+  UNSUPPORTED_OPERATION: {
+    cls: UnsupportedOperationError,
+    JSONRPC: -32004,
+    'HTTP+JSON': 400,
+    GRPC: 'FAILED_PRECONDITION',
+  },
+  EXTENDED_AGENT_CARD_NOT_CONFIGURED: {
+    cls: ExtendedAgentCardNotConfiguredError,
+    JSONRPC: -32007,
+    'HTTP+JSON': 400,
+    GRPC: 'FAILED_PRECONDITION',
+  },
+} satisfies Record<string, A2AErrorExpectation>;
+export type A2AErrorReason = keyof typeof A2A_ERRORS;
+
+/**
+ * Per binding: the `transport` its SDK errors name, and the wire code they carry
+ * (undefined if none; a gRPC status by name, so failures read well).
+ */
+const WIRE_CODE: Record<
+  TransportName,
+  { transport: string; of(error: unknown): number | string | undefined }
+> = {
+  JSONRPC: { transport: 'jsonrpc', of: (e) => (isJsonRpcError(e) ? e.envelopeCode : undefined) },
+  'HTTP+JSON': { transport: 'rest', of: (e) => (isRestError(e) ? e.statusCode : undefined) },
+  GRPC: { transport: 'grpc', of: (e) => (isGrpcError(e) ? grpc.status[e.status] : undefined) },
+};
+
+/**
+ * Asserts the SDK's error as `transport` raises it: the semantic class, its name and
+ * reason, and the wire code it came with (JSON-RPC envelope code, HTTP status, gRPC status).
+ */
+export function expectSdkError(error: unknown, transport: TransportName, reason: A2AErrorReason): void {
+  const expected = A2A_ERRORS[reason];
+  const wire = WIRE_CODE[transport];
+  expect(error).toBeInstanceOf(expected.cls);
+  expect(error).toMatchObject({ name: expected.cls.name, reason, transport: wire.transport });
+  expect(wire.of(error), `${transport} wire code of ${reason}`).toBe(expected[transport]);
 }
 
 /** Reads a stream to its end. */

@@ -1,17 +1,46 @@
 /** Official @a2a-js/sdk clients for a running server, and message builders. */
 import { Role, type Message, type SendMessageRequest } from '@a2a-js/sdk';
 import { ClientFactory, ClientFactoryOptions, type Client } from '@a2a-js/sdk/client';
+import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import { closeSdkClient } from './grpc.js';
+import type { TransportName } from './interop.js';
 
-/** A client created the way users do: from the agent's card URL alone. */
-export async function clientFor(
-  agentUrl: string,
-  transport: 'JSONRPC' | 'HTTP+JSON' = 'JSONRPC',
-): Promise<Client> {
+/**
+ * A client created the way users do: from the agent's card URL alone, preferring
+ * `transport`. The SDK falls back to another interface on the card when that one is absent.
+ */
+export async function clientFor(agentUrl: string, transport: TransportName = 'JSONRPC'): Promise<Client> {
   const factory = new ClientFactory(
-    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, { preferredTransports: [transport] }),
+    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
+      transports: [new GrpcTransportFactory()],
+      preferredTransports: [transport],
+    }),
   );
   return factory.createFromUrl(agentUrl);
+}
+
+/**
+ * The clients of one suite over one transport: `for` makes each from an agent URL and
+ * checks it really speaks that transport; `close` releases them all (the gRPC ones hold a
+ * channel; the HTTP ones hold nothing). Close them before the server they talk to.
+ */
+export class SuiteClients {
+  private readonly made: Client[] = [];
+
+  constructor(readonly transport: TransportName) {}
+
+  async for(agentUrl: string): Promise<Client> {
+    const client = await clientFor(agentUrl, this.transport);
+    this.made.push(client);
+    expect(client.transport.protocolName).toBe(this.transport);
+    return client;
+  }
+
+  close(): void {
+    for (const client of this.made.splice(0)) closeSdkClient(client);
+  }
 }
 
 export function userMessage(text: string, extra: Partial<Message> = {}): Message {

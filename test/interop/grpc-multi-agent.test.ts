@@ -10,14 +10,9 @@ import { TaskNotFoundError } from '@a2a-js/sdk/errors';
 import { LegacyGrpcTransport } from '@a2a-js/sdk/compat/v0_3/client/grpc';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  RawGrpcClient,
-  closeSdkClient,
-  closeTransport,
-  expectGrpcError,
-  grpcClientFor,
-} from '../helpers/grpc.js';
+import { RawGrpcClient, closeSdkClient, closeTransport, expectGrpcError } from '../helpers/grpc.js';
 import { artifactText, asTask, collect, messageRequest, stateOf } from '../helpers/interop.js';
+import { clientFor } from '../helpers/sdk-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { restUrl, rpc, rpcUrl } from '../helpers/wire.js';
 
@@ -47,7 +42,7 @@ describe('two agents on one gRPC port', () => {
   let raw: RawGrpcClient;
   const clients: Client[] = [];
   const grpcClient = async (agent: string): Promise<Client> => {
-    const c = await grpcClientFor(t.agentUrl(agent));
+    const c = await clientFor(t.agentUrl(agent), 'GRPC');
     clients.push(c);
     return c;
   };
@@ -150,7 +145,7 @@ describe("server.transport: 'grpc'", () => {
   let client: Client;
   beforeAll(async () => {
     t = await startServer({ server: { transport: 'grpc' } });
-    client = await grpcClientFor(t.agentUrl('countdown'));
+    client = await clientFor(t.agentUrl('countdown'), 'GRPC');
   });
   afterAll(async () => {
     closeSdkClient(client);
@@ -200,7 +195,7 @@ describe("server.transport: 'http'", () => {
   let client: Client;
   beforeAll(async () => {
     t = await startServer({ server: { transport: 'http' } });
-    client = await grpcClientFor(t.agentUrl('echo'));
+    client = await clientFor(t.agentUrl('echo'), 'GRPC');
   });
   afterAll(async () => {
     closeSdkClient(client);

@@ -3,7 +3,7 @@ import type { StreamResponse } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  TRANSPORTS,
+  HTTP_TRANSPORTS,
   asTask,
   chunkTexts,
   collect,
@@ -18,7 +18,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 
 const FIXTURE = 'test/fixtures/sdk-executor.mjs';
 
-describe.each(TRANSPORTS)(
+describe.each(HTTP_TRANSPORTS)(
   'AgentExecutors written for the SDK, hosted as module agents, over %s',
   (transport) => {
     let t: TestServer;

@@ -2,20 +2,15 @@ import { AgentCard, TaskState } from '@a2a-js/sdk';
 import { ClientFactory, ClientFactoryOptions } from '@a2a-js/sdk/client';
 import { ExtendedAgentCardNotConfiguredError } from '@a2a-js/sdk/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRANSPORTS, artifactText, asTask, messageRequest } from '../helpers/interop.js';
+import {
+  AGENTS_WITH_EXTENDED_CARD,
+  HTTP_TRANSPORTS,
+  artifactText,
+  asTask,
+  messageRequest,
+} from '../helpers/interop.js';
 import { clientFor } from '../helpers/sdk-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-
-const AGENTS = [
-  { name: 'echo', kind: 'echo', default: true },
-  { name: 'countdown', kind: 'countdown', stepMs: 20 },
-  {
-    name: 'vip',
-    kind: 'echo',
-    description: 'an echo with a private side',
-    extendedCard: { description: 'x' },
-  },
-];
 
 interface DirectoryEntry {
   name: string;
@@ -28,7 +23,7 @@ interface DirectoryEntry {
 describe('agent directory and cards', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer({ agents: AGENTS });
+    t = await startServer({ agents: AGENTS_WITH_EXTENDED_CARD });
   });
   afterAll(() => t.close());
 
@@ -68,10 +63,10 @@ describe('agent directory and cards', () => {
   });
 });
 
-describe.each(TRANSPORTS)('multiple agents over %s', (transport) => {
+describe.each(HTTP_TRANSPORTS)('multiple agents over %s', (transport) => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer({ agents: AGENTS });
+    t = await startServer({ agents: AGENTS_WITH_EXTENDED_CARD });
   });
   afterAll(() => t.close());
 

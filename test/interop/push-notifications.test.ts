@@ -3,7 +3,7 @@ import type { Client } from '@a2a-js/sdk/client';
 import { TaskNotFoundError } from '@a2a-js/sdk/errors';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  TRANSPORTS,
+  HTTP_TRANSPORTS,
   artifactText,
   asTask,
   chunkTexts,
@@ -38,7 +38,7 @@ function delivered(receiver: WebhookReceiver): StreamResponse[] {
   return receiver.requests.filter((r) => r.answered === 200).map(decoded);
 }
 
-describe.each(TRANSPORTS)('push notifications over %s', (transport) => {
+describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
   let t: TestServer;
   let countdown: Client;
   let echo: Client;
