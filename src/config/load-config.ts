@@ -29,7 +29,7 @@ interface Override {
 export const ENV_OVERRIDES: ReadonlyArray<{
   env: string;
   path: string[];
-  type: 'int' | 'string' | 'bool' | 'level' | 'lower';
+  type: 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower';
 }> = [
   { env: 'HTTP_PORT', path: ['server', 'httpPort'], type: 'int' },
   { env: 'AGENTD_HOST', path: ['server', 'host'], type: 'string' },
@@ -39,6 +39,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'AGENTD_COMPAT_V03', path: ['server', 'compatV03'], type: 'bool' },
   { env: 'GRPC_PORT', path: ['server', 'grpcPort'], type: 'int' },
   { env: 'AGENTD_STORE', path: ['store', 'kind'], type: 'lower' },
+  { env: 'AGENT_HEARTBEAT_INTERVAL', path: ['registry', 'heartbeatSeconds'], type: 'number' },
   { env: 'REDIS_URL', path: ['store', 'redis', 'url'], type: 'string' },
   { env: 'REDIS_HOST', path: ['store', 'redis', 'host'], type: 'string' },
   { env: 'REDIS_PORT', path: ['store', 'redis', 'port'], type: 'int' },
@@ -158,7 +159,7 @@ function flagOverrides(flags: ConfigFlags): Override[] {
   return out;
 }
 
-function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level' | 'lower'): unknown {
+function parseTyped(value: string, type: 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower'): unknown {
   switch (type) {
     case 'int': {
       // Plain decimal only: Number() would read " " as 0, "0x1F" as 31 and "1e3" as 1000.
@@ -174,6 +175,10 @@ function parseTyped(value: string, type: 'int' | 'string' | 'bool' | 'level' | '
       return value.toLowerCase();
     case 'lower':
       return value.trim().toLowerCase();
+    case 'number': {
+      const n = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
+      return Number.isFinite(n) ? n : new Error(`"${value}" is not a number`);
+    }
     case 'string':
       return value;
   }

@@ -131,6 +131,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+  registry: z
+    .strictObject({
+      /** How often this server re-registers its agents; entries expire after 3 missed beats. */
+      heartbeatSeconds: z.number().min(0.05).default(30),
+    })
+    .prefault({}),
   agents: z
     .array(agentSchema)
     .min(1, 'must define at least one agent')

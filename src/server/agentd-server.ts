@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createHostedAgent, publishCards } from '../agents/agent-factory.js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { agentUrls, createHostedAgent, publishCards } from '../agents/agent-factory.js';
 import type { AgentdConfig } from '../config/schema.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
 import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
@@ -8,7 +10,7 @@ import { HealthChecker } from '../observability/health-checker.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { createStore } from '../store/create-store.js';
-import type { StateStore } from '../store/ports.js';
+import type { RegisteredAgent, StateStore } from '../store/ports.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -33,6 +35,9 @@ export class AgentdServer {
   private baseUrl = '';
   private draining = false;
   private started = false;
+  /** This server in the agent registry. */
+  readonly serverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private heartbeat: NodeJS.Timeout | undefined;
   private shutdownPromise: Promise<void> | undefined;
 
   private constructor(
@@ -67,8 +72,9 @@ export class AgentdServer {
       compatV03: config.server.compatV03,
       bodyLimitBytes: config.server.bodyLimitBytes,
       health: this.health,
-      baseUrl: () => this.baseUrl,
       defaultAgent: () => defaultAgent as HostedAgent,
+      discover: (capability) => this.discover(capability),
+      serverId: this.serverId,
     });
   }
 
@@ -115,8 +121,37 @@ export class AgentdServer {
       const agent = this.agents[i];
       if (agent) publishCards(agent, cfg, endpoints);
     });
+    await this.registerAgents();
+    const beatMs = this.config.registry.heartbeatSeconds * 1000;
+    this.heartbeat = setInterval(
+      () =>
+        void this.registerAgents().catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'agent registry heartbeat failed'),
+        ),
+      beatMs,
+    );
+    this.heartbeat.unref();
     this.started = true;
     return { url: this.baseUrl, grpcAddress: this.grpcAddr };
+  }
+
+  /**
+   * Agents hosted by every server on this store (just this one on the memory store),
+   * optionally only those with a skill id or tag equal to `capability`.
+   */
+  async discover(capability?: string): Promise<RegisteredAgent[]> {
+    const all = await this.store.registry.list();
+    if (!capability) return all;
+    return all.filter((a) => a.card.skills.some((s) => s.id === capability || s.tags.includes(capability)));
+  }
+
+  /** Registers this server's agents for three heartbeats (entries expire after 3 missed beats). */
+  private async registerAgents(): Promise<void> {
+    await this.store.registry.register(
+      this.serverId,
+      this.agents.map((a) => ({ name: a.name, cardUrl: agentUrls(this.baseUrl, a.name).card, card: a.card })),
+      3 * this.config.registry.heartbeatSeconds * 1000,
+    );
   }
 
   /** The `host:port` gRPC clients use (after `start()`, when gRPC is served). */
@@ -149,6 +184,10 @@ export class AgentdServer {
       const { unfinished } = await this.engine.shutdown(drainMs);
       if (unfinished > 0)
         this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
+      clearInterval(this.heartbeat);
+      await this.store.registry
+        .deregister(this.serverId)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'could not deregister; entries will expire'));
       this.http.closeStreams();
       this.grpc?.closeStreams();
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.

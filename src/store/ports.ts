@@ -5,7 +5,7 @@
  *
  * Everything is async and cursor-based so a networked store fits without changing callers.
  */
-import type { StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
+import type { AgentCard, StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import type { TaskState } from '@a2a-js/sdk';
 
 /** A task snapshot plus the bookkeeping the engine needs to share it safely. */
@@ -127,6 +127,28 @@ export interface TaskCoordinator {
   onCancelRequest(handler: (taskId: string) => void): void;
 }
 
+/** One agent as a server registered it. */
+export interface RegisteredAgent {
+  /** The server that hosts it. */
+  readonly serverId: string;
+  readonly name: string;
+  readonly cardUrl: string;
+  readonly card: AgentCard;
+}
+
+/**
+ * Which agents the servers sharing this store host. Servers register their agents with a
+ * heartbeat; an entry not refreshed within its TTL is gone (a server that died).
+ */
+export interface AgentRegistry {
+  /** Registers or refreshes this server's agents for `ttlMs`. */
+  register(serverId: string, agents: ReadonlyArray<Omit<RegisteredAgent, 'serverId'>>, ttlMs: number): Promise<void>;
+  /** Removes this server's entries at once (graceful shutdown). */
+  deregister(serverId: string): Promise<void>;
+  /** Every live entry, across servers. */
+  list(): Promise<RegisteredAgent[]>;
+}
+
 /** The set of ports a backend provides, plus its lifecycle. */
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
@@ -134,6 +156,7 @@ export interface StateStore {
   readonly events: EventLog;
   readonly pushConfigs: PushConfigStore;
   readonly coordinator: TaskCoordinator;
+  readonly registry: AgentRegistry;
   /** Resolves when the backend can serve requests; used by readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

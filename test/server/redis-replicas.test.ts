@@ -81,6 +81,29 @@ describe('replicas sharing one Redis store', () => {
     expect(a.server.stats().runs).toBe(0);
   });
 
+  it('discovery on one replica finds the agents of every replica, by capability', async () => {
+    const res = await fetch(`${b.url}/api/v1/agents?capability=countdown`);
+    const body = (await res.json()) as {
+      agents: Array<{ name: string; server: string; local: boolean; cardUrl: string }>;
+    };
+    const servers = new Set(body.agents.map((x) => x.server));
+    expect(body.agents.every((x) => x.name === 'countdown')).toBe(true);
+    expect(servers).toEqual(new Set([a.server.serverId, b.server.serverId]));
+    expect(body.agents.find((x) => !x.local)?.cardUrl).toBe(
+      `${a.url}/a2a/countdown/.well-known/agent-card.json`,
+    );
+    const none = (await (await fetch(`${b.url}/api/v1/agents?capability=no-such-skill`)).json()) as {
+      agents: unknown[];
+    };
+    expect(none.agents).toEqual([]);
+  });
+
+  it('a replica that shuts down gracefully leaves the registry at once', async () => {
+    await a.close();
+    const body = (await (await fetch(`${b.url}/api/v1/agents`)).json()) as { agents: Array<{ server: string }> };
+    expect(new Set(body.agents.map((x) => x.server))).toEqual(new Set([b.server.serverId]));
+  });
+
   it('when Redis stops, readiness turns 503 and requests get a retryable 503; both recover when it is back', async () => {
     const port = redis.port;
     await redis.stop();

@@ -13,7 +13,15 @@ import type { Message, StreamResponse, Task, TaskPushNotificationConfig } from '
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentdError } from '../../src/errors.js';
-import type { StateStore, StoredTask, TaskEventRecord, TaskQuery } from '../../src/store/ports.js';
+import type {
+  RegisteredAgent,
+  StateStore,
+  StoredTask,
+  TaskEventRecord,
+  TaskQuery,
+} from '../../src/store/ports.js';
+
+type RegisteredCard = Omit<RegisteredAgent, 'serverId'>;
 
 type NewRecord = Omit<StoredTask, 'version'>;
 
@@ -675,6 +683,76 @@ export function storeConformance(name: string, make: () => Promise<StateStore>):
         }
         expect(seen).toEqual([1, 2]);
         await until(() => store.events.followerCount() === base, 'follower released on break');
+      });
+    });
+
+    describe('AgentRegistry', () => {
+      const card = (name: string, tags: string[]): RegisteredCard['card'] => ({
+        name,
+        description: '',
+        supportedInterfaces: [
+          { url: `http://h/a2a/${name}/`, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: '1.0' },
+        ],
+        provider: undefined,
+        version: '1',
+        documentationUrl: undefined,
+        capabilities: { streaming: true, pushNotifications: false, extensions: [], extendedAgentCard: false },
+        securitySchemes: {},
+        securityRequirements: [],
+        defaultInputModes: [],
+        defaultOutputModes: [],
+        skills: [
+          {
+            id: `${name}-skill`,
+            name,
+            description: '',
+            tags,
+            examples: [],
+            inputModes: [],
+            outputModes: [],
+            securityRequirements: [],
+          },
+        ],
+        signatures: [],
+        iconUrl: undefined,
+      });
+      const entry = (name: string): RegisteredCard => ({
+        name,
+        cardUrl: `http://h/a2a/${name}/.well-known/agent-card.json`,
+        card: card(name, ['t']),
+      });
+      const mine = async (): Promise<string[]> =>
+        (await store.registry.list())
+          .filter((a) => a.serverId.startsWith(p))
+          .map((a) => `${a.serverId.slice(p.length + 1)}/${a.name}`)
+          .sort();
+
+      it('lists every live entry of every server, with its card', async () => {
+        await store.registry.register(id('s1'), [entry('echo'), entry('countdown')], 60_000);
+        await store.registry.register(id('s2'), [entry('echo')], 60_000);
+        expect(await mine()).toEqual(['s1/countdown', 's1/echo', 's2/echo']);
+        const echo = (await store.registry.list()).find((a) => a.serverId === id('s2'));
+        expect(echo?.card.skills[0]?.id).toBe('echo-skill');
+        expect(echo?.cardUrl).toBe('http://h/a2a/echo/.well-known/agent-card.json');
+      });
+
+      it('a re-registration replaces the server entries; deregister removes them at once', async () => {
+        await store.registry.register(id('s1'), [entry('echo'), entry('countdown')], 60_000);
+        await store.registry.register(id('s1'), [entry('echo')], 60_000);
+        expect(await mine()).toEqual(['s1/echo']);
+        await store.registry.deregister(id('s1'));
+        expect(await mine()).toEqual([]);
+      });
+
+      it('entries expire when their server stops refreshing them', async () => {
+        await store.registry.register(id('gone'), [entry('echo')], 50);
+        await store.registry.register(id('alive'), [entry('echo')], 60_000);
+        const deadline = Date.now() + 2000;
+        while ((await mine()).length !== 1) {
+          if (Date.now() > deadline) throw new Error(`entries did not expire: ${(await mine()).join(', ')}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(await mine()).toEqual(['alive/echo']);
       });
     });
 

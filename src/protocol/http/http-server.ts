@@ -3,7 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { err, toAgentdError } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import type { HealthChecker } from '../../observability/health-checker.js';
-import { agentUrls } from '../../agents/agent-factory.js';
+import type { RegisteredAgent } from '../../store/ports.js';
 import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
 import { registerRestRoutes, sendRestError } from './rest-routes.js';
@@ -14,9 +14,11 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
   readonly a2a: boolean;
   readonly bodyLimitBytes: number;
   readonly health: HealthChecker;
-  /** Public base URL, for the card URLs listed by `/api/v1/agents`. */
-  readonly baseUrl: () => string;
   readonly defaultAgent: () => HostedAgent;
+  /** Agents across every server on the store, optionally with a skill id or tag. */
+  readonly discover: (capability?: string) => Promise<RegisteredAgent[]>;
+  /** This server's id in the registry. */
+  readonly serverId: string;
 }
 
 export interface HttpServer {
@@ -118,19 +120,27 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ),
   );
 
-  app.get('/api/v1/agents', (_req, reply) => {
-    const base = options.baseUrl();
+  app.get<{ Querystring: { capability?: string } }>('/api/v1/agents', async (request, reply) => {
+    const capability = request.query.capability?.trim() || undefined;
     const defaultName = options.defaultAgent().name;
+    const agents = await options.discover(capability);
     return reply.send({
-      agents: options.engine.listAgents().map((a) => {
-        const urls = agentUrls(base, a.name);
+      ...(capability ? { capability } : {}),
+      agents: agents.map((a) => {
+        const url = (binding: string): string | undefined =>
+          a.card.supportedInterfaces.find((i) => i.protocolBinding === binding && i.protocolVersion === '1.0')?.url;
+        const grpc = a.card.supportedInterfaces.find((i) => i.protocolBinding === 'GRPC');
+        const local = a.serverId === options.serverId;
         return {
           name: a.name,
           description: a.card.description,
-          default: a.name === defaultName,
-          cardUrl: urls.card,
-          jsonRpcUrl: urls.jsonRpc,
-          restUrl: urls.rest,
+          server: a.serverId,
+          local,
+          default: local && a.name === defaultName,
+          cardUrl: a.cardUrl,
+          jsonRpcUrl: url('JSONRPC'),
+          restUrl: url('HTTP+JSON'),
+          ...(grpc ? { grpc: { address: grpc.url, tenant: grpc.tenant } } : {}),
           skills: a.card.skills.map((s) => ({ id: s.id, name: s.name, tags: s.tags })),
           capabilities: {
             streaming: a.card.capabilities?.streaming ?? false,

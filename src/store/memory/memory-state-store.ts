@@ -1,4 +1,5 @@
 import type { RetentionPolicy, StateStore } from '../ports.js';
+import { MemoryAgentRegistry } from './memory-agent-registry.js';
 import { MemoryCoordinator } from './memory-coordinator.js';
 import { MemoryEventLog } from './memory-event-log.js';
 import { MemoryPushConfigStore } from './memory-push-config-store.js';
@@ -23,6 +24,7 @@ export class MemoryStateStore implements StateStore {
   readonly events: MemoryEventLog;
   readonly pushConfigs: MemoryPushConfigStore;
   readonly coordinator = new MemoryCoordinator();
+  readonly registry = new MemoryAgentRegistry();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: MemoryStateStoreOptions) {

@@ -42,6 +42,16 @@ export class RedisKeys {
     return `${this.prefix}idx:${encodeURIComponent(agent)}:${encodeURIComponent(tenant)}${filter}`;
   }
 
+  /** Sorted set of registered server ids by the expiry of their registration. */
+  registry(): string {
+    return `${this.prefix}registry`;
+  }
+
+  /** JSON list of one server's agents, with a TTL its heartbeat refreshes. */
+  registryServer(serverId: string): string {
+    return `${this.prefix}registry:${serverId}`;
+  }
+
   /** Sorted set of finished task ids by finish time, for retention. */
   finished(): string {
     return `${this.prefix}finished`;

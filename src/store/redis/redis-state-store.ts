@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RetentionPolicy, StateStore } from '../ports.js';
+import { RedisAgentRegistry } from './redis-agent-registry.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { RedisEventLog } from './redis-event-log.js';
 import { RedisKeys } from './redis-keys.js';
@@ -32,6 +33,7 @@ export class RedisStateStore implements StateStore {
   readonly events: RedisEventLog;
   readonly pushConfigs: RedisPushConfigStore;
   readonly coordinator: RedisCoordinator;
+  readonly registry: RedisAgentRegistry;
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -52,6 +54,7 @@ export class RedisStateStore implements StateStore {
     this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
     this.events = guardUnavailable(new RedisEventLog(this.redis, keys));
     this.pushConfigs = guardUnavailable(new RedisPushConfigStore(this.redis, keys));
+    this.registry = guardUnavailable(new RedisAgentRegistry(this.redis, keys));
     this.coordinator = guardUnavailable(
       new RedisCoordinator(this.redis, keys, { claimTtlMs: options.claimTtlMs ?? 30_000 }),
     );
