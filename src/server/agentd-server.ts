@@ -187,7 +187,9 @@ export class AgentdServer {
       clearInterval(this.heartbeat);
       await this.store.registry
         .deregister(this.serverId)
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'could not deregister; entries will expire'));
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'could not deregister; entries will expire'),
+        );
       this.http.closeStreams();
       this.grpc?.closeStreams();
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.

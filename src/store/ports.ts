@@ -142,7 +142,11 @@ export interface RegisteredAgent {
  */
 export interface AgentRegistry {
   /** Registers or refreshes this server's agents for `ttlMs`. */
-  register(serverId: string, agents: ReadonlyArray<Omit<RegisteredAgent, 'serverId'>>, ttlMs: number): Promise<void>;
+  register(
+    serverId: string,
+    agents: ReadonlyArray<Omit<RegisteredAgent, 'serverId'>>,
+    ttlMs: number,
+  ): Promise<void>;
   /** Removes this server's entries at once (graceful shutdown). */
   deregister(serverId: string): Promise<void>;
   /** Every live entry, across servers. */

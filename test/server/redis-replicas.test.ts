@@ -100,7 +100,9 @@ describe('replicas sharing one Redis store', () => {
 
   it('a replica that shuts down gracefully leaves the registry at once', async () => {
     await a.close();
-    const body = (await (await fetch(`${b.url}/api/v1/agents`)).json()) as { agents: Array<{ server: string }> };
+    const body = (await (await fetch(`${b.url}/api/v1/agents`)).json()) as {
+      agents: Array<{ server: string }>;
+    };
     expect(new Set(body.agents.map((x) => x.server))).toEqual(new Set([b.server.serverId]));
   });
 

@@ -128,7 +128,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       ...(capability ? { capability } : {}),
       agents: agents.map((a) => {
         const url = (binding: string): string | undefined =>
-          a.card.supportedInterfaces.find((i) => i.protocolBinding === binding && i.protocolVersion === '1.0')?.url;
+          a.card.supportedInterfaces.find((i) => i.protocolBinding === binding && i.protocolVersion === '1.0')
+            ?.url;
         const grpc = a.card.supportedInterfaces.find((i) => i.protocolBinding === 'GRPC');
         const local = a.serverId === options.serverId;
         return {

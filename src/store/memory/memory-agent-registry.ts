@@ -9,7 +9,10 @@ export class MemoryAgentRegistry implements AgentRegistry {
     agents: ReadonlyArray<Omit<RegisteredAgent, 'serverId'>>,
     ttlMs: number,
   ): Promise<void> {
-    this.servers.set(serverId, { agents: agents.map((a) => ({ ...a, serverId })), expiresAt: Date.now() + ttlMs });
+    this.servers.set(serverId, {
+      agents: agents.map((a) => ({ ...a, serverId })),
+      expiresAt: Date.now() + ttlMs,
+    });
   }
 
   async deregister(serverId: string): Promise<void> {

@@ -19,7 +19,9 @@ export class RedisAgentRegistry implements AgentRegistry {
     agents: ReadonlyArray<Omit<RegisteredAgent, 'serverId'>>,
     ttlMs: number,
   ): Promise<void> {
-    const json = JSON.stringify(agents.map((a) => ({ name: a.name, cardUrl: a.cardUrl, card: AgentCard.toJSON(a.card) })));
+    const json = JSON.stringify(
+      agents.map((a) => ({ name: a.name, cardUrl: a.cardUrl, card: AgentCard.toJSON(a.card) })),
+    );
     await this.redis
       .multi()
       .set(this.keys.registryServer(serverId), json, 'PX', ttlMs)
@@ -28,7 +30,11 @@ export class RedisAgentRegistry implements AgentRegistry {
   }
 
   async deregister(serverId: string): Promise<void> {
-    await this.redis.multi().del(this.keys.registryServer(serverId)).zrem(this.keys.registry(), serverId).exec();
+    await this.redis
+      .multi()
+      .del(this.keys.registryServer(serverId))
+      .zrem(this.keys.registry(), serverId)
+      .exec();
   }
 
   async list(): Promise<RegisteredAgent[]> {
