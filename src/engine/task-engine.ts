@@ -522,8 +522,12 @@ export class TaskEngine {
     const bus = new RunEventBus(run);
     run.bus = bus;
     let failure: unknown;
+    // The claim is not awaited: it only routes cross-replica cancels, and commands on one
+    // Redis connection keep their order, so the release below still lands after it.
+    void this.store.coordinator
+      .claim(run.id)
+      .catch((error: unknown) => run.log.warn({ err: error }, 'could not claim the task for this replica'));
     try {
-      await this.store.coordinator.claim(run.id);
       await run.agent.executor.execute(requestContext, bus);
     } catch (error) {
       failure = error;
@@ -554,7 +558,7 @@ export class TaskEngine {
     } finally {
       run.executing = false;
       this.finishRun(run);
-      await this.store.coordinator
+      void this.store.coordinator
         .release(run.id)
         .catch((error: unknown) =>
           run.log.warn({ err: error }, 'could not release the task claim; it will lapse'),

@@ -44,9 +44,10 @@ export class AgentdServer {
     private readonly config: AgentdConfig,
     readonly logger: Logger,
     agents: HostedAgent[],
+    store: StateStore,
   ) {
     this.agents = agents;
-    this.store = createStore(config.store, logger);
+    this.store = store;
     this.engine = new TaskEngine({
       store: this.store,
       logger,
@@ -82,7 +83,7 @@ export class AgentdServer {
   static async create(config: AgentdConfig, logger: Logger, baseDir: string): Promise<AgentdServer> {
     const agents: HostedAgent[] = [];
     for (const a of config.agents) agents.push(await createHostedAgent(a, baseDir));
-    return new AgentdServer(config, logger, agents);
+    return new AgentdServer(config, logger, agents, await createStore(config.store, logger));
   }
 
   /** Listens on the configured host and ports and publishes the agent cards. */

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { AgentdConfig } from '../config/schema.js';
 import { MemoryStateStore } from './memory/memory-state-store.js';
 import type { StateStore } from './ports.js';
-import { RedisStateStore } from './redis/redis-state-store.js';
 
 type StoreConfig = AgentdConfig['store'];
 
@@ -19,13 +18,17 @@ export function redisAddress(redis: StoreConfig['redis']): string {
   return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
 }
 
-/** Builds the configured backend. */
-export function createStore(store: StoreConfig, logger?: Logger): StateStore {
+/**
+ * Builds the configured backend. The Redis one is imported only when configured: ioredis
+ * costs ~10 MB of RSS that the embedded store does not need.
+ */
+export async function createStore(store: StoreConfig, logger?: Logger): Promise<StateStore> {
   const retention = {
     ttlMs: store.retention.ttlSeconds * 1000,
     maxTerminalTasks: store.retention.maxTerminalTasks,
   };
   if (store.kind === 'redis') {
+    const { RedisStateStore } = await import('./redis/redis-state-store.js');
     return new RedisStateStore({
       url: redisUrl(store.redis),
       keyPrefix: store.redis.keyPrefix,
