@@ -1,4 +1,5 @@
 import type { StreamResponse } from '@a2a-js/sdk';
+import { releaseOnce } from '../follower-release.js';
 import type { EventLog, TaskEventRecord } from '../ports.js';
 
 interface TaskLog {
@@ -45,18 +46,12 @@ export class MemoryEventLog implements EventLog {
     const log = this.ensure(taskId);
     log.followers++;
     this.followers++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      signal.removeEventListener('abort', release);
+    const release = releaseOnce(signal, () => {
       log.followers--;
       this.followers--;
       // A log that only existed because someone waited on it goes away with its last follower.
       if (log.followers === 0 && log.lastSeq === 0 && this.logs.get(taskId) === log) this.logs.delete(taskId);
-    };
-    signal.addEventListener('abort', release, { once: true });
-    if (signal.aborted) release();
+    });
     return { [Symbol.asyncIterator]: () => iterate(log, afterSeq, signal, release) };
   }
 

@@ -1,5 +1,6 @@
 import { StreamResponse } from '@a2a-js/sdk';
 import type { Redis } from 'ioredis';
+import { releaseOnce } from '../follower-release.js';
 import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -54,15 +55,7 @@ export class RedisEventLog implements EventLog {
     // The stream keeps every event, so reading from the cursor whenever iteration starts
     // misses nothing appended after this call; the count is what registers the follower.
     this.followers++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      signal.removeEventListener('abort', release);
-      this.followers--;
-    };
-    signal.addEventListener('abort', release, { once: true });
-    if (signal.aborted) release();
+    const release = releaseOnce(signal, () => this.followers--);
     return { [Symbol.asyncIterator]: () => this.iterate(taskId, afterSeq, signal, release) };
   }
 
