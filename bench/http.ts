@@ -23,7 +23,13 @@ import { fileURLToPath } from 'node:url';
 import { httpRequestText } from './lib/a2a.js';
 import { verifyHttpEcho } from './lib/http-a2a.js';
 import { freePort, readRssMb, startServer, type ServerSpec } from './lib/proc.js';
-import { durationSeconds, machineInfo, writeFormatted } from './lib/report.js';
+import {
+  durationSeconds,
+  machineInfo,
+  printOutcome,
+  writeFormatted,
+  type TargetResult,
+} from './lib/report.js';
 import { agentdSpec, referenceSpec } from './lib/servers.js';
 import { ensureWrk, runWrk, wrkScriptBody, wrkVersion, type WrkResult } from './lib/wrk.js';
 
@@ -56,14 +62,6 @@ interface ServerResult {
   /** RSS in MiB right after the last measured run. */
   rssAfterLoadMb: number;
   runs: WrkResult[];
-}
-
-interface TargetResult {
-  id: string;
-  description: string;
-  threshold: number;
-  actual: number;
-  pass: boolean;
 }
 
 async function agentd(): Promise<Contender> {
@@ -244,15 +242,7 @@ async function main(): Promise<void> {
     'markdown',
   );
 
-  console.log(`\n${md}`);
-  const misses = targets.filter((t) => !t.pass);
-  if (misses.length > 0) {
-    console.log(`TARGETS MISSED (${misses.length}/${targets.length}):`);
-    for (const t of misses) console.log(`  ✗ ${t.description}: actual ${t.actual.toFixed(3)}`);
-  } else {
-    console.log(`All ${targets.length} targets met.`);
-  }
-  console.log(`Results written to ${relative(process.cwd(), RESULTS_DIR)}/http-jsonrpc.{json,md}`);
+  printOutcome(md, targets, `${relative(process.cwd(), RESULTS_DIR)}/http-jsonrpc.{json,md}`);
 }
 
 // Exit through process.exit so proc.ts's exit hook kills any server still running.

@@ -57,7 +57,13 @@ import {
   type RunningServer,
   type ServerSpec,
 } from './lib/proc.js';
-import { durationSeconds, machineInfo, writeFormatted } from './lib/report.js';
+import {
+  durationSeconds,
+  machineInfo,
+  printOutcome,
+  writeFormatted,
+  type TargetResult as BaseTargetResult,
+} from './lib/report.js';
 import { agentdSpec, referenceSpec } from './lib/servers.js';
 import { measureStream, type StreamCapture, type StreamResult } from './lib/streaming.js';
 import { ensureWrk, runWrk, wrkScriptBody, wrkVersion, type WrkLatencyMs } from './lib/wrk.js';
@@ -155,14 +161,9 @@ interface ContenderResult {
   stream: StreamingResult;
 }
 
-interface TargetResult {
-  id: string;
+interface TargetResult extends BaseTargetResult {
   /** Which of the issue's three targets this belongs to. */
   group: 'gRPC unary' | 'HTTP unary' | 'streaming';
-  description: string;
-  threshold: number;
-  actual: number;
-  pass: boolean;
 }
 
 /** A unary run as the load generator reports it. */
@@ -730,15 +731,7 @@ async function main(): Promise<void> {
     'markdown',
   );
 
-  console.log(`\n${md}`);
-  const misses = targets.filter((t) => !t.pass);
-  if (misses.length > 0) {
-    console.log(`TARGETS MISSED (${misses.length}/${targets.length}):`);
-    for (const t of misses) console.log(`  ✗ ${t.description}: actual ${t.actual.toFixed(3)}`);
-  } else {
-    console.log(`All ${targets.length} targets met.`);
-  }
-  console.log(`Results written to ${relative(process.cwd(), RESULTS_DIR)}/transports.{json,md}`);
+  printOutcome(md, targets, `${relative(process.cwd(), RESULTS_DIR)}/transports.{json,md}`);
 }
 
 // Exit through process.exit so proc.ts's exit hook kills any server still running.

@@ -47,3 +47,25 @@ export async function writeFormatted(
   writeFileSync(file, formatted);
   return formatted;
 }
+
+/** A benchmark target and whether the run met it. */
+export interface TargetResult {
+  id: string;
+  description: string;
+  threshold: number;
+  actual: number;
+  pass: boolean;
+}
+
+/** Prints the table, then which targets were missed (a measurement: never an exit code). */
+export function printOutcome(markdown: string, targets: readonly TargetResult[], files: string): void {
+  console.log(`\n${markdown}`);
+  const misses = targets.filter((t) => !t.pass);
+  if (misses.length > 0) {
+    console.log(`TARGETS MISSED (${misses.length}/${targets.length}):`);
+    for (const t of misses) console.log(`  ✗ ${t.description}: actual ${t.actual.toFixed(3)}`);
+  } else {
+    console.log(`All ${targets.length} targets met.`);
+  }
+  console.log(`Results written to ${files}`);
+}
