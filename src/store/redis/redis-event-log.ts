@@ -1,5 +1,6 @@
 import { StreamResponse } from '@a2a-js/sdk';
 import type { Redis } from 'ioredis';
+import { AgentdError } from '../../errors.js';
 import { releaseOnce } from '../follower-release.js';
 import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -117,7 +118,13 @@ export class RedisEventLog implements EventLog {
           )) as typeof reply;
         } catch (error) {
           if (signal.aborted) return;
-          throw error;
+          // A stream whose Redis went away ends with the retryable catalogue error, not an internal one.
+          throw new AgentdError(
+            'STORE_UNAVAILABLE',
+            `The state store (Redis) is unavailable while streaming task ${taskId}; resubscribe with Last-Event-ID`,
+            { taskId },
+            { cause: error },
+          );
         }
         if (!reply) continue;
         for (const [id, fields] of reply[0]?.[1] ?? []) {
