@@ -10,15 +10,21 @@ import type { TransportName } from './interop.js';
 /**
  * A client created the way users do: from the agent's card URL alone, preferring
  * `transport`. The SDK falls back to another interface on the card when that one is absent.
+ * `cardPath` is where the card lies below `agentUrl` (the SDK's well-known path by default;
+ * `''` when `agentUrl` is the full card URL).
  */
-export async function clientFor(agentUrl: string, transport: TransportName = 'JSONRPC'): Promise<Client> {
+export async function clientFor(
+  agentUrl: string,
+  transport: TransportName = 'JSONRPC',
+  cardPath?: string,
+): Promise<Client> {
   const factory = new ClientFactory(
     ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
       transports: [new GrpcTransportFactory()],
       preferredTransports: [transport],
     }),
   );
-  return factory.createFromUrl(agentUrl);
+  return factory.createFromUrl(agentUrl, cardPath);
 }
 
 /**
@@ -31,8 +37,8 @@ export class SuiteClients {
 
   constructor(readonly transport: TransportName) {}
 
-  async for(agentUrl: string): Promise<Client> {
-    const client = await clientFor(agentUrl, this.transport);
+  async for(agentUrl: string, cardPath?: string): Promise<Client> {
+    const client = await clientFor(agentUrl, this.transport, cardPath);
     this.made.push(client);
     expect(client.transport.protocolName).toBe(this.transport);
     return client;

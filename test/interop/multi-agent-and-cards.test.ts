@@ -1,15 +1,16 @@
 import { AgentCard, TaskState } from '@a2a-js/sdk';
-import { ClientFactory, ClientFactoryOptions } from '@a2a-js/sdk/client';
-import { ExtendedAgentCardNotConfiguredError } from '@a2a-js/sdk/errors';
+import { ClientFactory } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AGENTS_WITH_EXTENDED_CARD,
-  HTTP_TRANSPORTS,
+  TRANSPORTS,
   artifactText,
   asTask,
+  expectSdkError,
   messageRequest,
+  rejection,
 } from '../helpers/interop.js';
-import { clientFor } from '../helpers/sdk-client.js';
+import { SuiteClients } from '../helpers/sdk-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 interface DirectoryEntry {
@@ -63,24 +64,23 @@ describe('agent directory and cards', () => {
   });
 });
 
-describe.each(HTTP_TRANSPORTS)('multiple agents over %s', (transport) => {
+describe.each(TRANSPORTS)('multiple agents over %s', (transport) => {
   let t: TestServer;
+  const clients = new SuiteClients(transport);
   beforeAll(async () => {
     t = await startServer({ agents: AGENTS_WITH_EXTENDED_CARD });
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    clients.close();
+    await t.close();
+  });
 
   it.each(['echo', 'countdown', 'vip'])(
     '%s is reachable from its agent base URL and from its full card URL',
     async (name) => {
-      const fromBase = await clientFor(t.agentUrl(name), transport);
-      const cardUrl = `${t.url}/a2a/${name}/.well-known/agent-card.json`;
-      const factory = new ClientFactory(
-        ClientFactoryOptions.createFrom(ClientFactoryOptions.default, { preferredTransports: [transport] }),
-      );
-      const fromCard = await factory.createFromUrl(cardUrl, '');
+      const fromBase = await clients.for(t.agentUrl(name));
+      const fromCard = await clients.for(`${t.url}/a2a/${name}/.well-known/agent-card.json`, '');
       for (const client of [fromBase, fromCard]) {
-        expect(client.transport.protocolName).toBe(transport);
         const card = await client.getAgentCard();
         expect(card.name).toBe(name);
         const task = asTask(
@@ -90,21 +90,24 @@ describe.each(HTTP_TRANSPORTS)('multiple agents over %s', (transport) => {
         expect(task.artifacts.map((a) => a.artifactId)).toEqual([name === 'countdown' ? 'count' : 'echo']);
         // The task belongs to that agent alone.
         expect((await client.getTask({ tenant: '', id: task.id })).id).toBe(task.id);
-        const other = await clientFor(t.agentUrl(name === 'echo' ? 'countdown' : 'echo'), transport);
-        await expect(other.getTask({ tenant: '', id: task.id })).rejects.toMatchObject({
-          name: 'TaskNotFoundError',
-        });
+        const other = await clients.for(t.agentUrl(name === 'echo' ? 'countdown' : 'echo'));
+        expectSdkError(
+          await rejection(other.getTask({ tenant: '', id: task.id })),
+          transport,
+          'TASK_NOT_FOUND',
+        );
       }
     },
   );
 
   it('GetExtendedAgentCard returns the configured extended card', async () => {
-    const client = await clientFor(t.agentUrl('vip'), transport);
+    const client = await clients.for(t.agentUrl('vip'));
     const publicCard = AgentCard.fromJSON(
       await (await fetch(`${t.agentUrl('vip')}.well-known/agent-card.json`)).json(),
     );
     expect(publicCard.description).toBe('an echo with a private side');
     expect(publicCard.capabilities?.extendedAgentCard).toBe(true);
+    expect((await client.getAgentCard()).capabilities?.extendedAgentCard).toBe(true);
 
     const extended = await client.transport.getExtendedAgentCard({ tenant: '' });
     expect(extended.name).toBe('vip');
@@ -114,18 +117,9 @@ describe.each(HTTP_TRANSPORTS)('multiple agents over %s', (transport) => {
   });
 
   it('GetExtendedAgentCard without one configured is ExtendedAgentCardNotConfigured', async () => {
-    const client = await clientFor(t.agentUrl('echo'), transport);
+    const client = await clients.for(t.agentUrl('echo'));
     expect((await client.getAgentCard()).capabilities?.extendedAgentCard).toBe(false);
-    const error = await client.transport.getExtendedAgentCard({ tenant: '' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ExtendedAgentCardNotConfiguredError);
-    expect(error).toMatchObject({
-      name: 'ExtendedAgentCardNotConfiguredError',
-      reason: 'EXTENDED_AGENT_CARD_NOT_CONFIGURED',
-    });
-    if (transport === 'JSONRPC') expect(error).toMatchObject({ envelopeCode: -32007 });
-    else expect(error).toMatchObject({ statusCode: 400 });
+    const error = await rejection(client.transport.getExtendedAgentCard({ tenant: '' }));
+    expectSdkError(error, transport, 'EXTENDED_AGENT_CARD_NOT_CONFIGURED');
   });
 });

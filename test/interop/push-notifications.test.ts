@@ -1,20 +1,21 @@
 import { StreamResponse, TaskState } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
-import { TaskNotFoundError } from '@a2a-js/sdk/errors';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  HTTP_TRANSPORTS,
+  TRANSPORTS,
   artifactText,
   asTask,
   chunkTexts,
   countTo,
   describeEvents,
+  expectSdkError,
   firstTask,
   messageRequest,
   pushConfig,
+  rejection,
   stateOf,
 } from '../helpers/interop.js';
-import { clientFor } from '../helpers/sdk-client.js';
+import { SuiteClients } from '../helpers/sdk-client.js';
 import { eventually, startServer, type TestServer } from '../helpers/server.js';
 import {
   deadWebhookUrl,
@@ -38,10 +39,11 @@ function delivered(receiver: WebhookReceiver): StreamResponse[] {
   return receiver.requests.filter((r) => r.answered === 200).map(decoded);
 }
 
-describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
+describe.each(TRANSPORTS)('push notifications over %s', (transport) => {
   let t: TestServer;
   let countdown: Client;
   let echo: Client;
+  const clients = new SuiteClients(transport);
   const receivers: WebhookReceiver[] = [];
   const receiver = async (...args: Parameters<typeof startWebhookReceiver>): Promise<WebhookReceiver> => {
     const r = await startWebhookReceiver(...args);
@@ -51,13 +53,16 @@ describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
 
   beforeAll(async () => {
     t = await startServer({ push: { baseDelayMs: 10, maxAttempts: 3 } });
-    countdown = await clientFor(t.agentUrl('countdown'), transport);
-    echo = await clientFor(t.agentUrl('echo'), transport);
+    countdown = await clients.for(t.agentUrl('countdown'));
+    echo = await clients.for(t.agentUrl('echo'));
   });
   afterEach(async () => {
     await Promise.all(receivers.splice(0).map((r) => r.close()));
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    clients.close();
+    await t.close();
+  });
 
   it('delivers every event of a task created with a push config, ending with COMPLETED, with its token and credentials', async () => {
     const hook = await receiver();
@@ -110,7 +115,7 @@ describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
     expect(configs.configs[0]).toMatchObject({ taskId: task.id, url: hook.url, token: 'tok-123' });
   });
 
-  it('CreateTaskPushNotificationConfig on an existing task; Get, List and Delete work', async () => {
+  it('CreateTaskPushNotificationConfig on an existing task; Get, List and Delete work, and only the configs left are notified', async () => {
     const hook = await receiver();
     // The task waits for input, so the config is certainly in place before the rest runs.
     const task = asTask(await countdown.sendMessage(messageRequest('count to 4 and ask')));
@@ -131,13 +136,30 @@ describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
 
     const got = await countdown.getTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'cfg-1' });
     expect(got).toMatchObject({ taskId: task.id, id: 'cfg-1', url: hook.url, token: 'tok-created' });
+    // A config created without an id gets one; deleting it leaves the other in place.
+    const generated = await countdown.createTaskPushNotificationConfig(
+      pushConfig({ taskId: task.id, url: `${hook.url}?second` }),
+    );
+    expect(generated.id).not.toBe('');
     const listed = await countdown.listTaskPushNotificationConfig({
       tenant: '',
       taskId: task.id,
       pageSize: 0,
       pageToken: '',
     });
-    expect(listed.configs.map((c) => c.id)).toEqual(['cfg-1']);
+    expect(listed.configs.map((c) => c.id).sort()).toEqual(['cfg-1', generated.id].sort());
+    await countdown.deleteTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: generated.id });
+    const afterFirstDelete = await countdown.listTaskPushNotificationConfig({
+      tenant: '',
+      taskId: task.id,
+      pageSize: 0,
+      pageToken: '',
+    });
+    expect(afterFirstDelete.configs.map((c) => c.id)).toEqual(['cfg-1']);
+    const gone = await rejection(
+      countdown.getTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: generated.id }),
+    );
+    expectSdkError(gone, transport, 'TASK_NOT_FOUND');
 
     const done = asTask(await countdown.sendMessage(messageRequest('go on', { taskId: task.id })));
     expect(done.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
@@ -149,6 +171,9 @@ describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
     expect(stateOf(decoded(hook.requests[hook.requests.length - 1] as WebhookRequest))).toBe(
       TaskState.TASK_STATE_COMPLETED,
     );
+    // Only the remaining config was notified.
+    expect(hook.requests.every((r) => r.path === '/hook')).toBe(true);
+    expect(hook.requests.every((r) => r.headers['x-a2a-notification-token'] === 'tok-created')).toBe(true);
 
     await countdown.deleteTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'cfg-1' });
     const afterDelete = await countdown.listTaskPushNotificationConfig({
@@ -158,9 +183,10 @@ describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
       pageToken: '',
     });
     expect(afterDelete.configs).toEqual([]);
-    await expect(
+    const deleted = await rejection(
       countdown.getTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'cfg-1' }),
-    ).rejects.toBeInstanceOf(TaskNotFoundError);
+    );
+    expectSdkError(deleted, transport, 'TASK_NOT_FOUND');
   });
 
   it('a config added to a running task receives the rest of its events', async () => {
@@ -202,11 +228,12 @@ describe.each(HTTP_TRANSPORTS)('push notifications over %s', (transport) => {
   });
 
   it('a config for an unknown task is TaskNotFound', async () => {
-    await expect(
+    const error = await rejection(
       countdown.createTaskPushNotificationConfig(
         pushConfig({ taskId: 'no-such-task', url: 'http://127.0.0.1:9/hook' }),
       ),
-    ).rejects.toBeInstanceOf(TaskNotFoundError);
+    );
+    expectSdkError(error, transport, 'TASK_NOT_FOUND');
   });
 
   it('retries a webhook that fails: 500 twice, then 200, and every event still arrives', async () => {
