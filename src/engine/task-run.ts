@@ -308,7 +308,7 @@ export class TaskRun {
   /** Appends to the event log and returns the sequence; the caller moves `lastSeq`. */
   private async append(payload: Payload): Promise<number> {
     const event: StreamResponse = { payload };
-    const seq = await this.deps.store.events.append(this.id, event);
+    const seq = await this.deps.store.events.append(this.id, event, this.lastSeq + 1);
     this.initialLogged = true;
     if (this.pushConfigs.length > 0) this.deps.push.notify(this.pushConfigs, event);
     return seq;

@@ -72,8 +72,12 @@ export interface TaskEventRecord {
 
 /** Ordered per-task events with replay from a cursor and live follow. */
 export interface EventLog {
-  /** Appends an event and returns its sequence number. */
-  append(taskId: string, event: StreamResponse): Promise<number>;
+  /**
+   * Appends an event and returns its sequence number. A task's events have one writer,
+   * which passes the sequence it expects the event to get: an append re-sent after a
+   * dropped connection, finding that sequence already recorded, is not recorded twice.
+   */
+  append(taskId: string, event: StreamResponse, expectedSeq?: number): Promise<number>;
   /**
    * Replays events with `seq > afterSeq` in order, then follows new ones live until the
    * signal aborts or the log is closed or deleted. The follower is registered when this

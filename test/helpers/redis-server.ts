@@ -14,7 +14,7 @@ export interface RedisProcess {
   readonly port: number;
   readonly url: string;
   readonly pid: number;
-  /** Stops this redis-server (SIGTERM, then SIGKILL) and removes its directory. */
+  /** Stops this redis-server (SIGTERM, then SIGKILL) and removes its directory unless the caller gave it. */
   stop(): Promise<void>;
 }
 
@@ -69,11 +69,12 @@ function freePort(): Promise<number> {
 
 /** Starts a redis-server with no persistence (or AOF when asked) and waits until it accepts connections. */
 export async function startRedis(
-  options: { appendonly?: boolean; port?: number } = {},
+  options: { appendonly?: boolean; port?: number; dir?: string } = {},
 ): Promise<RedisProcess> {
   ensureRedisServer();
   const port = options.port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'agentd-redis-'));
+  // A caller-owned directory survives stop(), so a restarted server reloads its AOF.
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'agentd-redis-'));
   const child: ChildProcess = spawn(
     'redis-server',
     [
@@ -130,7 +131,7 @@ export async function startRedis(
         await exited;
         clearTimeout(timer);
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

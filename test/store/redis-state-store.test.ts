@@ -124,3 +124,50 @@ describe('RedisStateStore retention', () => {
     expect(page.tasks.map((t) => t.task.id)).toEqual(['live']);
   });
 });
+
+describe('RedisStateStore under re-sent commands (a connection dropped before the reply)', () => {
+  let s: RedisStateStore;
+  afterEach(async () => {
+    await s.close();
+  });
+
+  it('an identical create or save re-sent after it succeeded succeeds again and changes nothing', async () => {
+    s = store();
+    const base: Omit<StoredTask, 'version'> = {
+      task: task('replayed', TaskState.TASK_STATE_WORKING),
+      agent: 'a',
+      tenant: '',
+      lastSeq: 0,
+      updatedAt: 10,
+    };
+    expect((await s.tasks.create(base)).version).toBe(1);
+    expect((await s.tasks.create(base)).version).toBe(1);
+    const next = {
+      ...base,
+      task: task('replayed', TaskState.TASK_STATE_COMPLETED),
+      lastSeq: 1,
+      updatedAt: 11,
+    };
+    expect((await s.tasks.save(next, 1)).version).toBe(2);
+    expect((await s.tasks.save(next, 1)).version).toBe(2);
+    expect((await s.tasks.get('replayed'))?.version).toBe(2);
+    // A different write at a stale version is still a conflict.
+    await expect(s.tasks.save({ ...next, updatedAt: 12 }, 1)).rejects.toMatchObject({
+      code: 'TASK_CONFLICT',
+    });
+  });
+
+  it('an append re-sent with the sequence it got is recorded once; a different event at that sequence is appended', async () => {
+    s = store();
+    expect(await s.events.append('r', statusEvent('r'), 1)).toBe(1);
+    expect(await s.events.append('r', statusEvent('r'), 1)).toBe(1);
+    const other: StreamResponse = {
+      payload: { $case: 'message', value: task('r', TaskState.TASK_STATE_COMPLETED).history[0]! },
+    };
+    expect(await s.events.append('r', other, 1)).toBe(2);
+    await s.events.close('r');
+    const seqs: number[] = [];
+    for await (const r of s.events.follow('r', 0, new AbortController().signal)) seqs.push(r.seq);
+    expect(seqs).toEqual([1, 2]);
+  });
+});

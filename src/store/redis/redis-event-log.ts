@@ -5,8 +5,17 @@ import { releaseOnce } from '../follower-release.js';
 import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
 
-/** Appends with the next sequence number as the stream id `0-<seq>`. KEYS: events, seq. */
+/**
+ * Appends with the next sequence number as the stream id `0-<seq>`, unless the entry at
+ * the sequence the writer expected (ARGV[2]) is already this event. KEYS: events, seq.
+ */
 const APPEND = `
+local expected = tonumber(ARGV[2])
+if expected > 0 then
+  -- An append re-sent after a dropped connection finds this very event at its sequence.
+  local at = redis.call('XRANGE', KEYS[1], '0-' .. expected, '0-' .. expected)
+  if at[1] and at[1][2][2] == ARGV[1] then return expected end
+end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], '0-' .. seq, 'e', ARGV[1])
 return seq`;
@@ -45,11 +54,17 @@ export class RedisEventLog implements EventLog {
     redis.defineCommand('agentdCloseEvents', { numberOfKeys: 1, lua: CLOSE });
   }
 
-  async append(taskId: string, event: StreamResponse): Promise<number> {
+  async append(taskId: string, event: StreamResponse, expectedSeq = 0): Promise<number> {
     const json = JSON.stringify(StreamResponse.toJSON(event));
     const append = (this.redis as unknown as { agentdAppendEvent(...a: string[]): Promise<number> })
       .agentdAppendEvent;
-    return append.call(this.redis, this.keys.events(taskId), this.keys.seq(taskId), json);
+    return append.call(
+      this.redis,
+      this.keys.events(taskId),
+      this.keys.seq(taskId),
+      json,
+      String(expectedSeq),
+    );
   }
 
   follow(taskId: string, afterSeq: number, signal: AbortSignal): AsyncIterable<TaskEventRecord> {

@@ -8,7 +8,12 @@ import { indexMember, type RedisKeys } from './redis-keys.js';
 
 /** Creates the task hash unless it exists. KEYS: task. ARGV: the record's fields. */
 const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  -- A create re-sent after a dropped connection finds its own write: that is success.
+  local cur = redis.call('HMGET', KEYS[1], 'v', 'task')
+  if cur[1] == '1' and cur[2] == ARGV[7] then return 1 end
+  return 0
+end
 redis.call('HSET', KEYS[1], 'v', 1, 'agent', ARGV[1], 'tenant', ARGV[2], 'lastSeq', ARGV[3],
   'updatedAt', ARGV[4], 'state', ARGV[5], 'ctx', ARGV[6], 'task', ARGV[7])
 return 1`;
@@ -16,10 +21,17 @@ return 1`;
 /**
  * Replaces the task hash if its version is ARGV[1]; when ARGV[9] > 0 (terminal), every key
  * of the task expires after that many ms. Returns {newVersion, oldUpdatedAt, oldState,
- * oldCtx}, or {0, foundVersion} on a version mismatch. KEYS: task, events, seq, push.
+ * oldCtx}, or {0, foundVersion} on a version mismatch. A save re-sent after a dropped
+ * connection, finding exactly its own write one version up, succeeds (the old values it
+ * returns are then the current ones). KEYS: task, events, seq, push.
  */
 const SAVE = `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'updatedAt', 'state', 'ctx')
+local cur = redis.call('HMGET', KEYS[1], 'v', 'updatedAt', 'state', 'ctx', 'task', 'lastSeq')
+if cur[1] and tonumber(cur[1]) == tonumber(ARGV[1]) + 1 and cur[5] == ARGV[8]
+  and cur[2] == ARGV[5] and cur[6] == ARGV[4] then
+  -- A save re-sent after a dropped connection finds its own write: that is success.
+  return {tonumber(cur[1]), cur[2], cur[3], cur[4]}
+end
 if not cur[1] or cur[1] ~= ARGV[1] then return {0, cur[1] or ''} end
 local v = tonumber(ARGV[1]) + 1
 redis.call('HSET', KEYS[1], 'v', v, 'agent', ARGV[2], 'tenant', ARGV[3], 'lastSeq', ARGV[4],
