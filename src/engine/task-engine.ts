@@ -118,6 +118,14 @@ export class TaskEngine {
     return [...this.agents.values()];
   }
 
+  /** The agent's extended card (GetExtendedAgentCard), or EXTENDED_AGENT_CARD_NOT_CONFIGURED. */
+  extendedCard(agent: HostedAgent): AgentCard {
+    if (!agent.extendedCard) {
+      throw err('EXTENDED_AGENT_CARD_NOT_CONFIGURED', `Agent "${agent.name}" has no extended agent card`);
+    }
+    return agent.extendedCard;
+  }
+
   /** The SDK `A2ARequestHandler` for one agent, for the SDK's transport handlers. */
   handlerFor(agentName: string): AgentRequestHandler {
     return new AgentRequestHandler(this, this.agent(agentName));
@@ -701,13 +709,7 @@ export class AgentRequestHandler {
   }
 
   async getAuthenticatedExtendedAgentCard(): Promise<AgentCard> {
-    if (!this.agent.extendedCard) {
-      throw err(
-        'EXTENDED_AGENT_CARD_NOT_CONFIGURED',
-        `Agent "${this.agent.name}" has no extended agent card`,
-      );
-    }
-    return this.agent.extendedCard;
+    return this.engine.extendedCard(this.agent);
   }
 
   sendMessage(params: SendMessageRequest, ctx: ServerCallContext): Promise<Message | Task> {

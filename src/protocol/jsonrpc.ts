@@ -110,8 +110,9 @@ export async function callUnary(
 ): Promise<unknown> {
   switch (method) {
     case 'SendMessage': {
-      const result = await engine.sendMessage(agent, decode(SendMessageRequest, params), ctx);
-      return 'messageId' in result ? { message: Message.toJSON(result) } : { task: Task.toJSON(result) };
+      return sendMessageResultToJson(
+        await engine.sendMessage(agent, decode(SendMessageRequest, params), ctx),
+      );
     }
     case 'GetTask':
       return Task.toJSON(await engine.getTask(agent, decode(GetTaskRequest, params), ctx));
@@ -137,10 +138,7 @@ export async function callUnary(
       await engine.deletePushConfig(agent, decode(DeleteTaskPushNotificationConfigRequest, params), ctx);
       return {};
     case 'GetExtendedAgentCard':
-      if (!agent.extendedCard) {
-        throw err('EXTENDED_AGENT_CARD_NOT_CONFIGURED', `Agent "${agent.name}" has no extended agent card`);
-      }
-      return AgentCard.toJSON(agent.extendedCard);
+      return AgentCard.toJSON(engine.extendedCard(agent));
     default:
       throw err(
         'METHOD_NOT_FOUND',
@@ -169,6 +167,11 @@ export function callStreaming(
     signal,
     ...(lastEventId !== undefined ? { afterSeq: lastEventId } : {}),
   });
+}
+
+/** SendMessage's JSON result (JSON-RPC `result`, REST body): `{ message }` or `{ task }`. */
+export function sendMessageResultToJson(result: Message | Task): Record<string, unknown> {
+  return 'messageId' in result ? { message: Message.toJSON(result) } : { task: Task.toJSON(result) };
 }
 
 /** ListTasks JSON: `artifacts` is omitted entirely unless asked for (A2A §3.1.4). */

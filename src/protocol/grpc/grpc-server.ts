@@ -276,12 +276,7 @@ export async function startGrpcServer(
     ),
     getExtendedAgentCard: unary(
       'GetExtendedAgentCard',
-      async (agent: HostedAgent, _params: { tenant: string }) => {
-        if (!agent.extendedCard) {
-          throw err('EXTENDED_AGENT_CARD_NOT_CONFIGURED', `Agent "${agent.name}" has no extended agent card`);
-        }
-        return agent.extendedCard;
-      },
+      async (agent: HostedAgent, _params: { tenant: string }) => engine.extendedCard(agent),
     ),
   };
   server.addService(A2AService, implementation);

@@ -1,7 +1,6 @@
 import {
   AgentCard,
   ListTaskPushNotificationConfigsResponse,
-  Message,
   SendMessageRequest,
   StreamResponse,
   Task,
@@ -12,7 +11,7 @@ import type { ListTasksRequest, MessageFns } from '@a2a-js/sdk';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { err, invalidParams, toAgentdError, toRestErrorBody } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
-import { listTasksToJson } from '../jsonrpc.js';
+import { listTasksToJson, sendMessageResultToJson } from '../jsonrpc.js';
 import {
   callContext,
   checkVersion,
@@ -123,10 +122,9 @@ async function handle(
   switch (match.route.replace('/{tenant}', '')) {
     case '/message:send': {
       const params = decodeBody(SendMessageRequest, { ...jsonBody(request), tenant });
-      const result = await engine.sendMessage(agent, params, callContext(request));
       return send(
         200,
-        'messageId' in result ? { message: Message.toJSON(result) } : { task: Task.toJSON(result) },
+        sendMessageResultToJson(await engine.sendMessage(agent, params, callContext(request))),
       );
     }
     case '/message:stream': {
@@ -223,12 +221,8 @@ async function handle(
         TaskPushNotificationConfig.toJSON(await engine.getPushConfig(agent, params, callContext(request))),
       );
     }
-    case '/extendedAgentCard': {
-      if (!agent.extendedCard) {
-        throw err('EXTENDED_AGENT_CARD_NOT_CONFIGURED', `Agent "${agent.name}" has no extended agent card`);
-      }
-      return send(200, AgentCard.toJSON(agent.extendedCard));
-    }
+    case '/extendedAgentCard':
+      return send(200, AgentCard.toJSON(engine.extendedCard(agent)));
     default:
       throw err('ROUTE_NOT_FOUND');
   }
