@@ -27,6 +27,7 @@ import {
   durationSeconds,
   machineInfo,
   printOutcome,
+  runBenchmark,
   writeFormatted,
   type TargetResult,
 } from './lib/report.js';
@@ -245,14 +246,4 @@ async function main(): Promise<void> {
   printOutcome(md, targets, `${relative(process.cwd(), RESULTS_DIR)}/http-jsonrpc.{json,md}`);
 }
 
-// Exit through process.exit so proc.ts's exit hook kills any server still running.
-process.once('SIGINT', () => process.exit(130));
-process.once('SIGTERM', () => process.exit(143));
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`\nbench failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -69,3 +69,20 @@ export function printOutcome(markdown: string, targets: readonly TargetResult[],
   }
   console.log(`Results written to ${files}`);
 }
+
+/**
+ * Runs a benchmark's `main` and exits through `process.exit` (0, or 1 with the reason), so
+ * the exit hook of bench/lib/proc.ts stops any server still running; SIGINT and SIGTERM
+ * exit the same way.
+ */
+export function runBenchmark(main: () => Promise<void>): void {
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`\nbench failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
