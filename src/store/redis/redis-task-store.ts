@@ -88,9 +88,10 @@ export class RedisTaskStore implements TaskStore {
     )) as [number, string?, string?, string?];
     const [version, oldUpdatedAt, oldState, oldCtx] = result;
     if (version === 0) {
+      const found = result[1] || 'none'; // on a mismatch the script returns the version it found
       throw new AgentdError(
         'TASK_CONFLICT',
-        `Task ${id} changed concurrently (expected version ${expectedVersion}, found ${oldUpdatedAt || 'none'})`,
+        `Task ${id} changed concurrently (expected version ${expectedVersion}, found ${found})`,
         { taskId: id },
       );
     }
