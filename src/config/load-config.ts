@@ -36,6 +36,8 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'AGENTD_PUBLIC_URL', path: ['server', 'publicUrl'], type: 'string' },
   { env: 'LOG_LEVEL', path: ['logging', 'level'], type: 'level' },
   { env: 'MAX_CONCURRENT_WORKFLOWS', path: ['execution', 'maxConcurrentWorkflows'], type: 'int' },
+  { env: 'AGENTD_MAX_QUEUE_DEPTH', path: ['execution', 'maxQueueDepth'], type: 'int' },
+  { env: 'AGENTD_LEASE_SECONDS', path: ['execution', 'leaseSeconds'], type: 'number' },
   { env: 'AGENTD_COMPAT_V03', path: ['server', 'compatV03'], type: 'bool' },
   { env: 'GRPC_PORT', path: ['server', 'grpcPort'], type: 'int' },
   { env: 'AGENTD_STORE', path: ['store', 'kind'], type: 'lower' },

@@ -110,6 +110,11 @@ export const configSchema = z.strictObject({
         .strictObject({
           ttlSeconds: z.number().min(0.01).default(3600),
           maxTerminalTasks: z.number().int().min(1).default(10_000),
+          /**
+           * Redis: a finished task's event stream is dropped this long after the task ended
+           * (the snapshot keeps the outcome); resuming a stream later gets the final task.
+           */
+          closedStreamSeconds: z.number().min(0).default(30),
         })
         .prefault({}),
       maxEventsPerTask: z.number().int().min(10).default(10_000),
@@ -118,8 +123,16 @@ export const configSchema = z.strictObject({
   execution: z
     .strictObject({
       maxConcurrentWorkflows: z.number().int().min(1).default(50),
+      /** Tasks of one agent waiting for a worker (across replicas) before new ones get QUEUE_FULL. */
       maxQueueDepth: z.number().int().min(0).default(1000),
       cancelGraceMs: z.number().int().min(0).default(2000),
+      /**
+       * Redis: a replica renews the leases of the tasks it runs; when it dies, another takes
+       * its tasks over within leaseSeconds + min(5 s, leaseSeconds / 5) (30 s by default).
+       */
+      leaseSeconds: z.number().min(0.1).default(25),
+      /** Runs of one task (takeovers included) before it is marked FAILED instead of re-run. */
+      maxAttempts: z.number().int().min(1).default(3),
     })
     .prefault({}),
   push: z

@@ -17,12 +17,14 @@ export interface HostedAgent {
 export interface RunHandle {
   readonly signal: AbortSignal;
   readonly log: Logger;
+  readonly attempt: number;
+  step<T>(key: string, fn: () => T | Promise<T>): Promise<T>;
 }
 
 /**
  * The SDK's `RequestContext` plus what agentd adds for agents that want it: an abort
- * signal that fires on cancellation or shutdown, the agent's name, and a logger already
- * carrying the task's correlation fields. SDK executors that ignore these run unchanged:
+ * signal that fires on cancellation or shutdown, the agent's name, a logger already
+ * carrying the task's correlation fields, `step()` checkpoints and the attempt number. SDK executors that ignore these run unchanged:
  * it is an `instanceof RequestContext` with the same fields and `userMessage` getter.
  *
  * It does not call the SDK constructor, which `structuredClone`s the whole request on
@@ -53,6 +55,25 @@ export class AgentdRequestContext implements RequestContext {
   /** A logger bound to this task's agent, task and context ids. */
   get logger(): Logger {
     return this.handle.log;
+  }
+
+  /**
+   * 1 on the first run of this message; higher when the replica that ran it died and
+   * this one took the task over (at-least-once execution). Also in the task's metadata
+   * as `agentd.attempt` from the second attempt on.
+   */
+  get attempt(): number {
+    return this.handle.attempt;
+  }
+
+  /**
+   * Runs `fn` at most once per task and message, across replicas: the result is
+   * checkpointed in the store, and when a takeover re-runs the agent, a finished step
+   * returns its checkpoint instead of running again. Use it around side effects and
+   * expensive calls; results must be JSON-serialisable.
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    return this.handle.step(`${this.userMessage.messageId}:${name}`, fn);
   }
 }
 Object.setPrototypeOf(AgentdRequestContext.prototype, RequestContext.prototype);

@@ -6,6 +6,7 @@
 import type {
   Artifact,
   Message,
+  StreamResponse,
   Task,
   TaskArtifactUpdateEvent,
   TaskStatus,
@@ -111,4 +112,24 @@ function hasMessage(history: Message[], messageId: string): boolean {
   if (!messageId) return false;
   for (let i = history.length - 1; i >= 0; i--) if (history[i]?.messageId === messageId) return true;
   return false;
+}
+
+/**
+ * Folds one logged stream event into a snapshot: how a replica that did not run the task
+ * rebuilds it from the event log (a takeover after a crash, a caller waiting on a task
+ * another replica runs). A `task` event is the snapshot itself; a direct `message` reply
+ * leaves the task as it is.
+ */
+export function applyStreamEvent(task: Task, event: StreamResponse): Task {
+  const p = event.payload;
+  switch (p?.$case) {
+    case 'task':
+      return p.value;
+    case 'statusUpdate':
+      return applyStatusUpdate(task, p.value, p.value.status?.timestamp ?? '');
+    case 'artifactUpdate':
+      return applyArtifactUpdate(task, p.value);
+    default:
+      return task;
+  }
 }

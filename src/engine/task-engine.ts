@@ -1,4 +1,4 @@
-import { TaskState } from '@a2a-js/sdk';
+import { SendMessageRequest as SendMessageRequestCodec, TaskState } from '@a2a-js/sdk';
 import type {
   AgentCard,
   CancelTaskRequest,
@@ -16,15 +16,15 @@ import type {
   Task,
   TaskPushNotificationConfig,
 } from '@a2a-js/sdk';
-import type { ServerCallContext } from '@a2a-js/sdk/server';
+import { ServerCallContext } from '@a2a-js/sdk/server';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AgentdError, err, invalidParams } from '../errors.js';
-import type { StateStore, StoredTask, TaskEventRecord } from '../store/ports.js';
+import type { StateStore, StoredTask, TaskEventRecord, WorkItem } from '../store/ports.js';
 import { AgentdRequestContext, type HostedAgent } from './hosted-agent.js';
 import { PushNotifier, type PushNotifierOptions } from './push-notifier.js';
 import { isoNow } from './clock.js';
-import { appendHistory, applyStatusUpdate, limitHistory } from './reducer.js';
+import { appendHistory, applyStreamEvent, limitHistory } from './reducer.js';
 import { RunEventBus, TaskRun, type RunOutcome } from './task-run.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import {
@@ -34,15 +34,18 @@ import {
   validateSendMessage,
   validateTaskId,
 } from './validate.js';
-import { WorkScheduler } from './work-scheduler.js';
 
 export interface TaskEngineOptions {
   readonly store: StateStore;
   readonly logger: Logger;
   /** `MAX_CONCURRENT_WORKFLOWS`: tasks executing at once in this process. */
   readonly maxConcurrent: number;
-  /** Tasks that may wait for a worker before new ones are refused with QUEUE_FULL. */
+  /** Tasks of one agent that may wait for a worker before new ones are refused with QUEUE_FULL. */
   readonly maxQueueDepth: number;
+  /** A task whose replicas died this many times while running it is marked FAILED instead of re-run. */
+  readonly maxAttempts: number;
+  /** How often idle workers look for queued work without being told (a missed notification). */
+  readonly pollMs?: number;
   /** How long an executor's `cancelTask` may take before the engine cancels regardless. */
   readonly cancelGraceMs: number;
   readonly push: PushNotifierOptions;
@@ -54,7 +57,9 @@ export type StreamRecord = TaskEventRecord;
 /** Counts for health, metrics and leak tests. */
 export interface EngineStats {
   readonly runs: number;
+  /** Tasks executing on this replica. */
   readonly running: number;
+  /** Tasks waiting for a worker (all replicas, as last seen here). */
   readonly queued: number;
   readonly subscribers: number;
   readonly pushPending: number;
@@ -70,19 +75,26 @@ export interface EngineStats {
 export class TaskEngine {
   private readonly agents = new Map<string, HostedAgent>();
   private readonly runs = new Map<string, TaskRun>();
-  private readonly scheduler: WorkScheduler;
   private readonly push: PushNotifier;
   private readonly store: StateStore;
   private readonly logger: Logger;
   private accepting = true;
+  /** Worker slots in use (or reserved) on this replica, at most `maxConcurrent`. */
+  private active = 0;
+  private pumping = false;
+  private pumpAgain = false;
+  /** Another replica (or this one) announced queued work since the last take. */
+  private workSignaled = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly poller: NodeJS.Timeout;
 
   constructor(private readonly options: TaskEngineOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.scheduler = new WorkScheduler(options.maxConcurrent, options.maxQueueDepth);
     this.push = new PushNotifier(options.push, options.logger);
+    const queue = this.store.queue;
     // A cancel requested on another replica arrives here; only the executing replica acts.
-    this.store.coordinator.onCancelRequest((taskId) => {
+    queue.onCancelRequest((taskId) => {
       const run = this.runs.get(taskId);
       if (run && !isTerminal(run.state)) {
         void this.cancelRun(run, 'canceled from another replica').catch((error: unknown) =>
@@ -90,6 +102,22 @@ export class TaskEngine {
         );
       }
     });
+    queue.onWork(() => {
+      this.workSignaled = true;
+      this.pump();
+    });
+    queue.onLost((taskIds) => {
+      for (const id of taskIds) {
+        const run = this.runs.get(id);
+        if (!run) continue;
+        run.log.warn(
+          'another replica took this task over (this one was cut off from the store); stopping here',
+        );
+        run.detach();
+      }
+    });
+    this.poller = setInterval(() => this.pump(), options.pollMs ?? 2000);
+    this.poller.unref();
   }
 
   /** Registers a hosted agent. Names are unique per process. */
@@ -134,8 +162,8 @@ export class TaskEngine {
   stats(): EngineStats {
     return {
       runs: this.runs.size,
-      running: this.scheduler.running,
-      queued: this.scheduler.queued,
+      running: this.active,
+      queued: this.store.queue.waiting,
       subscribers: this.store.events.followerCount(),
       pushPending: this.push.pending(),
     };
@@ -166,6 +194,7 @@ export class TaskEngine {
       run.exposed = true;
       return limitHistory(run.task, historyLength);
     }
+    if (!waiting) throw new Error('no outcome to wait for'); // unreachable: blocking calls always get one
     const outcome: RunOutcome = await waiting;
     if (outcome.kind === 'message') return outcome.message;
     return limitHistory(outcome.task, historyLength);
@@ -277,9 +306,10 @@ export class TaskEngine {
     const tenant = tenantOf(params.tenant, ctx);
     let run = this.runs.get(id);
     if (!run) {
-      const stored = await this.load(agent, id, tenant);
+      const stored = await this.replayed(await this.load(agent, id, tenant));
       assertCancelable(stored.task);
-      if (await this.store.coordinator.isClaimed(id)) {
+      // Still waiting in the queue: taken out, nobody will run it. Leased: running on a replica.
+      if (!(await this.store.queue.remove(id, agent.name)) && (await this.store.queue.isLeased(id))) {
         // Executing on another replica: ask it to cancel, and answer with the outcome it records.
         const settled = await this.cancelElsewhere(stored);
         if (settled) return settled;
@@ -365,28 +395,51 @@ export class TaskEngine {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Graceful drain: refuse new work, give running tasks until `deadlineMs`, then cancel
-   * what is left (marked FAILED with the reason) and stop push delivery.
+   * Graceful drain: refuse new work, give running tasks until `deadlineMs`, then stop what
+   * is left. With a durable queue (Redis) unfinished tasks go back to the queue for another
+   * replica, and tasks still waiting stay there; with the embedded store they are marked
+   * FAILED with the reason, since nothing else could run them.
    */
   async shutdown(deadlineMs: number): Promise<{ unfinished: number }> {
     this.accepting = false;
+    clearInterval(this.poller);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), deadlineMs);
     });
-    const result = await Promise.race([this.scheduler.idle().then(() => 'idle' as const), timedOut]);
+    const result = await Promise.race([this.idle().then(() => 'idle' as const), timedOut]);
     clearTimeout(timer);
     let unfinished = 0;
     if (result === 'timeout') {
-      this.scheduler.drainQueue();
       const left = [...this.runs.values()].filter((r) => !isTerminal(r.state));
       unfinished = left.length;
-      await Promise.all(
-        left.map(async (run) => {
-          run.abort();
-          await run.setStatus(TaskState.TASK_STATE_FAILED, 'The server shut down before this task finished');
-        }),
-      );
+      if (this.store.queue.durable) {
+        await Promise.all(
+          left.map(async (run) => {
+            run.detach();
+            await this.store.queue
+              .requeue(run.id)
+              .catch((error: unknown) =>
+                run.log.warn({ err: error }, 'could not hand the task back; its lease will lapse'),
+              );
+          }),
+        );
+        if (left.length > 0)
+          this.logger.info({ tasks: left.length }, 'handed unfinished tasks back to the queue');
+      } else {
+        const waiting = await this.store.queue.take([...this.agents.keys()], Number.MAX_SAFE_INTEGER);
+        unfinished += waiting.length;
+        await Promise.all([
+          ...left.map(async (run) => {
+            run.abort();
+            await run.setStatus(
+              TaskState.TASK_STATE_FAILED,
+              'The server shut down before this task finished',
+            );
+          }),
+          ...waiting.map((item) => this.failUnstarted(item, 'The server shut down before this task started')),
+        ]);
+      }
     }
     await this.push.close();
     return { unfinished };
@@ -399,17 +452,54 @@ export class TaskEngine {
     params: SendMessageRequest,
     ctx: ServerCallContext,
     beforeDispatch?: (run: TaskRun) => void,
-  ): Promise<{ run: TaskRun; waiting: Promise<RunOutcome> }> {
+  ): Promise<{ run: TaskRun; waiting: Promise<RunOutcome> | undefined }> {
     const message = validateSendMessage(params);
     if (!this.accepting) throw err('SHUTTING_DOWN');
     const tenant = tenantOf(params.tenant, ctx);
-    const run = message.taskId
-      ? await this.continueTask(agent, message, tenant)
-      : await this.createTask(agent, message, tenant, params);
-    const waiting = run.waitForRest();
+    const payload = queuedPayload(agent, params, ctx);
+    // A free worker here runs the task at once; the slot is reserved before any await,
+    // so concurrent requests cannot overbook it. Otherwise the task waits in the queue.
+    const here = this.active < this.options.maxConcurrent;
+    if (here) this.active++;
+    let leased = false;
+    const lease = here
+      ? (id: string): Promise<number> => {
+          leased = true;
+          return this.store.queue.lease(id, agent.name, payload);
+        }
+      : undefined;
+    let run: TaskRun;
+    try {
+      run = message.taskId
+        ? await this.continueTask(agent, message, tenant, lease)
+        : await this.createTask(agent, message, tenant, params, lease);
+    } catch (error) {
+      if (here) this.release();
+      if (leased && message.taskId) void this.store.queue.ack(message.taskId).catch(() => {});
+      throw error;
+    }
+    if (here) {
+      const waiting = run.waitForRest();
+      beforeDispatch?.(run);
+      await this.runHere(run, params, ctx);
+      return { run, waiting };
+    }
+    // Queued: whichever replica takes it runs it. A blocking caller follows its event log
+    // (registered before the push, so no event can slip past).
     beforeDispatch?.(run);
-    await this.dispatch(run, params, ctx);
-    return { run, waiting };
+    const controller = new AbortController();
+    const wanted = !beforeDispatch && params.configuration?.returnImmediately !== true;
+    const follower = wanted ? this.store.events.follow(run.id, run.lastSeq, controller.signal) : undefined;
+    try {
+      // A follow-up to a task already admitted is never refused for queue depth.
+      const depth = message.taskId ? Number.MAX_SAFE_INTEGER : this.options.maxQueueDepth;
+      await this.store.queue.push(run.id, agent.name, payload, depth);
+    } catch (error) {
+      controller.abort();
+      if (!message.taskId) await this.discardProvisionalTask(run).catch(() => {});
+      throw error;
+    }
+    return { run, waiting: follower ? this.awaitElsewhere(run, follower, controller) : undefined };
   }
 
   private async createTask(
@@ -417,10 +507,8 @@ export class TaskEngine {
     message: Message,
     tenant: string,
     params: SendMessageRequest,
+    lease: ((id: string) => Promise<number>) | undefined,
   ): Promise<TaskRun> {
-    if (!this.scheduler.hasCapacity()) {
-      throw err('QUEUE_FULL', `All workers are busy and the queue is full; retry later`);
-    }
     const pushConfig = params.configuration?.taskPushNotificationConfig;
     if (pushConfig) this.requirePush(agent);
     const id = randomUUID();
@@ -438,14 +526,14 @@ export class TaskEngine {
       history: [{ ...message, taskId: id, contextId }],
       metadata: undefined,
     };
-    const stored = await this.store.tasks.create({
-      task,
-      agent: agent.name,
-      tenant,
-      lastSeq: 0,
-      updatedAt: now,
-    });
+    // The lease is sent first (same connection, same batch): the task is never stored
+    // without a record of who runs it.
+    const [, stored] = await Promise.all([
+      lease?.(id),
+      this.store.tasks.create({ task, agent: agent.name, tenant, lastSeq: 0, updatedAt: now }),
+    ]);
     const run = new TaskRun(this.runDeps(), agent, stored);
+    run.exposed = params.configuration?.returnImmediately === true;
     if (pushConfig) {
       const config = { ...pushConfig, tenant, taskId: id, id: pushConfig.id || randomUUID() };
       await this.store.pushConfigs.put(config);
@@ -454,7 +542,12 @@ export class TaskEngine {
     return run;
   }
 
-  private async continueTask(agent: HostedAgent, message: Message, tenant: string): Promise<TaskRun> {
+  private async continueTask(
+    agent: HostedAgent,
+    message: Message,
+    tenant: string,
+    lease: ((id: string) => Promise<number>) | undefined,
+  ): Promise<TaskRun> {
     const id = message.taskId;
     if (this.runs.has(id)) {
       throw err(
@@ -476,9 +569,7 @@ export class TaskEngine {
       throw err(
         'UNSUPPORTED_OPERATION',
         `Task ${id} is ${stateLabel(state)}; send a follow-up when it asks for input`,
-        {
-          taskId: id,
-        },
+        { taskId: id },
       );
     }
     if (message.contextId && message.contextId !== stored.task.contextId) {
@@ -489,19 +580,40 @@ export class TaskEngine {
     }
     const run = new TaskRun(this.runDeps(), agent, stored);
     run.exposed = true;
-    run.pushConfigs = await this.store.pushConfigs.list(id);
+    const [, configs] = await Promise.all([lease?.(id), this.store.pushConfigs.list(id)]);
+    run.pushConfigs = configs;
+    // Saved with the version read above: of two follow-ups racing on two replicas, one wins.
     await run.saveSnapshot(appendHistory(run.task, { ...message, contextId: stored.task.contextId }));
     return run;
   }
 
-  private async dispatch(run: TaskRun, params: SendMessageRequest, ctx: ServerCallContext): Promise<void> {
+  /** Starts the run on this replica, in the worker slot already reserved for it. */
+  private async runHere(run: TaskRun, params: SendMessageRequest, ctx: ServerCallContext): Promise<void> {
+    let requestContext: AgentdRequestContext;
+    try {
+      requestContext = await this.requestContext(run, params, ctx);
+    } catch (error) {
+      this.release();
+      void this.store.queue.ack(run.id).catch(() => {});
+      await run.setStatus(TaskState.TASK_STATE_FAILED, describe(error));
+      throw error;
+    }
+    this.runs.set(run.id, run);
+    void this.execute(run, requestContext);
+  }
+
+  private async requestContext(
+    run: TaskRun,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+  ): Promise<AgentdRequestContext> {
     const message = run.task.history[run.task.history.length - 1] as Message;
     const request: SendMessageRequest = { ...params, message };
     const referenceTasks =
       message.referenceTaskIds.length > 0
         ? await this.referenceTasks(run.agent, message, run.tenant)
         : undefined;
-    const requestContext = new AgentdRequestContext(
+    return new AgentdRequestContext(
       request,
       run.id,
       run.task.contextId,
@@ -511,14 +623,143 @@ export class TaskEngine {
       run.agent.name,
       run,
     );
-    this.runs.set(run.id, run);
-    try {
-      this.scheduler.submit({ id: run.id, run: () => this.execute(run, requestContext) });
-    } catch (error) {
-      this.runs.delete(run.id);
-      await run.setStatus(TaskState.TASK_STATE_FAILED, (error as Error).message);
-      throw error;
+  }
+
+  /** Takes queued work into this replica's free worker slots. */
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
     }
+    // A draining replica leaves durable work to the others; the embedded store finishes its queue.
+    if (!this.accepting && this.store.queue.durable) return;
+    const free = this.options.maxConcurrent - this.active;
+    if (free <= 0 || this.agents.size === 0) return;
+    this.pumping = true;
+    this.workSignaled = false;
+    this.active += free; // reserved while the take is in flight
+    this.store.queue
+      .take([...this.agents.keys()], free)
+      .then(
+        (items) => {
+          this.active -= free - items.length;
+          for (const item of items) void this.resume(item);
+        },
+        (error: unknown) => {
+          this.active -= free;
+          this.logger.warn({ err: error }, 'could not take queued work; retrying');
+        },
+      )
+      .finally(() => {
+        this.pumping = false;
+        this.notifyIdle();
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.pump();
+        }
+      });
+  }
+
+  /**
+   * Runs a task taken from the queue: queued here or on another replica, or taken over
+   * from a replica that died. The snapshot is brought up to the event log first (the dead
+   * replica may have logged events it never saved), then the agent runs again.
+   */
+  private async resume(item: WorkItem): Promise<void> {
+    let started = false;
+    try {
+      const queued = JSON.parse(item.payload) as QueuedRequest;
+      const agent = this.agents.get(queued.agent);
+      const found = await this.store.tasks.get(item.taskId);
+      if (!agent || !found || found.agent !== agent.name) {
+        await this.store.queue.ack(item.taskId);
+        return;
+      }
+      const stored = await this.replayed(found);
+      const run = new TaskRun(this.runDeps(), agent, stored);
+      run.attempt = item.attempt;
+      const request = SendMessageRequestCodec.fromJSON(queued.request);
+      run.exposed = request.configuration?.returnImmediately === true;
+      if (isTerminal(run.state)) {
+        // Finished (or canceled) before this replica got to it.
+        if (stored.lastSeq !== found.lastSeq) await run.saveSnapshot(run.task);
+        await this.store.events.close(run.id);
+        await this.store.queue.ack(run.id);
+        return;
+      }
+      run.pushConfigs = await this.store.pushConfigs.list(run.id);
+      if (item.attempt > this.options.maxAttempts) {
+        run.log.error({ attempt: item.attempt }, 'task given up: replicas died running it too often');
+        await run.setStatus(
+          TaskState.TASK_STATE_FAILED,
+          `Gave up after ${item.attempt - 1} attempts: the replicas running this task stopped before it finished`,
+        );
+        await this.store.queue.ack(run.id);
+        return;
+      }
+      if (item.attempt > 1) {
+        run.log.info({ attempt: item.attempt }, 'taking over a task whose replica stopped');
+        await run.saveSnapshot({
+          ...run.task,
+          metadata: { ...run.task.metadata, [ATTEMPT_KEY]: item.attempt },
+        });
+      }
+      const ctx = new ServerCallContext({ requestedExtensions: queued.extensions });
+      const requestContext = await this.requestContext(run, request, ctx);
+      started = true;
+      this.runs.set(run.id, run);
+      await this.execute(run, requestContext);
+    } catch (error) {
+      // Store trouble: the lease lapses and the task is taken again later.
+      this.logger.error({ err: error, task_id: item.taskId }, 'could not start a queued task');
+    } finally {
+      if (!started) this.release();
+    }
+  }
+
+  /** Marks a task that never started FAILED (embedded store shutting down). */
+  private async failUnstarted(item: WorkItem, reason: string): Promise<void> {
+    const stored = await this.store.tasks.get(item.taskId);
+    const agent = stored && this.agents.get(stored.agent);
+    if (!stored || !agent || isTerminal(stored.task.status?.state)) return;
+    const run = new TaskRun(this.runDeps(), agent, stored);
+    run.pushConfigs = await this.store.pushConfigs.list(run.id);
+    await run.setStatus(TaskState.TASK_STATE_FAILED, reason);
+    await this.store.queue.ack(run.id);
+  }
+
+  /** The stored snapshot plus any logged events it lacks. */
+  private async replayed(stored: StoredTask): Promise<StoredTask> {
+    const events = await this.store.events.read(stored.task.id, stored.lastSeq);
+    if (events.length === 0) return stored;
+    let task = stored.task;
+    for (const record of events) task = applyStreamEvent(task, record.event);
+    return { ...stored, task, lastSeq: events[events.length - 1]?.seq ?? stored.lastSeq };
+  }
+
+  /**
+   * The outcome of a task another replica runs, for a blocking SendMessage: its events
+   * folded onto the snapshot until it rests (terminal, interrupted, or a direct reply).
+   */
+  private async awaitElsewhere(
+    run: TaskRun,
+    follower: AsyncIterable<StreamRecord>,
+    controller: AbortController,
+  ): Promise<RunOutcome> {
+    let task = run.task;
+    try {
+      for await (const record of follower) {
+        const p = record.event.payload;
+        if (p?.$case === 'message' && record.seq === 1) return { kind: 'message', message: p.value };
+        task = applyStreamEvent(task, record.event);
+        const state = task.status?.state;
+        if (isTerminal(state) || isInterrupted(state)) return { kind: 'task', task };
+      }
+    } finally {
+      controller.abort();
+    }
+    // The log ended without a final state (deleted): the store has the last word.
+    return { kind: 'task', task: (await this.store.tasks.get(run.id))?.task ?? task };
   }
 
   private async execute(run: TaskRun, requestContext: AgentdRequestContext): Promise<void> {
@@ -530,11 +771,6 @@ export class TaskEngine {
     const bus = new RunEventBus(run);
     run.bus = bus;
     let failure: unknown;
-    // The claim is not awaited: it only routes cross-replica cancels, and commands on one
-    // Redis connection keep their order, so the release below still lands after it.
-    void this.store.coordinator
-      .claim(run.id)
-      .catch((error: unknown) => run.log.warn({ err: error }, 'could not claim the task for this replica'));
     try {
       await run.agent.executor.execute(requestContext, bus);
     } catch (error) {
@@ -542,7 +778,9 @@ export class TaskEngine {
     }
     try {
       await run.flush();
-      if (run.reply) {
+      if (run.isDetached) {
+        // Handed back to the queue (shutdown) or taken over: another replica finishes it.
+      } else if (run.reply) {
         await this.discardProvisionalTask(run);
       } else if (run.isAborted) {
         // Canceled or shutting down: whoever aborted the run records its final state.
@@ -566,12 +804,39 @@ export class TaskEngine {
     } finally {
       run.executing = false;
       this.finishRun(run);
-      void this.store.coordinator
-        .release(run.id)
-        .catch((error: unknown) =>
-          run.log.warn({ err: error }, 'could not release the task claim; it will lapse'),
-        );
+      if (!run.isDetached) {
+        void this.store.queue
+          .ack(run.id)
+          .catch((error: unknown) =>
+            run.log.warn({ err: error }, 'could not end the task lease; it will lapse'),
+          );
+      }
+      this.release();
     }
+  }
+
+  /** Frees a worker slot; takes queued work into it when there may be some. */
+  private release(): void {
+    this.active--;
+    if (this.workSignaled || this.store.queue.waiting > 0) this.pump();
+    this.notifyIdle();
+  }
+
+  /** Resolves when this replica runs nothing (and, on the embedded store, nothing waits). */
+  private idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.active === 0 && (this.store.queue.durable || this.store.queue.waiting === 0);
+  }
+
+  private notifyIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /**
@@ -585,15 +850,11 @@ export class TaskEngine {
     const follower = this.store.events.follow(id, stored.lastSeq, controller.signal);
     const timer = setTimeout(() => controller.abort(), this.options.cancelGraceMs + 3000);
     try {
-      await this.store.coordinator.requestCancel(id);
+      await this.store.queue.requestCancel(id);
+      let task = stored.task;
       for await (const record of follower) {
-        const p = record.event.payload;
-        if (p?.$case !== 'statusUpdate' || !isTerminal(p.value.status?.state)) continue;
-        // The owner saves its snapshot right after appending the terminal event.
-        const latest = await this.store.tasks.get(id);
-        return latest && isTerminal(latest.task.status?.state)
-          ? latest.task
-          : applyStatusUpdate(stored.task, p.value, isoNow());
+        task = applyStreamEvent(task, record.event);
+        if (isTerminal(task.status?.state)) return task;
       }
       return undefined;
     } finally {
@@ -614,9 +875,7 @@ export class TaskEngine {
 
   private async cancelRun(run: TaskRun, reason: string): Promise<void> {
     run.abort();
-    if (this.scheduler.cancelQueued(run.id)) {
-      this.finishRun(run);
-    } else if (run.executing && run.bus) {
+    if (run.executing && run.bus) {
       try {
         await withTimeout(run.agent.executor.cancelTask(run.id, run.bus), this.options.cancelGraceMs);
       } catch (error) {
@@ -771,6 +1030,26 @@ export class AgentRequestHandler {
     for await (const r of this.engine.subscribe(this.agent, params, ctx, { signal: signalOf(ctx) }))
       yield r.event;
   }
+}
+
+/** Task metadata key with the attempt number, set from the second attempt on. */
+export const ATTEMPT_KEY = 'agentd.attempt';
+
+/** What the work queue holds for a task, so any replica can run it. */
+interface QueuedRequest {
+  readonly agent: string;
+  /** The SendMessageRequest (proto JSON) without its message: that is the task's last history entry. */
+  readonly request: unknown;
+  readonly extensions: string[] | undefined;
+}
+
+function queuedPayload(agent: HostedAgent, params: SendMessageRequest, ctx: ServerCallContext): string {
+  const queued: QueuedRequest = {
+    agent: agent.name,
+    request: SendMessageRequestCodec.toJSON({ ...params, message: undefined }),
+    extensions: ctx.requestedExtensions ? [...ctx.requestedExtensions] : undefined,
+  };
+  return JSON.stringify(queued);
 }
 
 /** Key under which transports put an AbortSignal in `ServerCallContext.state`. */

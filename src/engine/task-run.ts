@@ -56,6 +56,8 @@ export class TaskRun {
   executing = false;
   pushConfigs: TaskPushNotificationConfig[] = [];
   bus: RunEventBus | undefined;
+  /** 1 for the first run; more when this replica took the task over from one that died. */
+  attempt = 1;
 
   private version: number;
   private updatedAt: number;
@@ -67,6 +69,8 @@ export class TaskRun {
   /** The in-memory snapshot has events the stored snapshot lacks. */
   private dirty = false;
   private aborted = false;
+  /** This replica gave the task up (shutdown hand-off, lost lease): agent events are dropped. */
+  private detached = false;
   private logCache: Logger | undefined;
 
   constructor(
@@ -103,6 +107,35 @@ export class TaskRun {
     this.controller?.abort();
   }
 
+  /**
+   * Stops this replica's part in the task without recording anything: the signal fires,
+   * later agent events are dropped, and callers waiting for the outcome get the task as
+   * it stands. Another replica takes the task from the work queue.
+   */
+  detach(): void {
+    this.abort();
+    this.detached = true;
+    this.pending = [];
+    this.settle({ kind: 'task', task: this.task });
+  }
+
+  get isDetached(): boolean {
+    return this.detached;
+  }
+
+  /**
+   * Runs `fn` once per task and message: its result is checkpointed under `key`, and a
+   * re-run of the task (a takeover after a crash) returns the checkpoint without calling
+   * `fn` again. Results must be JSON-serialisable.
+   */
+  async step<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
+    const saved = await this.deps.store.checkpoints.get(this.id, key);
+    if (saved !== undefined) return (JSON.parse(saved) as { v?: T }).v as T;
+    const value = await fn();
+    await this.deps.store.checkpoints.put(this.id, key, JSON.stringify({ v: value }));
+    return value;
+  }
+
   /** Logger with the task's correlation fields (pino child loggers are not free: made on first use). */
   get log(): Logger {
     this.logCache ??= this.deps.logger.child({
@@ -129,6 +162,7 @@ export class TaskRun {
 
   /** Accepts an agent event; applied asynchronously, in order. */
   enqueue(event: AgentExecutionEvent): void {
+    if (this.detached) return;
     this.pending.push(event);
     if (!this.draining) this.draining = this.drain();
   }

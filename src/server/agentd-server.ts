@@ -53,6 +53,7 @@ export class AgentdServer {
       logger,
       maxConcurrent: config.execution.maxConcurrentWorkflows,
       maxQueueDepth: config.execution.maxQueueDepth,
+      maxAttempts: config.execution.maxAttempts,
       cancelGraceMs: config.execution.cancelGraceMs,
       push: config.push,
     });
@@ -83,7 +84,12 @@ export class AgentdServer {
   static async create(config: AgentdConfig, logger: Logger, baseDir: string): Promise<AgentdServer> {
     const agents: HostedAgent[] = [];
     for (const a of config.agents) agents.push(await createHostedAgent(a, baseDir));
-    return new AgentdServer(config, logger, agents, await createStore(config.store, logger));
+    return new AgentdServer(
+      config,
+      logger,
+      agents,
+      await createStore(config.store, logger, config.execution),
+    );
   }
 
   /** Listens on the configured host and ports and publishes the agent cards. */

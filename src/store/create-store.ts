@@ -22,7 +22,11 @@ export function redisAddress(redis: StoreConfig['redis']): string {
  * Builds the configured backend. The Redis one is imported only when configured: ioredis
  * costs ~10 MB of RSS that the embedded store does not need.
  */
-export async function createStore(store: StoreConfig, logger?: Logger): Promise<StateStore> {
+export async function createStore(
+  store: StoreConfig,
+  logger?: Logger,
+  execution?: { leaseSeconds: number },
+): Promise<StateStore> {
   const retention = {
     ttlMs: store.retention.ttlSeconds * 1000,
     maxTerminalTasks: store.retention.maxTerminalTasks,
@@ -34,6 +38,8 @@ export async function createStore(store: StoreConfig, logger?: Logger): Promise<
       keyPrefix: store.redis.keyPrefix,
       retention,
       logger,
+      closedStreamTtlMs: store.retention.closedStreamSeconds * 1000,
+      leaseMs: execution ? execution.leaseSeconds * 1000 : undefined,
     });
   }
   return new MemoryStateStore({ retention, maxEventsPerTask: store.maxEventsPerTask });

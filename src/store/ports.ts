@@ -88,7 +88,12 @@ export interface EventLog {
    * holds a cursor, not a private buffer.
    */
   follow(taskId: string, afterSeq: number, signal: AbortSignal): AsyncIterable<TaskEventRecord>;
-  /** Ends every follower of the task once it has read what is already there. */
+  /** The events with `seq > afterSeq` that are in the log now (no waiting). */
+  read(taskId: string, afterSeq: number): Promise<TaskEventRecord[]>;
+  /**
+   * Ends every follower of the task once it has read what is already there. A durable
+   * log may drop a closed log after a grace period: the task snapshot holds its outcome.
+   */
   close(taskId: string): Promise<void>;
   /** Drops the task's events and ends its followers; a no-op when absent. */
   delete(taskId: string): Promise<void>;
@@ -114,21 +119,58 @@ export interface RetentionPolicy {
   readonly maxTerminalTasks: number;
 }
 
+/** A queued task as a worker takes it. */
+export interface WorkItem {
+  readonly taskId: string;
+  /** 1 for the first run; each takeover after a replica died (or shut down mid-task) adds 1. */
+  readonly attempt: number;
+  /** What the engine stored with the task to run it on any replica (JSON). */
+  readonly payload: string;
+}
+
 /**
- * Cross-replica control of running tasks: which replica executes a task (a claim that
- * expires unless refreshed, so a dead replica's claims lapse), and cancel requests that
- * reach that replica.
+ * Durable execution: every task is recorded here before it runs, as a lease held by the
+ * replica running it or as an entry in its agent's waiting queue. Leases are renewed
+ * while the replica lives; a lease that lapses (the replica died) puts the task back at
+ * the head of its queue, so another replica takes it over. Cancel requests reach the
+ * replica holding the lease.
  */
-export interface TaskCoordinator {
-  /** Marks this replica as executing the task until `release` (or until it stops refreshing). */
-  claim(taskId: string): Promise<void>;
-  release(taskId: string): Promise<void>;
-  /** Whether some live replica (this one included) is executing the task. */
-  isClaimed(taskId: string): Promise<boolean>;
-  /** Asks whichever replica executes the task to cancel it. */
+export interface WorkQueue {
+  /** Whether queued and leased work outlives this process (false: the embedded store). */
+  readonly durable: boolean;
+  /** Records that this replica runs the task now; resolves with the attempt number. */
+  lease(taskId: string, agent: string, payload: string): Promise<number>;
+  /** Queues the task for any replica hosting `agent`; QUEUE_FULL when `maxDepth` already wait. */
+  push(taskId: string, agent: string, payload: string, maxDepth: number): Promise<void>;
+  /** Takes up to `max` waiting tasks of these agents, oldest first, leasing them to this replica. */
+  take(agents: readonly string[], max: number): Promise<WorkItem[]>;
+  /** The run is over (finished, interrupted or given up): drops the lease if this replica holds it. */
+  ack(taskId: string): Promise<void>;
+  /** Hands a leased task back to the head of its queue (shutdown before it finished). */
+  requeue(taskId: string): Promise<void>;
+  /** Removes a task that is still waiting; whether it was waiting. */
+  remove(taskId: string, agent: string): Promise<boolean>;
+  /** Whether some live replica holds the task's lease. */
+  isLeased(taskId: string): Promise<boolean>;
+  /** Tasks waiting for a worker, across replicas, as last seen by this replica. */
+  readonly waiting: number;
+  /** Called when tasks may be waiting: pushed, handed back, or taken over from a dead replica. */
+  onWork(handler: () => void): void;
+  /** Called with tasks this replica leased that another replica took over (it was cut off too long). */
+  onLost(handler: (taskIds: string[]) => void): void;
+  /** Asks whichever replica holds the task's lease to cancel it. */
   requestCancel(taskId: string): Promise<void>;
   /** Registers this replica's handler for cancel requests (any task; the handler filters). */
   onCancelRequest(handler: (taskId: string) => void): void;
+}
+
+/**
+ * Results of an agent's `step(name, fn)` calls, per task, so a re-run after a takeover
+ * skips the steps that finished. Removed with the task.
+ */
+export interface CheckpointStore {
+  get(taskId: string, step: string): Promise<string | undefined>;
+  put(taskId: string, step: string, json: string): Promise<void>;
 }
 
 /** One agent as a server registered it. */
@@ -163,7 +205,8 @@ export interface StateStore {
   readonly tasks: TaskStore;
   readonly events: EventLog;
   readonly pushConfigs: PushConfigStore;
-  readonly coordinator: TaskCoordinator;
+  readonly queue: WorkQueue;
+  readonly checkpoints: CheckpointStore;
   readonly registry: AgentRegistry;
   /** Resolves when the backend can serve requests; used by readiness. */
   ping(): Promise<void>;

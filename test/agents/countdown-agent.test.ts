@@ -192,7 +192,12 @@ describe('CountdownAgent', () => {
       undefined,
       undefined,
       'countdown',
-      { signal: controller.signal, log: pino({ level: 'silent' }) },
+      {
+        signal: controller.signal,
+        log: pino({ level: 'silent' }),
+        attempt: 1,
+        step: async (_key, fn) => fn(),
+      },
     );
     const running = countdown.execute(ctx, bus);
     await bus.waitFor((e) => e.kind === 'statusUpdate');

@@ -71,11 +71,13 @@ describe('loadConfig defaults', () => {
       maxConcurrentWorkflows: 50,
       maxQueueDepth: 1000,
       cancelGraceMs: 2000,
+      leaseSeconds: 25,
+      maxAttempts: 3,
     });
     expect(config.store).toEqual({
       kind: 'memory',
       redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
-      retention: { ttlSeconds: 3600, maxTerminalTasks: 10_000 },
+      retention: { ttlSeconds: 3600, maxTerminalTasks: 10_000, closedStreamSeconds: 30 },
       maxEventsPerTask: 10_000,
     });
     expect(config.push).toEqual({
@@ -132,7 +134,11 @@ describe('the bundled demo config', () => {
     expect(config.server.httpPort).toBe(8080);
     expect(config.execution.maxConcurrentWorkflows).toBe(50);
     expect(config.execution.maxQueueDepth).toBe(1000);
-    expect(config.store.retention).toEqual({ ttlSeconds: 3600, maxTerminalTasks: 10_000 });
+    expect(config.store.retention).toEqual({
+      ttlSeconds: 3600,
+      maxTerminalTasks: 10_000,
+      closedStreamSeconds: 30,
+    });
     expect(config.agents).toHaveLength(2);
     expect(config.agents[0]).toMatchObject({ name: 'echo', kind: 'echo', default: true });
     expect(config.agents[0]?.skills?.[0]).toMatchObject({ id: 'echo', name: 'Echo', examples: ['hello'] });
@@ -154,9 +160,9 @@ server:
   publicUrl: https://agents.example.com
   compatV03: false
 store:
-  retention: { ttlSeconds: 60, maxTerminalTasks: 5 }
+  retention: { ttlSeconds: 60, maxTerminalTasks: 5, closedStreamSeconds: 2 }
   maxEventsPerTask: 50
-execution: { maxConcurrentWorkflows: 4, maxQueueDepth: 0, cancelGraceMs: 10 }
+execution: { maxConcurrentWorkflows: 4, maxQueueDepth: 0, cancelGraceMs: 10, leaseSeconds: 3, maxAttempts: 5 }
 push: { maxAttempts: 5 }
 logging: { level: debug }
 agents:
@@ -176,10 +182,16 @@ agents:
     expect(config.store).toEqual({
       kind: 'memory',
       redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
-      retention: { ttlSeconds: 60, maxTerminalTasks: 5 },
+      retention: { ttlSeconds: 60, maxTerminalTasks: 5, closedStreamSeconds: 2 },
       maxEventsPerTask: 50,
     });
-    expect(config.execution).toEqual({ maxConcurrentWorkflows: 4, maxQueueDepth: 0, cancelGraceMs: 10 });
+    expect(config.execution).toEqual({
+      maxConcurrentWorkflows: 4,
+      maxQueueDepth: 0,
+      cancelGraceMs: 10,
+      leaseSeconds: 3,
+      maxAttempts: 5,
+    });
     expect(config.push.maxAttempts).toBe(5);
     expect(config.push.timeoutMs).toBe(5000);
     expect(config.logging.level).toBe('debug');
@@ -208,7 +220,11 @@ store:
 execution:
 ${MINIMAL}`);
     expect(config.server.httpPort).toBe(8080);
-    expect(config.store.retention).toEqual({ ttlSeconds: 3600, maxTerminalTasks: 10_000 });
+    expect(config.store.retention).toEqual({
+      ttlSeconds: 3600,
+      maxTerminalTasks: 10_000,
+      closedStreamSeconds: 30,
+    });
     expect(config.execution.maxConcurrentWorkflows).toBe(50);
   });
 

@@ -55,6 +55,12 @@ export class MemoryEventLog implements EventLog {
     return { [Symbol.asyncIterator]: () => iterate(log, afterSeq, signal, release) };
   }
 
+  async read(taskId: string, afterSeq: number): Promise<TaskEventRecord[]> {
+    const log = this.logs.get(taskId);
+    if (!log) return [];
+    return log.records.slice(Math.max(0, afterSeq + 1 - log.firstSeq));
+  }
+
   async close(taskId: string): Promise<void> {
     const log = this.logs.get(taskId);
     if (!log) return;

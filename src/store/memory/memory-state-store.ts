@@ -1,9 +1,10 @@
 import type { RetentionPolicy, StateStore } from '../ports.js';
 import { MemoryAgentRegistry } from './memory-agent-registry.js';
-import { MemoryCoordinator } from './memory-coordinator.js';
+import { MemoryCheckpointStore } from './memory-checkpoint-store.js';
 import { MemoryEventLog } from './memory-event-log.js';
 import { MemoryPushConfigStore } from './memory-push-config-store.js';
 import { MemoryTaskStore } from './memory-task-store.js';
+import { MemoryWorkQueue } from './memory-work-queue.js';
 
 export interface MemoryStateStoreOptions {
   readonly retention: RetentionPolicy;
@@ -23,7 +24,8 @@ export class MemoryStateStore implements StateStore {
   readonly tasks: MemoryTaskStore;
   readonly events: MemoryEventLog;
   readonly pushConfigs: MemoryPushConfigStore;
-  readonly coordinator = new MemoryCoordinator();
+  readonly queue = new MemoryWorkQueue();
+  readonly checkpoints = new MemoryCheckpointStore();
   readonly registry = new MemoryAgentRegistry();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -33,6 +35,7 @@ export class MemoryStateStore implements StateStore {
     this.tasks = new MemoryTaskStore(options.retention.maxTerminalTasks, (taskId) => {
       void this.events.delete(taskId);
       this.pushConfigs.deleteTask(taskId);
+      this.checkpoints.deleteTask(taskId);
     });
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => this.sweep(), interval);

@@ -1,6 +1,7 @@
 import { StreamResponse } from '@a2a-js/sdk';
 import type { Redis } from 'ioredis';
 import { AgentdError } from '../../errors.js';
+import { isTerminal } from '../../engine/task-state.js';
 import { releaseOnce } from '../follower-release.js';
 import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -20,15 +21,24 @@ local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], '0-' .. seq, 'e', ARGV[1])
 return seq`;
 
-/** Marks an existing stream closed with the entry `1-0` (after every `0-<seq>`). KEYS: events. */
+/**
+ * Marks an existing stream closed with the entry `1-0` (after every `0-<seq>`), and lets
+ * it and its counter expire after ARGV[1] ms: the task snapshot holds the outcome, and a
+ * follower still behind has that long to read the rest. KEYS: events, seq.
+ */
 const CLOSE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if last[1] and last[1][1] == '1-0' then return 0 end
-redis.call('XADD', KEYS[1], '1-0', 'closed', '1')
+if not (last[1] and last[1][1] == '1-0') then redis.call('XADD', KEYS[1], '1-0', 'closed', '1') end
+if tonumber(ARGV[1]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
 return 1`;
 
 const CLOSED_ID = '1-0';
+/** Largest sequence part of a stream id (XRANGE upper bound below the close marker). */
+const MAX_SEQ = '18446744073709551615';
 /** How long a follower blocks per XREAD before it re-checks its signal. */
 const BLOCK_MS = 5000;
 /** Deleted logs stay readable this long for followers attached before the delete. */
@@ -46,12 +56,16 @@ export class RedisEventLog implements EventLog {
   private followers = 0;
   private readonly connections = new Set<Redis>();
 
+  /**
+   * @param closedTtlMs how long a closed log stays readable (0: until the task is evicted).
+   */
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly closedTtlMs = 0,
   ) {
     redis.defineCommand('agentdAppendEvent', { numberOfKeys: 2, lua: APPEND });
-    redis.defineCommand('agentdCloseEvents', { numberOfKeys: 1, lua: CLOSE });
+    redis.defineCommand('agentdCloseEvents', { numberOfKeys: 2, lua: CLOSE });
   }
 
   async append(taskId: string, event: StreamResponse, expectedSeq = 0): Promise<number> {
@@ -75,20 +89,29 @@ export class RedisEventLog implements EventLog {
     return { [Symbol.asyncIterator]: () => this.iterate(taskId, afterSeq, signal, release) };
   }
 
+  async read(taskId: string, afterSeq: number): Promise<TaskEventRecord[]> {
+    const entries = await this.redis.xrange(this.keys.events(taskId), `0-${afterSeq + 1}`, '0-' + MAX_SEQ);
+    return entries.flatMap(([id, fields]) => {
+      const json = fields[fields.indexOf('e') + 1];
+      return json === undefined
+        ? []
+        : [{ seq: Number(id.slice(2)), event: StreamResponse.fromJSON(JSON.parse(json)) }];
+    });
+  }
+
   async close(taskId: string): Promise<void> {
-    const close = (this.redis as unknown as { agentdCloseEvents(...a: string[]): Promise<number> })
-      .agentdCloseEvents;
-    await close.call(this.redis, this.keys.events(taskId));
+    await this.closeWithin(taskId, this.closedTtlMs);
   }
 
   /** Closes the log and lets it expire shortly, so followers already attached can finish reading. */
   async delete(taskId: string): Promise<void> {
-    await this.close(taskId);
-    await this.redis
-      .multi()
-      .pexpire(this.keys.events(taskId), DELETE_GRACE_MS)
-      .pexpire(this.keys.seq(taskId), DELETE_GRACE_MS)
-      .exec();
+    await this.closeWithin(taskId, DELETE_GRACE_MS);
+  }
+
+  private async closeWithin(taskId: string, ttlMs: number): Promise<void> {
+    const close = (this.redis as unknown as { agentdCloseEvents(...a: string[]): Promise<number> })
+      .agentdCloseEvents;
+    await close.call(this.redis, this.keys.events(taskId), this.keys.seq(taskId), String(ttlMs));
   }
 
   followerCount(): number {
@@ -141,7 +164,14 @@ export class RedisEventLog implements EventLog {
             { cause: error },
           );
         }
-        if (!reply) continue;
+        if (!reply) {
+          // A closed log that expired while this follower was behind: nothing more will come.
+          if ((await conn.exists(key)) === 0) {
+            const state = await conn.hget(this.keys.task(taskId), 'state');
+            if (state === null || isTerminal(Number(state))) return;
+          }
+          continue;
+        }
         for (const [id, fields] of reply[0]?.[1] ?? []) {
           if (id === CLOSED_ID) return;
           cursor = id;

@@ -27,9 +27,32 @@ export class RedisKeys {
     return `${this.prefix}{t:${id}}:push`;
   }
 
-  /** String: the id of the replica executing the task, with a TTL. */
-  owner(id: string): string {
-    return `${this.prefix}{t:${id}}:owner`;
+  /** Hash: step name → JSON result of the agent's `step()` calls. */
+  steps(id: string): string {
+    return `${this.prefix}{t:${id}}:steps`;
+  }
+
+  /**
+   * Work-queue keys. They share the hash tag `{q}` (one Cluster slot), so the queue's
+   * Lua scripts can move a task between them atomically.
+   */
+  queue(part: 'leases' | 'owners' | 'attempts' | 'payloads' | 'agents'): string {
+    return `${this.prefix}{q}:${part}`;
+  }
+
+  /** Prefix of the per-agent waiting lists (`<prefix><encoded agent>`). */
+  waitingPrefix(): string {
+    return `${this.prefix}{q}:waiting:`;
+  }
+
+  /** List of the task ids waiting for a worker of one agent, oldest first. */
+  waiting(agent: string): string {
+    return `${this.waitingPrefix()}${encodeURIComponent(agent)}`;
+  }
+
+  /** Pub/sub channel that wakes idle workers: tasks are waiting. */
+  workChannel(): string {
+    return `${this.prefix}work`;
   }
 
   /** Pub/sub channel for cancel requests (payload: task id). */

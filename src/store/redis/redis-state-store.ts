@@ -2,11 +2,12 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RetentionPolicy, StateStore } from '../ports.js';
 import { RedisAgentRegistry } from './redis-agent-registry.js';
-import { RedisCoordinator } from './redis-coordinator.js';
+import { RedisCheckpointStore } from './redis-checkpoint-store.js';
 import { RedisEventLog } from './redis-event-log.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPushConfigStore } from './redis-push-config-store.js';
 import { RedisTaskStore } from './redis-task-store.js';
+import { RedisWorkQueue } from './redis-work-queue.js';
 import { guardUnavailable } from './store-unavailable.js';
 
 export interface RedisStateStoreOptions {
@@ -19,8 +20,12 @@ export interface RedisStateStoreOptions {
   readonly sweepIntervalMs?: number;
   /** Where connection loss and recovery are reported (once per outage, not per retry). */
   readonly logger?: Logger;
-  /** A dead replica's claim on the tasks it executed lapses after this long (default 30 s). */
-  readonly claimTtlMs?: number;
+  /** A dead replica's tasks are taken over once their lease lapses: this long after its last renewal (default 25 s). */
+  readonly leaseMs?: number;
+  /** How often lapsed leases are looked for (default min(5 s, leaseMs / 5)). */
+  readonly recoverEveryMs?: number;
+  /** A finished task's event stream is dropped this long after it closed (default 30 s). */
+  readonly closedStreamTtlMs?: number;
 }
 
 /**
@@ -32,7 +37,8 @@ export class RedisStateStore implements StateStore {
   readonly tasks: RedisTaskStore;
   readonly events: RedisEventLog;
   readonly pushConfigs: RedisPushConfigStore;
-  readonly coordinator: RedisCoordinator;
+  readonly queue: RedisWorkQueue;
+  readonly checkpoints: RedisCheckpointStore;
   readonly registry: RedisAgentRegistry;
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
@@ -52,12 +58,17 @@ export class RedisStateStore implements StateStore {
     });
     const keys = new RedisKeys(options.keyPrefix);
     this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
-    this.events = guardUnavailable(new RedisEventLog(this.redis, keys));
+    this.events = guardUnavailable(new RedisEventLog(this.redis, keys, options.closedStreamTtlMs ?? 30_000));
     this.pushConfigs = guardUnavailable(new RedisPushConfigStore(this.redis, keys));
     this.registry = guardUnavailable(new RedisAgentRegistry(this.redis, keys));
-    this.coordinator = guardUnavailable(
-      new RedisCoordinator(this.redis, keys, { claimTtlMs: options.claimTtlMs ?? 30_000 }),
+    const leaseMs = options.leaseMs ?? 25_000;
+    this.queue = guardUnavailable(
+      new RedisWorkQueue(this.redis, keys, {
+        leaseMs,
+        recoverEveryMs: options.recoverEveryMs ?? Math.min(5000, leaseMs / 5),
+      }),
     );
+    this.checkpoints = guardUnavailable(new RedisCheckpointStore(this.redis, keys));
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);
     this.sweeper.unref();
@@ -74,7 +85,7 @@ export class RedisStateStore implements StateStore {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    this.coordinator.close();
+    this.queue.close();
     this.events.closeFollowers();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

@@ -23,7 +23,7 @@ return 1`;
  * of the task expires after that many ms. Returns {newVersion, oldUpdatedAt, oldState,
  * oldCtx}, or {0, foundVersion} on a version mismatch. A save re-sent after a dropped
  * connection, finding exactly its own write one version up, succeeds (the old values it
- * returns are then the current ones). KEYS: task, events, seq, push.
+ * returns are then the current ones). KEYS: task, events, seq, push, steps.
  */
 const SAVE = `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'updatedAt', 'state', 'ctx', 'task', 'lastSeq')
@@ -38,7 +38,7 @@ redis.call('HSET', KEYS[1], 'v', v, 'agent', ARGV[2], 'tenant', ARGV[3], 'lastSe
   'updatedAt', ARGV[5], 'state', ARGV[6], 'ctx', ARGV[7], 'task', ARGV[8])
 local ttl = tonumber(ARGV[9])
 if ttl > 0 then
-  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 return {v, cur[2], cur[3], cur[4]}`;
 
@@ -58,7 +58,7 @@ export class RedisTaskStore implements TaskStore {
     private readonly retention: RetentionPolicy,
   ) {
     redis.defineCommand('agentdCreateTask', { numberOfKeys: 1, lua: CREATE });
-    redis.defineCommand('agentdSaveTask', { numberOfKeys: 4, lua: SAVE });
+    redis.defineCommand('agentdSaveTask', { numberOfKeys: 5, lua: SAVE });
   }
 
   async create(record: Omit<StoredTask, 'version'>): Promise<StoredTask> {
@@ -83,7 +83,7 @@ export class RedisTaskStore implements TaskStore {
     const ttl = terminal ? this.retention.ttlMs + EXPIRY_GRACE_MS : 0;
     const result = (await this.call(
       'agentdSaveTask',
-      [this.keys.task(id), this.keys.events(id), this.keys.seq(id), this.keys.push(id)],
+      [this.keys.task(id), this.keys.events(id), this.keys.seq(id), this.keys.push(id), this.keys.steps(id)],
       [String(expectedVersion), ...this.fields(record), String(Math.ceil(ttl))],
     )) as [number, string?, string?, string?];
     const [version, oldUpdatedAt, oldState, oldCtx] = result;
@@ -155,6 +155,7 @@ export class RedisTaskStore implements TaskStore {
       this.keys.events(taskId),
       this.keys.seq(taskId),
       this.keys.push(taskId),
+      this.keys.steps(taskId),
     );
     await this.redis.zrem(this.keys.finished(), taskId);
     const [agent, tenant, updatedAt, state, ctx] = h;
