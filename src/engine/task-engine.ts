@@ -903,7 +903,12 @@ export class TaskEngine {
     }
   }
 
-  /** The freshest view of a task: the live run if it executes here, else the store. */
+  /**
+   * The freshest view of a task: the live run if it executes here, else the stored
+   * snapshot plus the logged events it does not have yet. The replica running a task
+   * appends each event before it saves the snapshot, so a client that saw an event on a
+   * stream from one replica finds it in GetTask on any other.
+   */
   private async current(
     agent: HostedAgent,
     id: string,
@@ -914,7 +919,8 @@ export class TaskEngine {
       if (run.agent !== agent || run.tenant !== tenant) throw taskNotFound(id);
       return { task: run.task, lastSeq: run.lastSeq };
     }
-    const stored = await this.load(agent, id, tenant);
+    const loaded = await this.load(agent, id, tenant);
+    const stored = isTerminal(loaded.task.status?.state) ? loaded : await this.replayed(loaded);
     return { task: stored.task, lastSeq: stored.lastSeq };
   }
 

@@ -208,7 +208,10 @@ export interface StateStore {
   readonly queue: WorkQueue;
   readonly checkpoints: CheckpointStore;
   readonly registry: AgentRegistry;
-  /** Resolves when the backend can serve requests; used by readiness. */
+  /**
+   * Resolves when the backend can serve requests, including delivering the queue's
+   * `onWork` and `onCancelRequest` notifications; used by readiness.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

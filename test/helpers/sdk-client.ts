@@ -1,5 +1,5 @@
 /** Official @a2a-js/sdk clients for a running server, and message builders. */
-import { Role, type Message, type SendMessageRequest } from '@a2a-js/sdk';
+import { Role, TaskState, type ListTasksRequest, type Message, type SendMessageRequest } from '@a2a-js/sdk';
 import { ClientFactory, ClientFactoryOptions, type Client } from '@a2a-js/sdk/client';
 import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import { randomUUID } from 'node:crypto';
@@ -79,5 +79,19 @@ export function sendRequest(
       historyLength: options.historyLength,
     },
     metadata: undefined,
+  };
+}
+
+/** ListTasks of one context, every state, first page of up to 10. */
+export function listContextRequest(contextId: string): ListTasksRequest {
+  return {
+    tenant: '',
+    contextId,
+    status: TaskState.TASK_STATE_UNSPECIFIED,
+    pageSize: 10,
+    pageToken: '',
+    historyLength: 0,
+    statusTimestampAfter: undefined,
+    includeArtifacts: false,
   };
 }

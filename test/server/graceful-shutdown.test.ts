@@ -4,11 +4,9 @@
  * invalid config file exits with code 2 naming the field. Needs `npm run build` first
  * (`npm test` does it).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { removeWorkDir, spawnAgentd, stopStarted, writeConfig } from '../helpers/agentd-process.js';
 import {
   eventState,
   expectRestError,
@@ -22,129 +20,9 @@ import {
   type SseFrame,
 } from '../helpers/wire.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/agentd.js');
-
-/** Environment variables that would override the config file; the child must not inherit them. */
-const OVERRIDE_ENV = [
-  'HTTP_PORT',
-  'AGENTD_HOST',
-  'AGENTD_PUBLIC_URL',
-  'LOG_LEVEL',
-  'MAX_CONCURRENT_WORKFLOWS',
-  'AGENTD_COMPAT_V03',
-];
-
-interface Agentd {
-  readonly child: ChildProcessWithoutNullStreams;
-  /** Everything written to stderr so far. */
-  stderr(): string;
-  /** Resolves with the base URL from the startup banner. */
-  readonly url: Promise<string>;
-  /** Resolves when a JSON log line on stdout matches. */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  /** Resolves when the process exits, with the time it did. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-const started: ChildProcessWithoutNullStreams[] = [];
-let dir: string;
-
-beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist/cli/bin.js')))
-    throw new Error('dist/ is missing: run `npm run build` before these tests');
-  dir = mkdtempSync(join(tmpdir(), 'agentd-shutdown-'));
-});
-afterEach(() => {
-  // Only the processes this file started, by PID, and only if still running.
-  for (const child of started.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
-      process.kill(child.pid, 'SIGKILL');
-  }
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function writeConfig(name: string, yaml: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, yaml);
-  return file;
-}
-
-function spawnAgentd(args: string[]): Agentd {
-  const env = { ...process.env };
-  for (const k of OVERRIDE_ENV) delete env[k];
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: 'pipe' });
-  started.push(child);
-  let stderr = '';
-  let stdout = '';
-  const logs: Array<Record<string, unknown>> = [];
-  const logWaiters: Array<{
-    predicate: (l: Record<string, unknown>) => boolean;
-    resolve: (l: Record<string, unknown>) => void;
-    reject: (e: Error) => void;
-  }> = [];
-  let closed = false;
-  child.on('close', () => {
-    closed = true;
-  });
-  let urlResolve: (u: string) => void = () => undefined;
-  let urlReject: (e: Error) => void = () => undefined;
-  const url = new Promise<string>((res, rej) => {
-    urlResolve = res;
-    urlReject = rej;
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    stderr += chunk;
-    const m = /^\s+HTTP\s+(http:\/\/\S+)/m.exec(stderr);
-    if (m?.[1]) urlResolve(m[1]);
-  });
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    stdout += chunk;
-    let nl: number;
-    while ((nl = stdout.indexOf('\n')) >= 0) {
-      const line = stdout.slice(0, nl);
-      stdout = stdout.slice(nl + 1);
-      if (!line.trim()) continue;
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      logs.push(parsed);
-      for (const w of [...logWaiters]) {
-        if (w.predicate(parsed)) {
-          logWaiters.splice(logWaiters.indexOf(w), 1);
-          w.resolve(parsed);
-        }
-      }
-    }
-  });
-  url.catch(() => undefined); // handled by whoever awaits it
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((res) => {
-    child.on('exit', (code, signal) => {
-      urlReject(new Error(`agentd exited (code ${code}) before listening:\n${stderr}`));
-      res({ code, signal, at: Date.now() });
-    });
-  });
-  // stdout may still deliver lines after 'exit'; 'close' means it is drained.
-  child.on('close', () => {
-    for (const w of logWaiters.splice(0))
-      w.reject(new Error(`agentd exited without logging the expected line:\n${JSON.stringify(logs)}`));
-  });
-  return {
-    child,
-    stderr: () => stderr,
-    url,
-    exited,
-    waitForLog: (predicate) => {
-      const found = logs.find(predicate);
-      if (found) return Promise.resolve(found);
-      if (closed)
-        return Promise.reject(
-          new Error(`agentd exited without logging the expected line:\n${JSON.stringify(logs)}`),
-        );
-      return new Promise((res, rej) => logWaiters.push({ predicate, resolve: res, reject: rej }));
-    },
-  };
-}
+// Only the processes this file started, by PID, and only if still running.
+afterEach(stopStarted);
+afterAll(removeWorkDir);
 
 const serveConfig = (drainMs: number): string => `
 server:
@@ -290,7 +168,11 @@ describe('`agentd serve` with an invalid config', () => {
     expect((await notYaml.exited).code).toBe(2);
     expect(notYaml.stderr()).toContain('not valid YAML');
 
-    const missing = spawnAgentd(['serve', '--config', join(dir, 'nope.yaml')]);
+    const missing = spawnAgentd([
+      'serve',
+      '--config',
+      join(writeConfig('exists.yaml', ''), '..', 'nope.yaml'),
+    ]);
     expect((await missing.exited).code).toBe(2);
     expect(missing.stderr()).toContain('config file not found');
   });

@@ -1,8 +1,9 @@
-import { TaskState } from '@a2a-js/sdk';
+import { TaskState, type Task } from '@a2a-js/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
-import { clientFor, sendRequest } from '../helpers/sdk-client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { clientFor, listContextRequest, sendRequest } from '../helpers/sdk-client.js';
+import { eventually, startServer, type TestServer } from '../helpers/server.js';
+import { expectRpcError, messageJson, rpc } from '../helpers/wire.js';
 
 /** Two agentd replicas on one redis-server, as in a Kubernetes deployment. */
 describe('replicas sharing one Redis store', () => {
@@ -44,16 +45,7 @@ describe('replicas sharing one Redis store', () => {
       .join('');
     expect(text).toBe('1\n2\n3\n4\n');
 
-    const listed = await onB.listTasks({
-      tenant: '',
-      contextId: created.contextId,
-      status: TaskState.TASK_STATE_UNSPECIFIED,
-      pageSize: 10,
-      pageToken: '',
-      historyLength: 0,
-      statusTimestampAfter: undefined,
-      includeArtifacts: false,
-    });
+    const listed = await onB.listTasks(listContextRequest(created.contextId));
     expect(listed.tasks.map((t) => t.id)).toEqual([created.id]);
   });
 
@@ -145,4 +137,97 @@ async function waitForStatus(url: string, status: number, timeoutMs = 20_000): P
       throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last ${res.status})`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * The work queue is shared: with every worker of replica A busy, a task sent to A waits in
+ * Redis and runs on whichever replica has a free worker; when all are busy it waits
+ * (SUBMITTED), and beyond the queue depth it is refused with the retryable QUEUE_FULL.
+ */
+describe('one work queue for all replicas (maxConcurrentWorkflows 1, maxQueueDepth 1 each)', () => {
+  let redis: RedisProcess;
+  let a: TestServer;
+  let b: TestServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const config = {
+      store: { kind: 'redis', redis: { url: redis.url, keyPrefix: 'queue-test:' } },
+      execution: { maxConcurrentWorkflows: 1, maxQueueDepth: 1 },
+    };
+    a = await startServer(config);
+    b = await startServer(config);
+  }, 300_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await redis?.stop();
+  });
+
+  it('runs queued work on the replica with a free worker, waits when all are busy, refuses beyond the depth', async () => {
+    const onA = await clientFor(a.agentUrl('countdown'));
+    const onB = await clientFor(b.agentUrl('countdown'));
+    const long = (): ReturnType<typeof sendRequest> =>
+      sendRequest('count to 500', { returnImmediately: true });
+
+    const first = await onA.sendMessage(long()); // A's only worker
+    await eventually(() => a.server.stats().running === 1, 5000, 'first task running on A');
+
+    // A is busy: a blocking SendMessage on A is queued, B's idle worker takes it, and A answers once it is done.
+    const short = await onA.sendMessage(sendRequest('count to 3'));
+    if (!('status' in short)) throw new Error('expected a task');
+    expect(short.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const text = short.artifacts[0]?.parts.map((p) => (p.content?.$case === 'text' ? p.content.value : ''));
+    expect(text?.join('')).toBe('1\n2\n3\n');
+    expect(a.server.stats().running).toBe(1); // A ran none of it
+
+    const second = await onA.sendMessage(long()); // queued on A, taken by B
+    await eventually(() => b.server.stats().running === 1, 5000, 'second task running on B');
+    const third = await onB.sendMessage(long()); // both busy: it waits
+    if (!('status' in third)) throw new Error('expected a task');
+    expect(third.status?.state).toBe(TaskState.TASK_STATE_SUBMITTED);
+
+    for (const server of [a, b]) {
+      const refused = await rpc(server.url, 'countdown', 'SendMessage', {
+        message: messageJson('count to 500'),
+        configuration: { returnImmediately: true },
+      });
+      expectRpcError(refused, { http: 503, code: -32051, reason: 'QUEUE_FULL' });
+    }
+
+    // Cancel a waiting task from the other replica: it leaves the queue and never runs.
+    const canceledWaiting = await onA.cancelTask({ tenant: '', id: third.id, metadata: undefined });
+    expect(canceledWaiting.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    const fourth = await onB.sendMessage(long()); // the slot it left is free again
+    if (!('status' in fourth)) throw new Error('expected a task');
+
+    // Freeing A's worker lets A take the waiting task.
+    if (!('status' in first) || !('status' in second)) throw new Error('expected tasks');
+    await onB.cancelTask({ tenant: '', id: first.id, metadata: undefined });
+    const running = await waitForState(onB, fourth.id, TaskState.TASK_STATE_WORKING);
+    expect(running.status?.state).toBe(TaskState.TASK_STATE_WORKING);
+    for (const id of [second.id, fourth.id]) await onA.cancelTask({ tenant: '', id, metadata: undefined });
+    const never = await onB.getTask({ tenant: '', id: third.id });
+    expect(never.artifacts).toEqual([]);
+    expect(never.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+  });
+});
+
+/** Follows a task until it reaches `state` (the stream is the event to await). */
+async function waitForState(
+  client: Awaited<ReturnType<typeof clientFor>>,
+  id: string,
+  state: TaskState,
+): Promise<Task> {
+  for await (const event of client.resubscribeTask({ tenant: '', id })) {
+    const p = event.payload;
+    const s =
+      p?.$case === 'task'
+        ? p.value.status?.state
+        : p?.$case === 'statusUpdate'
+          ? p.value.status?.state
+          : undefined;
+    if (s === state) return client.getTask({ tenant: '', id });
+  }
+  throw new Error(`task ${id} never reached ${state}`);
 }

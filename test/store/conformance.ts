@@ -684,6 +684,318 @@ export function storeConformance(name: string, make: () => Promise<StateStore>):
         expect(seen).toEqual([1, 2]);
         await until(() => store.events.followerCount() === base, 'follower released on break');
       });
+
+      describe('read', () => {
+        it('returns the events after the cursor, in order, with the events as appended', async () => {
+          const a = id('a');
+          for (let n = 1; n <= 4; n++)
+            await store.events.append(a, statusEvent(a, TaskState.TASK_STATE_WORKING, n));
+          const all = await store.events.read(a, 0);
+          expect(all.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+          expect(all.map((r) => r.event)).toEqual(
+            [1, 2, 3, 4].map((n) => statusEvent(a, TaskState.TASK_STATE_WORKING, n)),
+          );
+          expect((await store.events.read(a, 2)).map((r) => r.seq)).toEqual([3, 4]);
+          expect(await store.events.read(a, 4)).toEqual([]);
+          expect(await store.events.read(a, 99)).toEqual([]);
+        });
+
+        it('does not wait: later appends show up in the next read', async () => {
+          const a = id('a');
+          await store.events.append(a, statusEvent(a, TaskState.TASK_STATE_WORKING, 1));
+          expect((await within(store.events.read(a, 1), 'read of an open log')).length).toBe(0);
+          await store.events.append(a, statusEvent(a, TaskState.TASK_STATE_WORKING, 2));
+          expect((await store.events.read(a, 1)).map(nOf)).toEqual([2]);
+        });
+
+        it('is [] for an unknown task, and only returns that task’s events', async () => {
+          const a = id('a');
+          const b = id('b');
+          await store.events.append(b, statusEvent(b, TaskState.TASK_STATE_WORKING, 9));
+          expect(await store.events.read(id('never'), 0)).toEqual([]);
+          expect(await store.events.read(a, 0)).toEqual([]);
+          expect((await store.events.read(b, 0)).map(nOf)).toEqual([9]);
+        });
+
+        it('still returns the events right after close()', async () => {
+          const a = id('a');
+          await store.events.append(a, statusEvent(a, TaskState.TASK_STATE_WORKING, 1));
+          await store.events.append(a, statusEvent(a, TaskState.TASK_STATE_COMPLETED, 2));
+          await store.events.close(a);
+          const all = await store.events.read(a, 0);
+          expect(all.map((r) => r.seq)).toEqual([1, 2]);
+          expect(all[1]?.event).toEqual(statusEvent(a, TaskState.TASK_STATE_COMPLETED, 2));
+          expect((await store.events.read(a, 1)).map((r) => r.seq)).toEqual([2]);
+          expect(await store.events.read(a, 2)).toEqual([]);
+        });
+      });
+    });
+
+    describe('WorkQueue', () => {
+      const payload = (s: string): string => JSON.stringify({ task: s, text: `run ${s}` });
+      /** Resolves the next time the queue calls an `onWork` handler. */
+      const nextWork = (): Promise<void> => new Promise<void>((resolve) => store.queue.onWork(resolve));
+      const taken = async (agents: string[], max = 100): Promise<string[]> =>
+        (await store.queue.take(agents, max)).map((w) => w.taskId);
+
+      it('is durable only on a backend that outlives the process', () => {
+        expect(store.queue.durable).toBe(store.kind !== 'memory');
+      });
+
+      it('lease returns attempt 1 and the task is leased until ack ends it', async () => {
+        const t = id('t');
+        expect(await store.queue.isLeased(t)).toBe(false);
+        expect(await store.queue.lease(t, id('agent'), payload('t'))).toBe(1);
+        expect(await store.queue.isLeased(t)).toBe(true);
+        await store.queue.ack(t);
+        expect(await store.queue.isLeased(t)).toBe(false);
+      });
+
+      it('ack of an unknown or already acked task is a no-op', async () => {
+        const t = id('t');
+        await expect(store.queue.ack(id('never'))).resolves.toBeUndefined();
+        await store.queue.lease(t, id('agent'), payload('t'));
+        await store.queue.ack(t);
+        await expect(store.queue.ack(t)).resolves.toBeUndefined();
+        expect(await store.queue.isLeased(t)).toBe(false);
+      });
+
+      it('a leased task is not waiting: take does not return it', async () => {
+        const agent = id('agent');
+        await store.queue.lease(id('t'), agent, payload('t'));
+        expect(await store.queue.take([agent], 10)).toEqual([]);
+      });
+
+      it('push then take returns the item as pushed, at attempt 1, and leases it', async () => {
+        const agent = id('agent');
+        const t = id('t');
+        await store.queue.push(t, agent, payload('t'), 10);
+        expect(await store.queue.isLeased(t)).toBe(false);
+        expect(await store.queue.take([agent], 10)).toEqual([
+          { taskId: t, payload: payload('t'), attempt: 1 },
+        ]);
+        expect(await store.queue.isLeased(t)).toBe(true);
+        expect(await store.queue.take([agent], 10)).toEqual([]);
+        await store.queue.ack(t);
+        expect(await store.queue.isLeased(t)).toBe(false);
+      });
+
+      it('take returns the oldest first, at most max per call', async () => {
+        const agent = id('agent');
+        for (const k of ['a', 'b', 'c', 'd']) await store.queue.push(id(k), agent, payload(k), 10);
+        const first = await store.queue.take([agent], 2);
+        expect(first).toEqual([
+          { taskId: id('a'), payload: payload('a'), attempt: 1 },
+          { taskId: id('b'), payload: payload('b'), attempt: 1 },
+        ]);
+        expect(await taken([agent], 1)).toEqual([id('c')]);
+        expect(await taken([agent], 5)).toEqual([id('d')]);
+        expect(await taken([agent], 5)).toEqual([]);
+      });
+
+      it('take with max 0 or no agents takes nothing', async () => {
+        const agent = id('agent');
+        await store.queue.push(id('a'), agent, payload('a'), 10);
+        expect(await store.queue.take([agent], 0)).toEqual([]);
+        expect(await store.queue.take([], 10)).toEqual([]);
+        expect(await taken([agent])).toEqual([id('a')]);
+      });
+
+      it('take only returns tasks of the agents passed to it', async () => {
+        const agent = id('agent');
+        const other = id('other');
+        await store.queue.push(id('a1'), agent, payload('a1'), 10);
+        await store.queue.push(id('o1'), other, payload('o1'), 10);
+        await store.queue.push(id('a2'), agent, payload('a2'), 10);
+        expect(await taken([id('nobody')])).toEqual([]);
+        expect(await taken([agent])).toEqual([id('a1'), id('a2')]);
+        expect(await taken([other])).toEqual([id('o1')]);
+      });
+
+      it('take across several agents returns every waiting task of them, each agent oldest first', async () => {
+        const agent = id('agent');
+        const other = id('other');
+        await store.queue.push(id('a1'), agent, payload('a1'), 10);
+        await store.queue.push(id('o1'), other, payload('o1'), 10);
+        await store.queue.push(id('a2'), agent, payload('a2'), 10);
+        await store.queue.push(id('o2'), other, payload('o2'), 10);
+        const items = await taken([agent, other]);
+        expect([...items].sort()).toEqual([id('a1'), id('a2'), id('o1'), id('o2')].sort());
+        expect(items.filter((t) => t.startsWith(id('a')))).toEqual([id('a1'), id('a2')]);
+        expect(items.filter((t) => t.startsWith(id('o')))).toEqual([id('o1'), id('o2')]);
+      });
+
+      it('waiting follows pushes and takes on this store', async () => {
+        const agent = id('agent');
+        expect(store.queue.waiting).toBe(0);
+        await store.queue.push(id('a'), agent, payload('a'), 10);
+        expect(store.queue.waiting).toBe(1);
+        await store.queue.push(id('b'), agent, payload('b'), 10);
+        await store.queue.push(id('c'), agent, payload('c'), 10);
+        expect(store.queue.waiting).toBe(3);
+        await store.queue.take([agent], 2);
+        expect(store.queue.waiting).toBe(1);
+        await store.queue.take([agent], 2);
+        expect(store.queue.waiting).toBe(0);
+      });
+
+      it('push beyond maxDepth fails with QUEUE_FULL and does not queue the task', async () => {
+        const agent = id('agent');
+        await store.queue.push(id('a'), agent, payload('a'), 2);
+        await store.queue.push(id('b'), agent, payload('b'), 2);
+        const error = await expectCode(store.queue.push(id('c'), agent, payload('c'), 2), 'QUEUE_FULL');
+        expect(error.data?.agent).toBe(agent);
+        expect(store.queue.waiting).toBe(2);
+        expect(await taken([agent])).toEqual([id('a'), id('b')]);
+        // The queue has room again once the waiting tasks were taken.
+        await store.queue.push(id('c'), agent, payload('c'), 2);
+        expect(await taken([agent])).toEqual([id('c')]);
+      });
+
+      it('maxDepth counts per agent: a full agent does not refuse another agent’s task', async () => {
+        const agent = id('agent');
+        const other = id('other');
+        await store.queue.push(id('a'), agent, payload('a'), 1);
+        await expectCode(store.queue.push(id('b'), agent, payload('b'), 1), 'QUEUE_FULL');
+        await store.queue.push(id('o'), other, payload('o'), 1);
+        expect(await taken([other])).toEqual([id('o')]);
+        expect(await taken([agent])).toEqual([id('a')]);
+      });
+
+      it('push with maxDepth 0 always fails with QUEUE_FULL', async () => {
+        const agent = id('agent');
+        await expectCode(store.queue.push(id('a'), agent, payload('a'), 0), 'QUEUE_FULL');
+        expect(await store.queue.take([agent], 10)).toEqual([]);
+        expect(store.queue.waiting).toBe(0);
+      });
+
+      it('remove of a waiting task returns true and it is no longer taken; of an absent one false', async () => {
+        const agent = id('agent');
+        await store.queue.push(id('a'), agent, payload('a'), 10);
+        await store.queue.push(id('b'), agent, payload('b'), 10);
+        await store.queue.push(id('c'), agent, payload('c'), 10);
+        expect(await store.queue.remove(id('b'), agent)).toBe(true);
+        expect(await store.queue.remove(id('b'), agent)).toBe(false);
+        expect(await store.queue.remove(id('never'), agent)).toBe(false);
+        expect(await store.queue.remove(id('a'), id('other'))).toBe(false);
+        expect(await taken([agent])).toEqual([id('a'), id('c')]);
+      });
+
+      it('remove of a task that was already taken returns false and keeps its lease', async () => {
+        const agent = id('agent');
+        await store.queue.push(id('a'), agent, payload('a'), 10);
+        expect(await taken([agent])).toEqual([id('a')]);
+        expect(await store.queue.remove(id('a'), agent)).toBe(false);
+        expect(await store.queue.isLeased(id('a'))).toBe(true);
+      });
+
+      it('requeue puts a leased task at the head of its queue, and its next take is attempt 2', async () => {
+        const agent = id('agent');
+        const t = id('t');
+        expect(await store.queue.lease(t, agent, payload('t'))).toBe(1);
+        await store.queue.push(id('older1'), agent, payload('older1'), 10);
+        await store.queue.push(id('older2'), agent, payload('older2'), 10);
+        await store.queue.requeue(t);
+        expect(await store.queue.isLeased(t)).toBe(false);
+        expect(await store.queue.take([agent], 1)).toEqual([
+          { taskId: t, payload: payload('t'), attempt: 2 },
+        ]);
+        expect(await store.queue.take([agent], 10)).toEqual([
+          { taskId: id('older1'), payload: payload('older1'), attempt: 1 },
+          { taskId: id('older2'), payload: payload('older2'), attempt: 1 },
+        ]);
+      });
+
+      it('a task taken, requeued and taken again counts its attempts', async () => {
+        const agent = id('agent');
+        const t = id('t');
+        await store.queue.push(t, agent, payload('t'), 10);
+        expect((await store.queue.take([agent], 1))[0]?.attempt).toBe(1);
+        await store.queue.requeue(t);
+        expect((await store.queue.take([agent], 1))[0]?.attempt).toBe(2);
+        await store.queue.requeue(t);
+        expect(await store.queue.take([agent], 1)).toEqual([
+          { taskId: t, payload: payload('t'), attempt: 3 },
+        ]);
+      });
+
+      it('requeue of a task that is not leased changes nothing', async () => {
+        const agent = id('agent');
+        await store.queue.requeue(id('never'));
+        const t = id('t');
+        await store.queue.lease(t, agent, payload('t'));
+        await store.queue.ack(t);
+        await store.queue.requeue(t);
+        expect(await store.queue.take([agent], 10)).toEqual([]);
+        expect(await store.queue.isLeased(t)).toBe(false);
+      });
+
+      it('onWork is called after a push', async () => {
+        const agent = id('agent');
+        // Notifications flow once the store is ready (a Redis replica has subscribed).
+        await store.ping();
+        const work = nextWork();
+        await store.queue.push(id('a'), agent, payload('a'), 10);
+        await within(work, 'onWork after push');
+        expect(await taken([agent])).toEqual([id('a')]);
+      });
+
+      it('onWork is called after a requeue', async () => {
+        const agent = id('agent');
+        const t = id('t');
+        await store.ping();
+        await store.queue.lease(t, agent, payload('t'));
+        const work = nextWork();
+        await store.queue.requeue(t);
+        await within(work, 'onWork after requeue');
+        expect(await taken([agent])).toEqual([t]);
+      });
+
+      it('requestCancel reaches the onCancelRequest handlers with the task id', async () => {
+        const t = id('t');
+        const seen: string[] = [];
+        const received = new Promise<string>((resolve) =>
+          store.queue.onCancelRequest((taskId) => {
+            seen.push(taskId);
+            if (taskId === t) resolve(taskId);
+          }),
+        );
+        const second = new Promise<string>((resolve) => store.queue.onCancelRequest(resolve));
+        await store.ping();
+        await store.queue.lease(t, id('agent'), payload('t'));
+        await store.queue.requestCancel(t);
+        expect(await within(received, 'cancel request')).toBe(t);
+        expect(await within(second, 'cancel request (second handler)')).toBe(t);
+        expect(seen).toEqual([t]);
+      });
+    });
+
+    describe('CheckpointStore', () => {
+      it('get of a step never put is undefined', async () => {
+        expect(await store.checkpoints.get(id('t'), 'fetch')).toBeUndefined();
+      });
+
+      it('put then get returns the json; a second put replaces it', async () => {
+        const t = id('t');
+        const json = JSON.stringify({ rows: [1, 2, 3], note: 'ünïcødé' });
+        await store.checkpoints.put(t, 'fetch', json);
+        expect(await store.checkpoints.get(t, 'fetch')).toBe(json);
+        expect(await store.checkpoints.get(t, 'summarize')).toBeUndefined();
+        await store.checkpoints.put(t, 'fetch', '"again"');
+        expect(await store.checkpoints.get(t, 'fetch')).toBe('"again"');
+      });
+
+      it('steps are per task', async () => {
+        const a = id('a');
+        const b = id('b');
+        await store.checkpoints.put(a, 'step', '1');
+        await store.checkpoints.put(b, 'step', '2');
+        await store.checkpoints.put(a, 'other', 'null');
+        expect(await store.checkpoints.get(a, 'step')).toBe('1');
+        expect(await store.checkpoints.get(b, 'step')).toBe('2');
+        expect(await store.checkpoints.get(a, 'other')).toBe('null');
+        expect(await store.checkpoints.get(b, 'other')).toBeUndefined();
+      });
     });
 
     describe('AgentRegistry', () => {

@@ -171,3 +171,126 @@ describe('RedisStateStore under re-sent commands (a connection dropped before th
     expect(seqs).toEqual([1, 2]);
   });
 });
+
+describe('RedisWorkQueue leases across replicas (one Redis, one keyPrefix)', () => {
+  const replicas: RedisStateStore[] = [];
+  afterEach(async () => {
+    for (const r of replicas.splice(0)) await r.close();
+  });
+
+  /** A replica sharing `keyPrefix` with the others of the test, with short leases. */
+  const replica = (keyPrefix: string, leaseMs: number): RedisStateStore => {
+    const r = new RedisStateStore({
+      url: redis.url,
+      keyPrefix,
+      retention: { ttlMs: 3_600_000, maxTerminalTasks: 10_000 },
+      sweepIntervalMs: 3_600_000,
+      leaseMs,
+      recoverEveryMs: 50,
+    });
+    replicas.push(r);
+    return r;
+  };
+  const prefix = (): string => `agentd-test-${randomUUID().slice(0, 8)}:`;
+
+  it('a lease its replica stopped renewing lapses, and another replica takes the task over as attempt 2', async () => {
+    const keyPrefix = prefix();
+    const a = replica(keyPrefix, 300);
+    const b = replica(keyPrefix, 300);
+    await b.ping();
+    const payload = JSON.stringify({ agent: 'echo', text: 'survive me' });
+    expect(await a.queue.lease('t1', 'echo', payload)).toBe(1);
+    expect(await b.queue.isLeased('t1')).toBe(true);
+    // Replica A dies: no more renewals (close() neither acks nor requeues).
+    await a.close();
+
+    // B's recovery moves the lapsed lease back to the queue and announces it on the
+    // work channel: wait for those notifications and take until the task shows up.
+    let wake: () => void = () => {};
+    b.queue.onWork(() => wake());
+    const deadline = Date.now() + 5000;
+    let items = await b.queue.take(['echo'], 10);
+    while (items.length === 0) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error('the lapsed lease was not taken over');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      items = await b.queue.take(['echo'], 10);
+    }
+    expect(items).toEqual([{ taskId: 't1', attempt: 2, payload }]);
+    expect(await b.queue.isLeased('t1')).toBe(true);
+  });
+
+  it('a live replica renews its lease: after several lease times no other replica can take the task', async () => {
+    const keyPrefix = prefix();
+    const leaseMs = 600;
+    const a = replica(keyPrefix, leaseMs);
+    const b = replica(keyPrefix, leaseMs);
+    let lost: string[] = [];
+    a.queue.onLost((ids) => (lost = [...lost, ...ids]));
+    const payload = JSON.stringify({ agent: 'echo', text: 'still mine' });
+    expect(await a.queue.lease('t1', 'echo', payload)).toBe(1);
+    // Nothing happens while renewals work, so there is no event to await: a bounded
+    // wait of three lease times (during which B's recovery ran ~36 times) shows the
+    // lease did not lapse.
+    await new Promise((r) => setTimeout(r, 3 * leaseMs));
+    expect(await b.queue.take(['echo'], 10)).toEqual([]);
+    expect(await b.queue.isLeased('t1')).toBe(true);
+    expect(lost).toEqual([]);
+    // Acked by its holder, the task is gone for good, not taken over later.
+    await a.queue.ack('t1');
+    expect(await b.queue.isLeased('t1')).toBe(false);
+    expect(await b.queue.take(['echo'], 10)).toEqual([]);
+  });
+
+  it('ack and requeue by a replica that does not hold the lease change nothing', async () => {
+    const keyPrefix = prefix();
+    const a = replica(keyPrefix, 30_000);
+    const b = replica(keyPrefix, 30_000);
+    await a.queue.lease('t1', 'echo', '{}');
+    await b.queue.ack('t1');
+    await b.queue.requeue('t1');
+    expect(await a.queue.isLeased('t1')).toBe(true);
+    expect(await b.queue.take(['echo'], 10)).toEqual([]);
+  });
+
+  it('a task pushed on one replica is taken on another, which is notified of it', async () => {
+    const keyPrefix = prefix();
+    const a = replica(keyPrefix, 30_000);
+    const b = replica(keyPrefix, 30_000);
+    await b.ping();
+    const work = new Promise<void>((resolve) => b.queue.onWork(resolve));
+    await a.queue.push('t1', 'echo', '{"n":1}', 10);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      work,
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no onWork on B')), 2000))),
+    ]).finally(() => clearTimeout(timer));
+    expect(await b.queue.take(['echo'], 10)).toEqual([{ taskId: 't1', attempt: 1, payload: '{"n":1}' }]);
+    expect(b.queue.waiting).toBe(0);
+    expect(await a.queue.take(['echo'], 10)).toEqual([]);
+  });
+
+  it('requestCancel on one replica reaches the replica holding the lease', async () => {
+    const keyPrefix = prefix();
+    const a = replica(keyPrefix, 30_000);
+    const b = replica(keyPrefix, 30_000);
+    await a.ping();
+    const received = new Promise<string>((resolve) => a.queue.onCancelRequest(resolve));
+    await a.queue.lease('t1', 'echo', '{}');
+    await b.queue.requestCancel('t1');
+    let timer: NodeJS.Timeout | undefined;
+    const taskId = await Promise.race([
+      received,
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('no cancel on A')), 2000)),
+      ),
+    ]).finally(() => clearTimeout(timer));
+    expect(taskId).toBe('t1');
+  });
+});

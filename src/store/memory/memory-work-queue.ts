@@ -4,6 +4,8 @@ import type { WorkItem, WorkQueue } from '../ports.js';
 interface Waiting {
   readonly agent: string;
   readonly payload: string;
+  /** Runs it had before it waited (a task handed back by requeue); 0 for a new task. */
+  readonly attempts: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export class MemoryWorkQueue implements WorkQueue {
         { agent },
       );
     }
-    queue.set(taskId, { agent, payload });
+    queue.set(taskId, { agent, payload, attempts: 0 });
     this.count++;
     this.notifyWork();
   }
@@ -51,7 +53,9 @@ export class MemoryWorkQueue implements WorkQueue {
         if (items.length >= max) return items;
         queue.delete(taskId);
         this.count--;
-        items.push({ taskId, payload: w.payload, attempt: await this.lease(taskId, w.agent, w.payload) });
+        const attempt = w.attempts + 1;
+        this.leases.set(taskId, { agent: w.agent, payload: w.payload, attempt });
+        items.push({ taskId, payload: w.payload, attempt });
       }
     }
     return items;
@@ -69,7 +73,7 @@ export class MemoryWorkQueue implements WorkQueue {
     const queue = this.queueOf(lease.agent);
     const rest = [...queue];
     queue.clear();
-    queue.set(taskId, { agent: lease.agent, payload: lease.payload });
+    queue.set(taskId, { agent: lease.agent, payload: lease.payload, attempts: lease.attempt });
     for (const [id, w] of rest) queue.set(id, w);
     this.count++;
     this.notifyWork();

@@ -81,6 +81,8 @@ export class RedisStateStore implements StateStore {
       throw new Error(`Redis connection is ${this.redis.status}`);
     }
     await this.redis.ping();
+    // Ready includes hearing other replicas' work and cancel notifications.
+    await this.queue.ready();
   }
 
   async close(): Promise<void> {

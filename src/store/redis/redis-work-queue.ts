@@ -157,6 +157,8 @@ export class RedisWorkQueue implements WorkQueue {
   private readonly subscriber: Redis;
   private readonly timers: NodeJS.Timeout[];
   private depth = 0;
+  /** The SUBSCRIBE of the notification channels (undefined: not sent yet, or it failed). */
+  private subscribed: Promise<void> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -178,7 +180,7 @@ export class RedisWorkQueue implements WorkQueue {
       if (channel === keys.workChannel()) for (const h of this.workHandlers) h();
       else for (const h of this.cancelHandlers) h(message);
     });
-    void this.subscriber.subscribe(keys.cancelChannel(), keys.workChannel()).catch(() => {});
+    void this.ready().catch(() => {});
     this.timers = [
       setInterval(() => void this.renew().catch(() => {}), Math.max(50, options.leaseMs / 3)),
       setInterval(() => void this.recover().catch(() => {}), Math.max(50, options.recoverEveryMs)),
@@ -188,6 +190,22 @@ export class RedisWorkQueue implements WorkQueue {
 
   get waiting(): number {
     return this.depth;
+  }
+
+  /**
+   * Resolves once this replica is subscribed to work and cancel notifications (a message
+   * published before that is not delivered). A subscribe that failed (Redis unreachable at
+   * start) is sent again: ioredis only re-subscribes channels it got a reply for.
+   */
+  ready(): Promise<void> {
+    this.subscribed ??= this.subscriber.subscribe(this.keys.cancelChannel(), this.keys.workChannel()).then(
+      () => undefined,
+      (error: unknown) => {
+        this.subscribed = undefined;
+        throw error;
+      },
+    );
+    return this.subscribed;
   }
 
   async lease(taskId: string, agent: string, payload: string): Promise<number> {
