@@ -1,7 +1,8 @@
 /**
- * HTTP JSON-RPC benchmark: `SendMessage` to the `echo` agent, agentd versus a
- * reference server built from the stock path of `@a2a-js/sdk`, measured with
- * wrk at 1 and 32 connections in the same run.
+ * HTTP JSON-RPC benchmark: `SendMessage` to the `echo` agent, agentd on the
+ * embedded store and on Redis (a fresh redis-server with AOF) versus a reference
+ * server built from the stock path of `@a2a-js/sdk`, measured with wrk at 1 and 32
+ * connections in the same run.
  *
  * Servers run one at a time so they never compete for CPU with each other.
  * Writes bench/results/http-jsonrpc.{json,md} and prints the markdown table.
@@ -32,6 +33,7 @@ import {
   type TargetResult,
 } from './lib/report.js';
 import { agentdSpec, referenceSpec } from './lib/servers.js';
+import { startRedis } from '../test/helpers/redis-server.js';
 import { ensureWrk, runWrk, wrkScriptBody, wrkVersion, type WrkResult } from './lib/wrk.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,6 +48,8 @@ const CONNECTIONS = [1, 32] as const;
 const DEFAULT_DURATION_SECONDS = 10;
 
 const TARGET_THROUGHPUT_RATIO = 3;
+/** agentd on Redis (one replica, AOF on) against the SDK's in-memory reference. */
+const TARGET_REDIS_THROUGHPUT_RATIO = 2;
 const TARGET_P50_MS = 0.3;
 const TARGET_IDLE_RSS_MB = 80;
 
@@ -87,6 +91,21 @@ async function agentd(): Promise<Contender> {
       root: ROOT,
       config: 'bench/agentd-bench.yaml',
       port: await freePort(),
+    }),
+    path: '/a2a/echo',
+  };
+}
+
+/** agentd with the Redis store (a fresh redis-server, AOF with fsync every second, as in production). */
+async function agentdRedis(redisUrl: string): Promise<Contender> {
+  return {
+    spec: agentdSpec({
+      name: 'agentd (Redis)',
+      root: ROOT,
+      config: 'bench/agentd-bench.yaml',
+      port: await freePort(),
+      args: ['--store', 'redis'],
+      env: { REDIS_URL: redisUrl },
     }),
     path: '/a2a/echo',
   };
@@ -140,9 +159,24 @@ function runAt(result: ServerResult, connections: number): WrkResult {
   return run;
 }
 
-function evaluateTargets(agent: ServerResult, ref: ServerResult): TargetResult[] {
+function evaluateTargets(
+  agent: ServerResult,
+  redis: ServerResult | undefined,
+  ref: ServerResult,
+): TargetResult[] {
   const ratio = runAt(agent, 32).requestsPerSecond / runAt(ref, 32).requestsPerSecond;
   const p50 = runAt(agent, 1).latencyMs.p50;
+  const redisTargets: TargetResult[] = [];
+  if (redis) {
+    const redisRatio = runAt(redis, 32).requestsPerSecond / runAt(ref, 32).requestsPerSecond;
+    redisTargets.push({
+      id: 'redis-throughput-ratio-c32',
+      description: `agentd on Redis req/s >= ${TARGET_REDIS_THROUGHPUT_RATIO}x reference at 32 connections`,
+      threshold: TARGET_REDIS_THROUGHPUT_RATIO,
+      actual: redisRatio,
+      pass: redisRatio >= TARGET_REDIS_THROUGHPUT_RATIO,
+    });
+  }
   return [
     {
       id: 'throughput-ratio-c32',
@@ -151,6 +185,7 @@ function evaluateTargets(agent: ServerResult, ref: ServerResult): TargetResult[]
       actual: ratio,
       pass: ratio >= TARGET_THROUGHPUT_RATIO,
     },
+    ...redisTargets,
     {
       id: 'p50-ms-c1',
       description: `agentd p50 <= ${TARGET_P50_MS} ms at 1 connection`,
@@ -209,13 +244,25 @@ async function main(): Promise<void> {
   ensureWrk();
   const body = wrkScriptBody(LUA_SCRIPT);
   const text = httpRequestText('jsonrpc', body);
-  const contenders = [await agentd(), reference()];
+  const override = Boolean(process.env.BENCH_AGENTD_CMD?.trim());
   const results: ServerResult[] = [];
-  for (const c of contenders) results.push(await benchServer(c, body, text, secs));
-  const [agent, ref] = results;
-  if (!agent || !ref) throw new Error('missing results');
+  results.push(await benchServer(await agentd(), body, text, secs));
+  let redis: ServerResult | undefined;
+  if (!override) {
+    const redisServer = await startRedis({ appendonly: true });
+    try {
+      redis = await benchServer(await agentdRedis(redisServer.url), body, text, secs);
+      results.push(redis);
+    } finally {
+      await redisServer.stop();
+    }
+  }
+  const ref = await benchServer(reference(), body, text, secs);
+  results.push(ref);
+  const [agent] = results;
+  if (!agent) throw new Error('missing results');
 
-  const targets = evaluateTargets(agent, ref);
+  const targets = evaluateTargets(agent, redis, ref);
   const date = new Date().toISOString();
   const wrk = wrkVersion();
   const report = {

@@ -24,6 +24,8 @@ export interface ServerSpec {
   args: string[];
   cwd: string;
   readiness: Readiness;
+  /** Extra environment variables for the child (it inherits this process's environment). */
+  env?: Record<string, string>;
 }
 
 /** A running server child process. */
@@ -259,7 +261,11 @@ function outputLine(
  * out, in which case the child is stopped.
  */
 export async function startServer(spec: ServerSpec): Promise<RunningServer> {
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env ? { ...process.env, ...spec.env } : process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   live.add(child);
   // The head of the output is searched for readiness lines, the tail goes into errors.
   let head = '';

@@ -15,16 +15,24 @@ export interface MachineInfo {
 }
 
 /**
+ * The environment variable `name` as a positive integer when set, else `fallback`.
+ * Throws on any other value.
+ */
+export function positiveIntEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+/**
  * Seconds per measured run: `BENCH_DURATION` when set (a positive integer),
  * else `defaultSeconds`. Throws on any other value.
  */
 export function durationSeconds(defaultSeconds: number): number {
-  const raw = process.env.BENCH_DURATION;
-  if (raw === undefined || raw === '') return defaultSeconds;
-  const secs = Number(raw);
-  if (!Number.isInteger(secs) || secs < 1)
-    throw new Error(`BENCH_DURATION must be a positive integer, got "${raw}"`);
-  return secs;
+  return positiveIntEnv('BENCH_DURATION', defaultSeconds);
 }
 
 /** Cores, CPU model, Node version and OS of this machine. */

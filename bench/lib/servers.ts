@@ -26,6 +26,8 @@ export interface AgentdSpecOptions {
   args?: string[];
   /** Arguments for node itself (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Extra environment (e.g. `REDIS_URL`). */
+  env?: Record<string, string>;
 }
 
 /** The first line of agentd's start-up banner. */
@@ -52,6 +54,7 @@ export function agentdSpec(opts: AgentdSpecOptions): ServerSpec {
     ],
     cwd: opts.root,
     readiness: { kind: 'output-line', pattern: opts.readyLine ?? AGENTD_BANNER, port: opts.port },
+    ...(opts.env ? { env: opts.env } : {}),
   };
 }
 

@@ -306,7 +306,8 @@ export class TaskEngine {
     const tenant = tenantOf(params.tenant, ctx);
     let run = this.runs.get(id);
     if (!run) {
-      const stored = await this.replayed(await this.load(agent, id, tenant));
+      const loaded = await this.load(agent, id, tenant);
+      const stored = await this.replayed(loaded);
       assertCancelable(stored.task);
       // Still waiting in the queue: taken out, nobody will run it. Leased: running on a replica.
       if (!(await this.store.queue.remove(id, agent.name)) && (await this.store.queue.isLeased(id))) {
@@ -319,6 +320,7 @@ export class TaskEngine {
         );
       }
       run = new TaskRun(this.runDeps(), agent, stored);
+      run.indexedAs(loaded);
       // The task's webhooks are told of the cancel like of any other event.
       run.pushConfigs = await this.store.pushConfigs.list(id);
       await run.setStatus(TaskState.TASK_STATE_CANCELED);
@@ -637,18 +639,27 @@ export class TaskEngine {
     if (free <= 0 || this.agents.size === 0) return;
     this.pumping = true;
     this.workSignaled = false;
-    this.active += free; // reserved while the take is in flight
+    // Slots are not reserved during the take, so requests arriving meanwhile still run at
+    // once; a task taken when no slot is left any more goes back to the head of the queue.
     this.store.queue
       .take([...this.agents.keys()], free)
       .then(
         (items) => {
-          this.active -= free - items.length;
-          for (const item of items) void this.resume(item);
+          for (const item of items) {
+            if (this.active < this.options.maxConcurrent) {
+              this.active++;
+              void this.resume(item);
+            } else {
+              void this.store.queue.requeue(item.taskId).catch((error: unknown) => {
+                this.logger.warn(
+                  { err: error, task_id: item.taskId },
+                  'could not hand back a task; its lease will lapse',
+                );
+              });
+            }
+          }
         },
-        (error: unknown) => {
-          this.active -= free;
-          this.logger.warn({ err: error }, 'could not take queued work; retrying');
-        },
+        (error: unknown) => this.logger.warn({ err: error }, 'could not take queued work; retrying'),
       )
       .finally(() => {
         this.pumping = false;
@@ -677,6 +688,7 @@ export class TaskEngine {
       }
       const stored = await this.replayed(found);
       const run = new TaskRun(this.runDeps(), agent, stored);
+      run.indexedAs(found);
       run.attempt = item.attempt;
       const request = SendMessageRequestCodec.fromJSON(queued.request);
       run.exposed = request.configuration?.returnImmediately === true;

@@ -35,15 +35,15 @@ export interface RunDeps {
 
 type Payload = NonNullable<StreamResponse['payload']>;
 
-/** Events applied back to back before the drain loop lets the event loop run. */
-const YIELD_EVERY = 64;
+/** Events written in one round trip at most; the drain lets I/O run between batches. */
+const BATCH_MAX = 64;
 
 /**
  * One task's live state in this process while it is queued or executing. Agent events
  * arrive synchronously on the bus and are applied strictly in order by a single drain
- * loop: reducer → event-log append → versioned snapshot save → push notifications. The
- * snapshot (`task`, `lastSeq`) is replaced only after the append, so a reader always sees
- * a snapshot that matches its event-log cursor.
+ * loop, a batch at a time: reducer → event-log append → versioned snapshot save → push
+ * notifications. The snapshot (`task`, `lastSeq`) is replaced only after the append, so a
+ * reader always sees a snapshot that matches its event-log cursor.
  */
 export class TaskRun {
   readonly id: string;
@@ -59,8 +59,14 @@ export class TaskRun {
   /** 1 for the first run; more when this replica took the task over from one that died. */
   attempt = 1;
 
+  /** The snapshot with the events applied but not yet written; `task` catches up after each write. */
+  private draft: Task;
+  private draftSeq: number;
+  private staged: Array<{ payload: Payload }> = [];
   private version: number;
   private updatedAt: number;
+  /** The record as the store last saved it (where its indexes have the task). */
+  private savedRecord: Omit<StoredTask, 'version'>;
   private pending: AgentExecutionEvent[] = [];
   private draining: Promise<void> | undefined;
   private waiters: Array<(outcome: RunOutcome) => void> = [];
@@ -80,6 +86,9 @@ export class TaskRun {
   ) {
     this.id = stored.task.id;
     this.task = stored.task;
+    this.draft = stored.task;
+    this.draftSeq = stored.lastSeq;
+    this.savedRecord = stored;
     this.version = stored.version;
     this.lastSeq = stored.lastSeq;
     this.updatedAt = stored.updatedAt;
@@ -192,48 +201,64 @@ export class TaskRun {
     await this.flush();
   }
 
+  /**
+   * The record the store's indexes hold for this task, when it differs from the one the
+   * run started from (a snapshot brought up to date from the event log).
+   */
+  indexedAs(record: Omit<StoredTask, 'version'>): void {
+    this.savedRecord = record;
+  }
+
   /** Saves a snapshot change that is not a stream event (a user message joining history). */
   async saveSnapshot(task: Task): Promise<void> {
     this.task = task;
-    await this.save();
+    this.draft = task;
+    await this.save(task, this.lastSeq);
   }
 
+  /**
+   * Applies what the agent published, a batch at a time: each batch is folded into a
+   * draft snapshot with the pure reducer, then its events, the snapshot (at the end of a
+   * burst, or when the task comes to rest) and the close of a finished log are written in
+   * one round trip, in that order on one connection. Only then do readers see the new
+   * snapshot, waiters settle and webhooks hear of the events.
+   */
   private async drain(): Promise<void> {
     try {
-      let applied = 0;
-      for (let event = this.pending.shift(); event; event = this.pending.shift()) {
-        // A burst of events is applied in microtasks; let I/O run now and then so streams
-        // see the first events before the last is applied (time to first event).
-        if (++applied % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+      // The agent's synchronous burst of publishes arrives first and is written together.
+      await Promise.resolve();
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, BATCH_MAX);
+        for (const event of batch) this.apply(event);
         try {
-          await this.apply(event);
-          // One snapshot save per burst of events: the event log already holds each of them.
-          if (this.pending.length === 0 && this.dirty) await this.save();
+          await this.write();
         } catch (error) {
-          this.log.error({ err: error }, 'failed to record agent event');
+          this.log.error({ err: error }, 'failed to record agent events');
         }
+        // A long burst: let I/O run between batches, so streams see the first events early.
+        if (this.pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       this.draining = undefined;
     }
   }
 
-  private async apply(event: AgentExecutionEvent): Promise<void> {
-    if (isTerminal(this.state) || this.messageReply) {
+  /** Folds one agent event into the draft and stages what it logs (no I/O). */
+  private apply(event: AgentExecutionEvent): void {
+    if (isTerminal(this.draft.status?.state) || this.messageReply) {
       this.log.warn({ event_kind: event.kind }, 'agent event after the final reply ignored');
       return;
     }
     switch (event.kind) {
       case 'message':
-        if (!this.initialLogged && !this.exposed) {
+        if (this.draftSeq === 0 && !this.exposed) {
           this.messageReply = event.data;
-          this.lastSeq = await this.append({ $case: 'message', value: event.data });
-          this.settle({ kind: 'message', message: event.data });
+          this.stage({ $case: 'message', value: event.data });
           return;
         }
-        await this.applyStatus({
+        this.applyStatus({
           taskId: this.id,
-          contextId: this.task.contextId,
+          contextId: this.draft.contextId,
           status: {
             state: TaskState.TASK_STATE_COMPLETED,
             message: event.data,
@@ -250,25 +275,20 @@ export class TaskRun {
           );
           return;
         }
-        const merged = mergeTaskEvent(this.task, event.data, isoNow());
-        if (!this.initialLogged) {
-          await this.commit(merged.task, { $case: 'task', value: merged.task });
+        const merged = mergeTaskEvent(this.draft, event.data, isoNow());
+        if (this.draftSeq === 0) {
+          this.commit(merged.task, { $case: 'task', value: merged.task });
           return;
         }
         const { status } = merged.task;
-        this.task = { ...merged.task, status: this.task.status, artifacts: this.task.artifacts };
+        this.draft = { ...merged.task, status: this.draft.status, artifacts: this.draft.artifacts };
         if (merged.statusChanged && status) {
-          await this.applyStatus({
-            taskId: this.id,
-            contextId: this.task.contextId,
-            status,
-            metadata: undefined,
-          });
+          this.applyStatus({ taskId: this.id, contextId: this.draft.contextId, status, metadata: undefined });
         }
         for (const artifact of merged.artifacts) {
-          await this.applyArtifact({
+          this.applyArtifact({
             taskId: this.id,
-            contextId: this.task.contextId,
+            contextId: this.draft.contextId,
             artifact,
             append: false,
             lastChunk: true,
@@ -278,16 +298,16 @@ export class TaskRun {
         return;
       }
       case 'statusUpdate':
-        await this.applyStatus(event.data);
+        this.applyStatus(event.data);
         return;
       case 'artifactUpdate':
-        await this.applyArtifact(event.data);
+        this.applyArtifact(event.data);
         return;
     }
   }
 
-  private async applyStatus(update: TaskStatusUpdateEvent): Promise<void> {
-    await this.ensureInitialLogged();
+  private applyStatus(update: TaskStatusUpdateEvent): void {
+    this.ensureInitialLogged();
     const timestamp = update.status?.timestamp || isoNow();
     const status = update.status?.timestamp
       ? update.status
@@ -296,71 +316,96 @@ export class TaskRun {
           message: update.status?.message,
           timestamp,
         };
+    const contextId = this.draft.contextId;
     const normalized: TaskStatusUpdateEvent =
-      update.taskId === this.id && update.contextId === this.task.contextId && status === update.status
+      update.taskId === this.id && update.contextId === contextId && status === update.status
         ? update
-        : { ...update, taskId: this.id, contextId: this.task.contextId, status };
-    const next = applyStatusUpdate(this.task, normalized, timestamp);
+        : { ...update, taskId: this.id, contextId, status };
     this.updatedAt = Date.now();
-    await this.commit(next, { $case: 'statusUpdate', value: normalized });
-  }
-
-  private async applyArtifact(update: TaskArtifactUpdateEvent): Promise<void> {
-    await this.ensureInitialLogged();
-    const normalized: TaskArtifactUpdateEvent =
-      update.taskId === this.id && update.contextId === this.task.contextId
-        ? update
-        : { ...update, taskId: this.id, contextId: this.task.contextId };
-    await this.commit(applyArtifactUpdate(this.task, normalized), {
-      $case: 'artifactUpdate',
+    this.commit(applyStatusUpdate(this.draft, normalized, timestamp), {
+      $case: 'statusUpdate',
       value: normalized,
     });
   }
 
-  /** The stream of a new task starts with the Task itself (A2A §3.1.2). */
-  private async ensureInitialLogged(): Promise<void> {
-    if (!this.initialLogged) await this.commit(this.task, { $case: 'task', value: this.task });
+  private applyArtifact(update: TaskArtifactUpdateEvent): void {
+    this.ensureInitialLogged();
+    const contextId = this.draft.contextId;
+    const normalized: TaskArtifactUpdateEvent =
+      update.taskId === this.id && update.contextId === contextId
+        ? update
+        : { ...update, taskId: this.id, contextId };
+    this.commit(applyArtifactUpdate(this.draft, normalized), { $case: 'artifactUpdate', value: normalized });
   }
 
-  private async commit(next: Task, payload: Payload): Promise<void> {
-    const seq = await this.append(payload);
-    // Snapshot and cursor change together, with no await between: a reader never sees one without the other.
-    this.lastSeq = seq;
-    this.task = next;
-    this.dirty = true;
-    const state = next.status?.state;
-    if (isTerminal(state)) {
-      await this.save();
-      await this.deps.store.events.close(this.id);
-      this.settle({ kind: 'task', task: next });
-    } else if (isInterrupted(state)) {
-      await this.save();
-      this.settle({ kind: 'task', task: next });
+  /** The stream of a new task starts with the Task itself (A2A §3.1.2). */
+  private ensureInitialLogged(): void {
+    if (this.draftSeq === 0) this.commit(this.draft, { $case: 'task', value: this.draft });
+  }
+
+  private commit(next: Task, payload: Payload): void {
+    this.draft = next;
+    this.stage(payload);
+  }
+
+  private stage(payload: Payload): void {
+    this.staged.push({ payload });
+    this.draftSeq++;
+  }
+
+  /** Writes the staged events (and the snapshot when due), then publishes the draft. */
+  private async write(): Promise<void> {
+    const staged = this.staged;
+    this.staged = [];
+    const task = this.draft;
+    const seq = this.draftSeq;
+    const state = task.status?.state;
+    const final = isTerminal(state);
+    const atRest = final || isInterrupted(state);
+    const events = staged.map((s) => ({ payload: s.payload }) as StreamResponse);
+    if (events.length > 0) this.dirty = true;
+    // One snapshot save per burst, or when the task comes to rest: the log has every event.
+    const saveNow = this.dirty && (this.pending.length === 0 || atRest);
+    const first = seq - events.length + 1;
+    const record = this.record(task, seq);
+    const commit = async (): Promise<void> => {
+      if (saveNow) this.dirty = false;
+      const { firstSeq, saved } = await this.deps.store.commit({
+        taskId: this.id,
+        events,
+        firstSeq: first,
+        snapshot: saveNow ? { record, expectedVersion: this.version, previous: this.savedRecord } : undefined,
+        close: final && events.length > 0,
+      });
+      if (events.length > 0 && firstSeq !== first)
+        this.log.error({ expected: first, got: firstSeq }, 'event log sequence diverged from the run');
+      if (saved) {
+        this.version = saved.version;
+        this.savedRecord = record;
+      }
+    };
+    try {
+      if (events.length > 0 || saveNow) await commit();
+    } finally {
+      this.task = task;
+      this.lastSeq = seq;
+      if (events.length > 0) this.initialLogged = true;
+      if (this.pushConfigs.length > 0) for (const e of events) this.deps.push.notify(this.pushConfigs, e);
+      if (this.messageReply && seq === 1) this.settle({ kind: 'message', message: this.messageReply });
+      else if (atRest && events.length > 0) this.settle({ kind: 'task', task });
     }
   }
 
-  /** Appends to the event log and returns the sequence; the caller moves `lastSeq`. */
-  private async append(payload: Payload): Promise<number> {
-    const event: StreamResponse = { payload };
-    const seq = await this.deps.store.events.append(this.id, event, this.lastSeq + 1);
-    this.initialLogged = true;
-    if (this.pushConfigs.length > 0) this.deps.push.notify(this.pushConfigs, event);
-    return seq;
+  private async save(task: Task, lastSeq: number): Promise<void> {
+    this.dirty = false;
+    const record = this.record(task, lastSeq);
+    const saved = await this.deps.store.tasks.save(record, this.version, this.savedRecord);
+    this.version = saved.version;
+    this.savedRecord = record;
   }
 
-  private async save(): Promise<void> {
-    this.dirty = false;
-    const saved = await this.deps.store.tasks.save(
-      {
-        task: this.task,
-        agent: this.agent.name,
-        tenant: this.tenant,
-        lastSeq: this.lastSeq,
-        updatedAt: this.updatedAt,
-      },
-      this.version,
-    );
-    this.version = saved.version;
+  private record(task: Task, lastSeq: number): Omit<StoredTask, 'version'> {
+    return { task, agent: this.agent.name, tenant: this.tenant, lastSeq, updatedAt: this.updatedAt };
   }
 
   private settle(outcome: RunOutcome): void {

@@ -56,8 +56,14 @@ export interface TaskStore {
   /**
    * Replaces the snapshot if its stored version equals `expectedVersion`; returns the
    * stored record with the new version. Terminal snapshots start the retention clock.
+   * A writer that knows the record as it last saved it passes it as `previous`: a store
+   * with separate indexes can then update them in the same round trip.
    */
-  save(record: Omit<StoredTask, 'version'>, expectedVersion: number): Promise<StoredTask>;
+  save(
+    record: Omit<StoredTask, 'version'>,
+    expectedVersion: number,
+    previous?: Omit<StoredTask, 'version'>,
+  ): Promise<StoredTask>;
   /** Tasks sorted by `updatedAt` descending (ties by id), one page at a time. */
   list(query: TaskQuery): Promise<TaskPage>;
   /** Removes the task; a no-op when absent. */
@@ -78,6 +84,12 @@ export interface EventLog {
    * dropped connection, finding that sequence already recorded, is not recorded twice.
    */
   append(taskId: string, event: StreamResponse, expectedSeq?: number): Promise<number>;
+  /**
+   * Appends several events in order, as one write; returns the sequence of the first. Like
+   * `append`, a batch re-sent after a dropped connection, finding its first event already
+   * at `expectedFirstSeq`, is not recorded twice.
+   */
+  appendAll(taskId: string, events: readonly StreamResponse[], expectedFirstSeq?: number): Promise<number>;
   /**
    * Replays events with `seq > afterSeq` in order, then follows new ones live until the
    * signal aborts or the log is closed or deleted. The follower is registered when this
@@ -199,6 +211,24 @@ export interface AgentRegistry {
   list(): Promise<RegisteredAgent[]>;
 }
 
+/** One write of a running task: its new events, then its snapshot, then the close of its log. */
+export interface RunCommit {
+  readonly taskId: string;
+  readonly events: readonly StreamResponse[];
+  /** The sequence the writer expects the first event to get (see `EventLog.appendAll`). */
+  readonly firstSeq: number;
+  readonly snapshot:
+    | {
+        readonly record: Omit<StoredTask, 'version'>;
+        readonly expectedVersion: number;
+        /** The record as last saved (see `TaskStore.save`). */
+        readonly previous?: Omit<StoredTask, 'version'>;
+      }
+    | undefined;
+  /** Close the log after the events (the task finished). */
+  readonly close: boolean;
+}
+
 /** The set of ports a backend provides, plus its lifecycle. */
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
@@ -208,6 +238,12 @@ export interface StateStore {
   readonly queue: WorkQueue;
   readonly checkpoints: CheckpointStore;
   readonly registry: AgentRegistry;
+  /**
+   * Writes a run's events, snapshot and log close in that order, as one round trip where
+   * the backend allows (Redis: one script on the task's slot). Returns the sequence the
+   * first event got (0 without events) and the saved snapshot.
+   */
+  commit(c: RunCommit): Promise<{ firstSeq: number; saved: StoredTask | undefined }>;
   /**
    * Resolves when the backend can serve requests, including delivering the queue's
    * `onWork` and `onCancelRequest` notifications; used by readiness.

@@ -98,12 +98,24 @@ describe('RedisStateStore retention', () => {
   it('keeps at most maxTerminalTasks finished tasks, evicting the oldest with its events, push configs and index entries', async () => {
     s = store({ ttlMs: 3_600_000, maxTerminalTasks: 2 });
     for (const [i, id] of ['t1', 't2', 't3'].entries()) await finish(id, 1000 + i * 10);
+    // The cap is enforced off the request path: every 32 finishes, and by each sweep.
+    expect(await s.tasks.get('t1')).toBeDefined();
+    expect(await s.tasks.sweep()).toBe(1);
     expect(await s.tasks.get('t1')).toBeUndefined();
     expect(await s.pushConfigs.list('t1')).toEqual([]);
     expect((await s.tasks.get('t3'))?.task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     const page = await s.tasks.list({ agent: 'a', tenant: '', pageSize: 10, pageToken: '' });
     expect(page.tasks.map((t) => t.task.id)).toEqual(['t3', 't2']);
     expect(page.totalSize).toBe(2);
+  });
+
+  it('enforces the cap by itself every 32 finished tasks, without a sweep', async () => {
+    s = store({ ttlMs: 3_600_000, maxTerminalTasks: 5 });
+    for (let i = 0; i < 32; i++) await finish(`n${i}`, 1000 + i);
+    await eventually(async () => (await s.tasks.get('n26')) === undefined, 'the trim after 32 finishes');
+    expect(await s.tasks.get('n27')).toBeDefined();
+    const page = await s.tasks.list({ agent: 'a', tenant: '', pageSize: 100, pageToken: '' });
+    expect(page.totalSize).toBe(5);
   });
 
   it('sweep(now) evicts finished tasks older than the TTL and keeps the rest', async () => {
@@ -294,3 +306,12 @@ describe('RedisWorkQueue leases across replicas (one Redis, one keyPrefix)', () 
     expect(taskId).toBe('t1');
   });
 });
+
+/** Polls an async condition (store state changed by a background trim: no event to await). */
+async function eventually(predicate: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -41,6 +41,12 @@ export class MemoryEventLog implements EventLog {
     return seq;
   }
 
+  async appendAll(taskId: string, events: readonly StreamResponse[]): Promise<number> {
+    const first = this.ensure(taskId).lastSeq + 1;
+    for (const event of events) await this.append(taskId, event);
+    return first;
+  }
+
   /** Registers the follower at once (not on first iteration), so no event can slip past. */
   follow(taskId: string, afterSeq: number, signal: AbortSignal): AsyncIterable<TaskEventRecord> {
     const log = this.ensure(taskId);

@@ -1,4 +1,4 @@
-import type { RetentionPolicy, StateStore } from '../ports.js';
+import type { RetentionPolicy, RunCommit, StateStore, StoredTask } from '../ports.js';
 import { MemoryAgentRegistry } from './memory-agent-registry.js';
 import { MemoryCheckpointStore } from './memory-checkpoint-store.js';
 import { MemoryEventLog } from './memory-event-log.js';
@@ -45,6 +45,15 @@ export class MemoryStateStore implements StateStore {
   /** Evicts every terminal task older than the TTL; returns how many went. */
   sweep(now = Date.now()): number {
     return this.tasks.evictFinishedBefore(now - this.options.retention.ttlMs);
+  }
+
+  async commit(c: RunCommit): Promise<{ firstSeq: number; saved: StoredTask | undefined }> {
+    const firstSeq = c.events.length > 0 ? await this.events.appendAll(c.taskId, c.events) : 0;
+    const saved = c.snapshot
+      ? await this.tasks.save(c.snapshot.record, c.snapshot.expectedVersion)
+      : undefined;
+    if (c.close) await this.events.close(c.taskId);
+    return { firstSeq, saved };
   }
 
   async ping(): Promise<void> {}

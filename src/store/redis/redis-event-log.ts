@@ -5,36 +5,21 @@ import { isTerminal } from '../../engine/task-state.js';
 import { releaseOnce } from '../follower-release.js';
 import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
+import { APPEND_EVENTS_FN, CLOSE_EVENTS_FN } from './task-lua.js';
+
+/** Appends ARGV[2..] in order expecting the first at sequence ARGV[1]; returns the first. KEYS: events, seq. */
+const APPEND_ALL = `${APPEND_EVENTS_FN}
+local list = {}
+for i = 2, #ARGV do list[i - 1] = ARGV[i] end
+return append_events(KEYS[1], KEYS[2], tonumber(ARGV[1]), list)`;
 
 /**
- * Appends with the next sequence number as the stream id `0-<seq>`, unless the entry at
- * the sequence the writer expected (ARGV[2]) is already this event. KEYS: events, seq.
+ * Closes the log and lets it and its counter expire after ARGV[1] ms (0: never): the task
+ * snapshot holds the outcome, and a follower still behind has that long to read the rest.
+ * KEYS: events, seq.
  */
-const APPEND = `
-local expected = tonumber(ARGV[2])
-if expected > 0 then
-  -- An append re-sent after a dropped connection finds this very event at its sequence.
-  local at = redis.call('XRANGE', KEYS[1], '0-' .. expected, '0-' .. expected)
-  if at[1] and at[1][2][2] == ARGV[1] then return expected end
-end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], '0-' .. seq, 'e', ARGV[1])
-return seq`;
-
-/**
- * Marks an existing stream closed with the entry `1-0` (after every `0-<seq>`), and lets
- * it and its counter expire after ARGV[1] ms: the task snapshot holds the outcome, and a
- * follower still behind has that long to read the rest. KEYS: events, seq.
- */
-const CLOSE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if not (last[1] and last[1][1] == '1-0') then redis.call('XADD', KEYS[1], '1-0', 'closed', '1') end
-if tonumber(ARGV[1]) > 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
-end
-return 1`;
+const CLOSE = `${CLOSE_EVENTS_FN}
+return close_events(KEYS[1], KEYS[2], tonumber(ARGV[1]))`;
 
 const CLOSED_ID = '1-0';
 /** Largest sequence part of a stream id (XRANGE upper bound below the close marker). */
@@ -64,20 +49,25 @@ export class RedisEventLog implements EventLog {
     private readonly keys: RedisKeys,
     private readonly closedTtlMs = 0,
   ) {
-    redis.defineCommand('agentdAppendEvent', { numberOfKeys: 2, lua: APPEND });
+    redis.defineCommand('agentdAppendEvents', { numberOfKeys: 2, lua: APPEND_ALL });
     redis.defineCommand('agentdCloseEvents', { numberOfKeys: 2, lua: CLOSE });
   }
 
   async append(taskId: string, event: StreamResponse, expectedSeq = 0): Promise<number> {
-    const json = JSON.stringify(StreamResponse.toJSON(event));
-    const append = (this.redis as unknown as { agentdAppendEvent(...a: string[]): Promise<number> })
-      .agentdAppendEvent;
+    return this.appendAll(taskId, [event], expectedSeq);
+  }
+
+  async appendAll(taskId: string, events: readonly StreamResponse[], expectedFirstSeq = 0): Promise<number> {
+    if (events.length === 0) throw new Error('appendAll needs at least one event');
+    const json = events.map(eventJson);
+    const append = (this.redis as unknown as { agentdAppendEvents(...a: string[]): Promise<number> })
+      .agentdAppendEvents;
     return append.call(
       this.redis,
       this.keys.events(taskId),
       this.keys.seq(taskId),
-      json,
-      String(expectedSeq),
+      String(expectedFirstSeq),
+      ...json,
     );
   }
 
@@ -188,4 +178,9 @@ export class RedisEventLog implements EventLog {
       release();
     }
   }
+}
+
+/** The stored form of an event: its proto JSON. */
+export function eventJson(event: StreamResponse): string {
+  return JSON.stringify(StreamResponse.toJSON(event));
 }

@@ -60,19 +60,23 @@ export class RedisKeys {
     return `${this.prefix}cancel`;
   }
 
-  /** Sorted set (all scores 0) of `<updatedAt padded>:<taskId>` for one listing filter. */
+  /**
+   * Sorted set (all scores 0) of `<updatedAt padded>:<taskId>` for one listing filter. The
+   * indexes of one agent and tenant share the hash tag `{idx:<agent>:<tenant>}`, so one
+   * script moves a task between them.
+   */
   index(agent: string, tenant: string, filter = ''): string {
-    return `${this.prefix}idx:${encodeURIComponent(agent)}:${encodeURIComponent(tenant)}${filter}`;
+    return `${this.prefix}{idx:${encodeURIComponent(agent)}:${encodeURIComponent(tenant)}}${filter}`;
   }
 
-  /** Sorted set of registered server ids by the expiry of their registration. */
+  /** Sorted set of registered server ids by the expiry of their registration (hash tag `{registry}`: one slot). */
   registry(): string {
-    return `${this.prefix}registry`;
+    return `${this.prefix}{registry}`;
   }
 
   /** JSON list of one server's agents, with a TTL its heartbeat refreshes. */
   registryServer(serverId: string): string {
-    return `${this.prefix}registry:${serverId}`;
+    return `${this.prefix}{registry}:${serverId}`;
   }
 
   /** Sorted set of finished task ids by finish time, for retention. */

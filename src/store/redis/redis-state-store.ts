@@ -1,14 +1,15 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { RetentionPolicy, StateStore } from '../ports.js';
+import type { RetentionPolicy, RunCommit, StateStore, StoredTask } from '../ports.js';
 import { RedisAgentRegistry } from './redis-agent-registry.js';
 import { RedisCheckpointStore } from './redis-checkpoint-store.js';
-import { RedisEventLog } from './redis-event-log.js';
+import { eventJson, RedisEventLog } from './redis-event-log.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPushConfigStore } from './redis-push-config-store.js';
-import { RedisTaskStore } from './redis-task-store.js';
+import { RedisTaskStore, type SaveReply } from './redis-task-store.js';
 import { RedisWorkQueue } from './redis-work-queue.js';
-import { guardUnavailable } from './store-unavailable.js';
+import { guardUnavailable, toStoreError } from './store-unavailable.js';
+import { COMMIT } from './task-lua.js';
 
 export interface RedisStateStoreOptions {
   /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
@@ -42,9 +43,14 @@ export class RedisStateStore implements StateStore {
   readonly registry: RedisAgentRegistry;
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly closedStreamTtlMs: number;
 
   constructor(options: RedisStateStoreOptions) {
-    this.redis = new Redis(options.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    // No ioredis auto-pipelining: it defers every command to the next setImmediate, which
+    // cost a third of the throughput in `npm run bench` (1,115 vs 1,516 req/s at 32
+    // connections). coalesceWrites batches on process.nextTick instead.
+    this.redis = new Redis(options.url, { maxRetriesPerRequest: 2 });
+    coalesceWrites(this.redis);
     let down = false;
     this.redis.on('error', (error: Error) => {
       if (down) return;
@@ -58,7 +64,9 @@ export class RedisStateStore implements StateStore {
     });
     const keys = new RedisKeys(options.keyPrefix);
     this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
-    this.events = guardUnavailable(new RedisEventLog(this.redis, keys, options.closedStreamTtlMs ?? 30_000));
+    this.closedStreamTtlMs = options.closedStreamTtlMs ?? 30_000;
+    this.events = guardUnavailable(new RedisEventLog(this.redis, keys, this.closedStreamTtlMs));
+    this.redis.defineCommand('agentdCommit', { numberOfKeys: 5, lua: COMMIT });
     this.pushConfigs = guardUnavailable(new RedisPushConfigStore(this.redis, keys));
     this.registry = guardUnavailable(new RedisAgentRegistry(this.redis, keys));
     const leaseMs = options.leaseMs ?? 25_000;
@@ -72,6 +80,36 @@ export class RedisStateStore implements StateStore {
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);
     this.sweeper.unref();
+  }
+
+  async commit(c: RunCommit): Promise<{ firstSeq: number; saved: StoredTask | undefined }> {
+    const snapshot = c.snapshot;
+    const args = [
+      String(c.firstSeq),
+      String(c.events.length),
+      snapshot ? '1' : '0',
+      String(c.close ? this.closedStreamTtlMs : -1),
+      ...(snapshot ? this.tasks.saveArgs(snapshot.record, snapshot.expectedVersion) : []),
+      ...c.events.map(eventJson),
+    ];
+    const commit = (this.redis as unknown as { agentdCommit(...a: string[]): Promise<[number, SaveReply]> })
+      .agentdCommit;
+    try {
+      const reply = commit.call(this.redis, ...this.tasks.taskKeys(c.taskId), ...args);
+      // Issued in the same tick as the script: the index writes share its round trip.
+      const saving = snapshot
+        ? this.tasks.saved(
+            snapshot.record,
+            snapshot.expectedVersion,
+            reply.then((r) => r[1]),
+            snapshot.previous,
+          )
+        : undefined;
+      const [[firstSeq], saved] = await Promise.all([reply, saving]);
+      return { firstSeq: Number(firstSeq), saved };
+    } catch (error) {
+      throw toStoreError(error);
+    }
   }
 
   /** Fails fast while Redis is unreachable (readiness turns 503). */
@@ -100,4 +138,30 @@ function redactUrl(url: string): string {
   } catch {
     return '<invalid url>';
   }
+}
+
+/**
+ * Sends the commands issued within one tick in one socket write: the connection is corked
+ * at the first command and uncorked on process.nextTick. A task's writes that go out
+ * together (its lease, snapshot and index entries) then cost one system call instead of
+ * one each, which was the largest item of a Redis-mode request's CPU profile, without the
+ * latency of waiting for the next turn of the event loop.
+ */
+function coalesceWrites(redis: Redis): void {
+  const target = redis as unknown as { sendCommand(command: unknown, stream?: unknown): unknown };
+  const send = target.sendCommand.bind(redis);
+  let corked: (NodeJS.WritableStream & { cork(): void; uncork(): void }) | undefined;
+  const uncork = (): void => {
+    corked?.uncork();
+    corked = undefined;
+  };
+  target.sendCommand = (command: unknown, stream?: unknown): unknown => {
+    const socket = (redis as unknown as { stream?: typeof corked }).stream;
+    if (!corked && socket && redis.status === 'ready') {
+      corked = socket;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return send(command, stream);
+  };
 }

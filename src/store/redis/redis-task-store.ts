@@ -5,6 +5,7 @@ import { isTerminal } from '../../engine/task-state.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { RetentionPolicy, StoredTask, TaskPage, TaskQuery, TaskStore } from '../ports.js';
 import { indexMember, type RedisKeys } from './redis-keys.js';
+import { SAVE_TASK_FN } from './task-lua.js';
 
 /** Creates the task hash unless it exists. KEYS: task. ARGV: the record's fields. */
 const CREATE = `
@@ -19,31 +20,47 @@ redis.call('HSET', KEYS[1], 'v', 1, 'agent', ARGV[1], 'tenant', ARGV[2], 'lastSe
 return 1`;
 
 /**
- * Replaces the task hash if its version is ARGV[1]; when ARGV[9] > 0 (terminal), every key
- * of the task expires after that many ms. Returns {newVersion, oldUpdatedAt, oldState,
- * oldCtx}, or {0, foundVersion} on a version mismatch. A save re-sent after a dropped
- * connection, finding exactly its own write one version up, succeeds (the old values it
- * returns are then the current ones). KEYS: task, events, seq, push, steps.
+ * Moves a task's index entries from ARGV[1] (its old member, '' for none) in KEYS[1..3]
+ * (all, old context, old state) to ARGV[2] in KEYS[1], KEYS[4], KEYS[5] (all, context,
+ * state). All five share the agent/tenant hash tag.
  */
-const SAVE = `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'updatedAt', 'state', 'ctx', 'task', 'lastSeq')
-if cur[1] and tonumber(cur[1]) == tonumber(ARGV[1]) + 1 and cur[5] == ARGV[8]
-  and cur[2] == ARGV[5] and cur[6] == ARGV[4] then
-  -- A save re-sent after a dropped connection finds its own write: that is success.
-  return {tonumber(cur[1]), cur[2], cur[3], cur[4]}
+const REINDEX = `
+if ARGV[1] ~= '' then
+  for i = 1, 3 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 end
-if not cur[1] or cur[1] ~= ARGV[1] then return {0, cur[1] or ''} end
-local v = tonumber(ARGV[1]) + 1
-redis.call('HSET', KEYS[1], 'v', v, 'agent', ARGV[2], 'tenant', ARGV[3], 'lastSeq', ARGV[4],
-  'updatedAt', ARGV[5], 'state', ARGV[6], 'ctx', ARGV[7], 'task', ARGV[8])
-local ttl = tonumber(ARGV[9])
-if ttl > 0 then
-  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
-end
-return {v, cur[2], cur[3], cur[4]}`;
+redis.call('ZADD', KEYS[1], 0, ARGV[2])
+redis.call('ZADD', KEYS[4], 0, ARGV[2])
+redis.call('ZADD', KEYS[5], 0, ARGV[2])
+return 1`;
+
+/** Saves the snapshot (see save_task). KEYS: task, events, seq, push, steps. ARGV: the nine save arguments. */
+const SAVE = `${SAVE_TASK_FN}
+return save_task(KEYS, ARGV)`;
+
+/** The index position of a record. */
+function indexedAs(record: Omit<StoredTask, 'version'>): { updatedAt: number; state: string; ctx: string } {
+  return {
+    updatedAt: record.updatedAt,
+    state: String(record.task.status?.state ?? 0),
+    ctx: record.task.contextId,
+  };
+}
+
+function conflict(id: string, expected: number, found: string | undefined): AgentdError {
+  return new AgentdError(
+    'TASK_CONFLICT',
+    `Task ${id} changed concurrently (expected version ${expected}, found ${found || 'none'})`,
+    { taskId: id },
+  );
+}
+
+/** What save_task returns: {version, old updatedAt, old state, old ctx}, or {0, found version}. */
+export type SaveReply = [number, string?, string?, string?];
 
 /** Keys outlive the retention TTL by this much; the sweeper removes them (and their index entries) first. */
 const EXPIRY_GRACE_MS = 60_000;
+/** Finishes on one replica between two enforcements of the retention count cap. */
+const TRIM_EVERY = 32;
 
 /**
  * {@link TaskStore} on Redis: a hash per task (optimistic versioning in a Lua script),
@@ -52,6 +69,9 @@ const EXPIRY_GRACE_MS = 60_000;
  * finish-time index so retention can evict by age and by count.
  */
 export class RedisTaskStore implements TaskStore {
+  private finishedSinceTrim = 0;
+  private trimming = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -59,17 +79,18 @@ export class RedisTaskStore implements TaskStore {
   ) {
     redis.defineCommand('agentdCreateTask', { numberOfKeys: 1, lua: CREATE });
     redis.defineCommand('agentdSaveTask', { numberOfKeys: 5, lua: SAVE });
+    redis.defineCommand('agentdReindexTask', { numberOfKeys: 5, lua: REINDEX });
   }
 
   async create(record: Omit<StoredTask, 'version'>): Promise<StoredTask> {
     const id = record.task.id;
-    const created = (await this.call(
-      'agentdCreateTask',
-      [this.keys.task(id)],
-      this.fields(record),
-    )) as number;
+    // The index entries go out with the create (one round trip): an id is never reused,
+    // and an entry whose task is missing is skipped by listings.
+    const [created] = (await Promise.all([
+      this.call('agentdCreateTask', [this.keys.task(id)], this.fields(record)),
+      this.index(record, undefined),
+    ])) as [number, void];
     if (created !== 1) throw new AgentdError('TASK_CONFLICT', `Task ${id} already exists`, { taskId: id });
-    await this.index(record, undefined);
     return { ...record, version: 1 };
   }
 
@@ -77,27 +98,82 @@ export class RedisTaskStore implements TaskStore {
     return decode(await this.redis.hgetall(this.keys.task(taskId)));
   }
 
-  async save(record: Omit<StoredTask, 'version'>, expectedVersion: number): Promise<StoredTask> {
-    const id = record.task.id;
+  async save(
+    record: Omit<StoredTask, 'version'>,
+    expectedVersion: number,
+    previous?: Omit<StoredTask, 'version'>,
+  ): Promise<StoredTask> {
+    const reply = this.call(
+      'agentdSaveTask',
+      this.taskKeys(record.task.id),
+      this.saveArgs(record, expectedVersion),
+    );
+    return this.saved(record, expectedVersion, reply as Promise<SaveReply>, previous);
+  }
+
+  /** The keys of one task, in the order the save and commit scripts take them. */
+  taskKeys(id: string): string[] {
+    return [
+      this.keys.task(id),
+      this.keys.events(id),
+      this.keys.seq(id),
+      this.keys.push(id),
+      this.keys.steps(id),
+    ];
+  }
+
+  /** The nine arguments of save_task. */
+  saveArgs(record: Omit<StoredTask, 'version'>, expectedVersion: number): string[] {
     const terminal = isTerminal(record.task.status?.state);
     const ttl = terminal ? this.retention.ttlMs + EXPIRY_GRACE_MS : 0;
-    const result = (await this.call(
-      'agentdSaveTask',
-      [this.keys.task(id), this.keys.events(id), this.keys.seq(id), this.keys.push(id), this.keys.steps(id)],
-      [String(expectedVersion), ...this.fields(record), String(Math.ceil(ttl))],
-    )) as [number, string?, string?, string?];
-    const [version, oldUpdatedAt, oldState, oldCtx] = result;
-    if (version === 0) {
-      const found = result[1] || 'none'; // on a mismatch the script returns the version it found
-      throw new AgentdError(
-        'TASK_CONFLICT',
-        `Task ${id} changed concurrently (expected version ${expectedVersion}, found ${found})`,
-        { taskId: id },
-      );
+    return [String(expectedVersion), ...this.fields(record), String(Math.ceil(ttl))];
+  }
+
+  /**
+   * Completes a save whose save_task reply is pending: a conflict becomes TASK_CONFLICT,
+   * and the indexes follow the new snapshot. With `previous` known (a run's single writer
+   * knows it), the index writes go out in the same tick as the save, so in the same round
+   * trip; after a conflict they are repaired from the record that won. Without it they
+   * follow the reply, from the old values it returns.
+   */
+  async saved(
+    record: Omit<StoredTask, 'version'>,
+    expectedVersion: number,
+    reply: Promise<SaveReply>,
+    previous?: Omit<StoredTask, 'version'>,
+  ): Promise<StoredTask> {
+    const id = record.task.id;
+    if (previous) {
+      const [result] = await Promise.all([reply, ...this.indexWrites(record, indexedAs(previous))]);
+      if (result[0] === 0) {
+        await this.repairIndex(record).catch(() => {}); // the sweeper's delete cleans up what this misses
+        throw conflict(id, expectedVersion, result[1]);
+      }
+      return { ...record, version: result[0] };
     }
-    await this.index(record, { updatedAt: Number(oldUpdatedAt), state: oldState ?? '', ctx: oldCtx ?? '' });
-    if (terminal && !isTerminal(Number(oldState))) await this.finished(id);
+    const [version, oldUpdatedAt, oldState, oldCtx] = await reply;
+    if (version === 0) throw conflict(id, expectedVersion, oldUpdatedAt);
+    await Promise.all(
+      this.indexWrites(record, { updatedAt: Number(oldUpdatedAt), state: oldState ?? '', ctx: oldCtx ?? '' }),
+    );
     return { ...record, version };
+  }
+
+  /** Moves the index entries to the new record, and records a task that just finished. */
+  private indexWrites(
+    record: Omit<StoredTask, 'version'>,
+    old: { updatedAt: number; state: string; ctx: string },
+  ): Array<Promise<void>> {
+    const writes = [this.index(record, old)];
+    if (isTerminal(record.task.status?.state) && !isTerminal(Number(old.state)))
+      writes.push(this.finished(record.task.id));
+    return writes;
+  }
+
+  /** After a lost save: moves the entries this writer indexed to the record that is stored. */
+  private async repairIndex(wrong: Omit<StoredTask, 'version'>): Promise<void> {
+    const current = await this.get(wrong.task.id);
+    if (current) await this.index(current, indexedAs(wrong));
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
@@ -161,15 +237,14 @@ export class RedisTaskStore implements TaskStore {
     const [agent, tenant, updatedAt, state, ctx] = h;
     if (agent === null || agent === undefined) return;
     const member = indexMember(Number(updatedAt), taskId);
-    await this.redis
-      .multi()
-      .zrem(this.keys.index(agent, tenant ?? ''), member)
-      .zrem(this.keys.index(agent, tenant ?? '', `:ctx:${ctx ?? ''}`), member)
-      .zrem(this.keys.index(agent, tenant ?? '', `:state:${state ?? ''}`), member)
-      .exec();
+    await Promise.all([
+      this.redis.zrem(this.keys.index(agent, tenant ?? ''), member),
+      this.redis.zrem(this.keys.index(agent, tenant ?? '', `:ctx:${ctx ?? ''}`), member),
+      this.redis.zrem(this.keys.index(agent, tenant ?? '', `:state:${state ?? ''}`), member),
+    ]);
   }
 
-  /** Evicts finished tasks older than the TTL; returns how many went. */
+  /** Evicts finished tasks older than the TTL, and any beyond the count cap; returns how many went. */
   async sweep(now = Date.now()): Promise<number> {
     const expired = await this.redis.zrangebyscore(
       this.keys.finished(),
@@ -179,16 +254,32 @@ export class RedisTaskStore implements TaskStore {
       0,
       1000,
     );
-    for (const id of expired) await this.delete(id);
-    return expired.length;
+    await Promise.all(expired.map((id) => this.delete(id)));
+    return expired.length + (await this.trim());
   }
 
+  /**
+   * Records a finished task for retention. The count cap is enforced off the request
+   * path: every TRIM_EVERY finishes on this replica, one trim evicts the oldest beyond it.
+   */
   private async finished(taskId: string): Promise<void> {
     await this.redis.zadd(this.keys.finished(), Date.now(), taskId);
+    if (++this.finishedSinceTrim < TRIM_EVERY || this.trimming) return;
+    this.finishedSinceTrim = 0;
+    this.trimming = true;
+    void this.trim()
+      .catch(() => {}) // Redis trouble: the next trim (or the sweeper) catches up
+      .finally(() => (this.trimming = false));
+  }
+
+  /** Evicts the oldest finished tasks beyond `maxTerminalTasks`; returns how many went. */
+  async trim(): Promise<number> {
     const excess = (await this.redis.zcard(this.keys.finished())) - this.retention.maxTerminalTasks;
-    if (excess <= 0) return;
+    if (excess <= 0) return 0;
     const popped = await this.redis.zpopmin(this.keys.finished(), excess);
-    for (let i = 0; i < popped.length; i += 2) await this.delete(popped[i] as string);
+    const ids = popped.filter((_, i) => i % 2 === 0);
+    await Promise.all(ids.map((id) => this.delete(id)));
+    return ids.length;
   }
 
   /** Moves the task's index entries from its old (updatedAt, state, context) to its new ones. */
@@ -201,21 +292,18 @@ export class RedisTaskStore implements TaskStore {
     const ctx = record.task.contextId;
     const { agent, tenant } = record;
     const member = indexMember(record.updatedAt, id);
-    const multi = this.redis.multi();
-    if (old) {
-      const oldMember = indexMember(old.updatedAt, id);
-      if (oldMember !== member) multi.zrem(this.keys.index(agent, tenant), oldMember);
-      if (oldMember !== member || old.ctx !== ctx)
-        multi.zrem(this.keys.index(agent, tenant, `:ctx:${old.ctx}`), oldMember);
-      if (oldMember !== member || old.state !== state) {
-        multi.zrem(this.keys.index(agent, tenant, `:state:${old.state}`), oldMember);
-      }
-    }
-    multi
-      .zadd(this.keys.index(agent, tenant), 0, member)
-      .zadd(this.keys.index(agent, tenant, `:ctx:${ctx}`), 0, member)
-      .zadd(this.keys.index(agent, tenant, `:state:${state}`), 0, member);
-    await multi.exec();
+    const index = (filter?: string): string => this.keys.index(agent, tenant, filter);
+    await this.call(
+      'agentdReindexTask',
+      [
+        index(),
+        index(`:ctx:${old?.ctx ?? ctx}`),
+        index(`:state:${old?.state ?? state}`),
+        index(`:ctx:${ctx}`),
+        index(`:state:${state}`),
+      ],
+      [old ? indexMember(old.updatedAt, id) : '', member],
+    );
   }
 
   private async fetch(members: string[]): Promise<Array<StoredTask | undefined>> {

@@ -20,7 +20,8 @@ export function guardUnavailable<T extends object>(port: T): T {
   });
 }
 
-function toStoreError(error: unknown): unknown {
+/** A Redis failure as the catalogue's STORE_UNAVAILABLE; catalogue errors unchanged. */
+export function toStoreError(error: unknown): unknown {
   if (error instanceof AgentdError) return error;
   return new AgentdError(
     'STORE_UNAVAILABLE',
