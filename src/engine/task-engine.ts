@@ -1,4 +1,4 @@
-import { SendMessageRequest as SendMessageRequestCodec, TaskState } from '@a2a-js/sdk';
+import { SendMessageRequest as SendMessageRequestCodec, Task as TaskCodec, TaskState } from '@a2a-js/sdk';
 import type {
   AgentCard,
   CancelTaskRequest,
@@ -458,23 +458,30 @@ export class TaskEngine {
     const message = validateSendMessage(params);
     if (!this.accepting) throw err('SHUTTING_DOWN');
     const tenant = tenantOf(params.tenant, ctx);
-    const payload = queuedPayload(agent, params, ctx);
     // A free worker here runs the task at once; the slot is reserved before any await,
     // so concurrent requests cannot overbook it. Otherwise the task waits in the queue.
     const here = this.active < this.options.maxConcurrent;
     if (here) this.active++;
     let leased = false;
     const lease = here
-      ? (id: string): Promise<number> => {
+      ? (id: string, initial?: Task): Promise<number> => {
           leased = true;
-          return this.store.queue.lease(id, agent.name, payload);
+          return this.store.queue.lease(id, agent.name, queuedPayload(agent, params, ctx, tenant, initial));
         }
       : undefined;
+    // A blocking SendMessage on a free worker stores its task with its first events (one
+    // write fewer): nobody can know its id before the answer. The lease, written first,
+    // carries the task, so a replica taking it over can store it.
+    const deferCreate =
+      here &&
+      !beforeDispatch &&
+      params.configuration?.returnImmediately !== true &&
+      !params.configuration?.taskPushNotificationConfig;
     let run: TaskRun;
     try {
       run = message.taskId
         ? await this.continueTask(agent, message, tenant, lease)
-        : await this.createTask(agent, message, tenant, params, lease);
+        : await this.createTask(agent, message, tenant, params, lease, deferCreate);
     } catch (error) {
       if (here) this.release();
       if (leased && message.taskId) void this.store.queue.ack(message.taskId).catch(() => {});
@@ -495,7 +502,7 @@ export class TaskEngine {
     try {
       // A follow-up to a task already admitted is never refused for queue depth.
       const depth = message.taskId ? Number.MAX_SAFE_INTEGER : this.options.maxQueueDepth;
-      await this.store.queue.push(run.id, agent.name, payload, depth);
+      await this.store.queue.push(run.id, agent.name, queuedPayload(agent, params, ctx, tenant), depth);
     } catch (error) {
       controller.abort();
       if (!message.taskId) await this.discardProvisionalTask(run).catch(() => {});
@@ -509,7 +516,8 @@ export class TaskEngine {
     message: Message,
     tenant: string,
     params: SendMessageRequest,
-    lease: ((id: string) => Promise<number>) | undefined,
+    lease: ((id: string, initial?: Task) => Promise<number>) | undefined,
+    deferCreate: boolean,
   ): Promise<TaskRun> {
     const pushConfig = params.configuration?.taskPushNotificationConfig;
     if (pushConfig) this.requirePush(agent);
@@ -528,12 +536,17 @@ export class TaskEngine {
       history: [{ ...message, taskId: id, contextId }],
       metadata: undefined,
     };
-    // The lease is sent first (same connection, same batch): the task is never stored
-    // without a record of who runs it.
-    const [, stored] = await Promise.all([
-      lease?.(id),
-      this.store.tasks.create({ task, agent: agent.name, tenant, lastSeq: 0, updatedAt: now }),
-    ]);
+    const record = { task, agent: agent.name, tenant, lastSeq: 0, updatedAt: now };
+    let stored: StoredTask;
+    if (deferCreate && lease) {
+      // Version 0: the run's first commit creates it.
+      await lease(id, task);
+      stored = { ...record, version: 0 };
+    } else {
+      // The lease is sent first (same connection, same batch): the task is never stored
+      // without a record of who runs it.
+      [, stored] = await Promise.all([lease?.(id), this.store.tasks.create(record)]);
+    }
     const run = new TaskRun(this.runDeps(), agent, stored);
     run.exposed = params.configuration?.returnImmediately === true;
     if (pushConfig) {
@@ -548,7 +561,7 @@ export class TaskEngine {
     agent: HostedAgent,
     message: Message,
     tenant: string,
-    lease: ((id: string) => Promise<number>) | undefined,
+    lease: ((id: string, initial?: Task) => Promise<number>) | undefined,
   ): Promise<TaskRun> {
     const id = message.taskId;
     if (this.runs.has(id)) {
@@ -681,7 +694,7 @@ export class TaskEngine {
     try {
       const queued = JSON.parse(item.payload) as QueuedRequest;
       const agent = this.agents.get(queued.agent);
-      const found = await this.store.tasks.get(item.taskId);
+      const found = (await this.store.tasks.get(item.taskId)) ?? (await this.storeDeferred(queued));
       if (!agent || !found || found.agent !== agent.name) {
         await this.store.queue.ack(item.taskId);
         return;
@@ -726,6 +739,24 @@ export class TaskEngine {
       this.logger.error({ err: error, task_id: item.taskId }, 'could not start a queued task');
     } finally {
       if (!started) this.release();
+    }
+  }
+
+  /**
+   * A task whose replica died before its first commit stored it (a deferred create): it
+   * is stored now from what its lease carries. Undefined when the lease carries none.
+   */
+  private async storeDeferred(queued: QueuedRequest): Promise<StoredTask | undefined> {
+    if (!queued.task) return undefined;
+    const task = TaskCodec.fromJSON(queued.task);
+    const record = { task, agent: queued.agent, tenant: queued.tenant, lastSeq: 0, updatedAt: Date.now() };
+    try {
+      return await this.store.tasks.create(record);
+    } catch (error) {
+      // Stored meanwhile after all (the dead replica's commit landed late).
+      if (error instanceof AgentdError && error.code === 'TASK_CONFLICT')
+        return this.store.tasks.get(task.id);
+      throw error;
     }
   }
 
@@ -782,6 +813,18 @@ export class TaskEngine {
     run.executing = true;
     const bus = new RunEventBus(run);
     run.bus = bus;
+    let acked = false;
+    const ack = (): void => {
+      if (acked || run.isDetached) return;
+      acked = true;
+      void this.store.queue
+        .ack(run.id)
+        .catch((error: unknown) =>
+          run.log.warn({ err: error }, 'could not end the task lease; it will lapse'),
+        );
+    };
+    // Ending the lease rides with the write of the final state (queued behind it, same round trip).
+    run.onFinalWrite = ack;
     let failure: unknown;
     try {
       await run.agent.executor.execute(requestContext, bus);
@@ -816,13 +859,8 @@ export class TaskEngine {
     } finally {
       run.executing = false;
       this.finishRun(run);
-      if (!run.isDetached) {
-        void this.store.queue
-          .ack(run.id)
-          .catch((error: unknown) =>
-            run.log.warn({ err: error }, 'could not end the task lease; it will lapse'),
-          );
-      }
+      run.onFinalWrite = undefined;
+      ack();
       this.release();
     }
   }
@@ -1056,16 +1094,31 @@ export const ATTEMPT_KEY = 'agentd.attempt';
 /** What the work queue holds for a task, so any replica can run it. */
 interface QueuedRequest {
   readonly agent: string;
+  readonly tenant: string;
   /** The SendMessageRequest (proto JSON) without its message: that is the task's last history entry. */
   readonly request: unknown;
   readonly extensions: string[] | undefined;
+  /** The new task (proto JSON) when its run stores it with its first events (a deferred create). */
+  readonly task?: unknown;
 }
 
-function queuedPayload(agent: HostedAgent, params: SendMessageRequest, ctx: ServerCallContext): string {
+function queuedPayload(
+  agent: HostedAgent,
+  params: SendMessageRequest,
+  ctx: ServerCallContext,
+  tenant: string,
+  task?: Task,
+): string {
   const queued: QueuedRequest = {
     agent: agent.name,
-    request: SendMessageRequestCodec.toJSON({ ...params, message: undefined }),
+    tenant,
+    // Most requests carry nothing but the message: no need to run the codec then.
+    request:
+      params.configuration || params.metadata
+        ? SendMessageRequestCodec.toJSON({ ...params, message: undefined })
+        : {},
     extensions: ctx.requestedExtensions ? [...ctx.requestedExtensions] : undefined,
+    ...(task ? { task: TaskCodec.toJSON(task) } : {}),
   };
   return JSON.stringify(queued);
 }

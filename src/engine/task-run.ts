@@ -58,6 +58,11 @@ export class TaskRun {
   bus: RunEventBus | undefined;
   /** 1 for the first run; more when this replica took the task over from one that died. */
   attempt = 1;
+  /**
+   * Called in the same tick as the write of the task's final state is sent, so what
+   * follows it (ending the task's lease) goes out in the same round trip, after it.
+   */
+  onFinalWrite: (() => void) | undefined;
 
   /** The snapshot with the events applied but not yet written; `task` catches up after each write. */
   private draft: Task;
@@ -385,7 +390,11 @@ export class TaskRun {
       }
     };
     try {
-      if (events.length > 0 || saveNow) await commit();
+      if (events.length > 0 || saveNow) {
+        const written = commit();
+        if (final) this.onFinalWrite?.();
+        await written;
+      }
     } finally {
       this.task = task;
       this.lastSeq = seq;

@@ -55,7 +55,8 @@ export interface TaskStore {
   get(taskId: string): Promise<StoredTask | undefined>;
   /**
    * Replaces the snapshot if its stored version equals `expectedVersion`; returns the
-   * stored record with the new version. Terminal snapshots start the retention clock.
+   * stored record with the new version. `expectedVersion` 0 creates the task, which must
+   * not exist yet (version 1). Terminal snapshots start the retention clock.
    * A writer that knows the record as it last saved it passes it as `previous`: a store
    * with separate indexes can then update them in the same round trip.
    */

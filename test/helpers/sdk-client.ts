@@ -67,11 +67,14 @@ export function userMessage(text: string, extra: Partial<Message> = {}): Message
 
 export function sendRequest(
   text: string,
-  options: { taskId?: string; returnImmediately?: boolean; historyLength?: number } = {},
+  options: { taskId?: string; contextId?: string; returnImmediately?: boolean; historyLength?: number } = {},
 ): SendMessageRequest {
   return {
     tenant: '',
-    message: userMessage(text, options.taskId ? { taskId: options.taskId } : {}),
+    message: userMessage(text, {
+      ...(options.taskId ? { taskId: options.taskId } : {}),
+      ...(options.contextId ? { contextId: options.contextId } : {}),
+    }),
     configuration: {
       acceptedOutputModes: [],
       taskPushNotificationConfig: undefined,

@@ -1,5 +1,5 @@
 /**
- * Three agentd processes on one redis-server, as three pods of a Deployment: any replica
+ * Four agentd processes on one redis-server, as pods of a Deployment: any replica
  * serves any task, and a replica killed with SIGKILL mid-task loses nothing. Replicas are
  * real child processes (bin/agentd.js), so kill -9 is a real kill -9.
  */
@@ -67,8 +67,42 @@ describe('three replicas on one Redis', () => {
         ],
       }),
     );
-    for (let i = 0; i < 3; i++) await startReplica();
+    for (let i = 0; i < 4; i++) await startReplica();
   }, 300_000);
+
+  /** Polls the side-effect file (written by agent processes: no event reaches the test). */
+  async function waitForLine(match: (line: string) => boolean, timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = readFileSync(sideEffects, 'utf8').split('\n').find(match);
+      if (line) return line;
+      if (Date.now() > deadline) throw new Error('timed out waiting for the agent to write its line');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Follows a task until it reaches `state` (it may not be stored yet: retried until it is). */
+  async function waitForState(
+    client: Awaited<ReturnType<typeof clientFor>>,
+    id: string,
+    state: TaskState,
+    timeoutMs = 15_000,
+  ): Promise<Task> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const task = await client.getTask({ tenant: '', id }).catch(() => undefined);
+      if (task?.status?.state === state) return task;
+      if (task) {
+        for await (const event of client.resubscribeTask({ tenant: '', id })) {
+          const p = event.payload;
+          if (p?.$case === 'statusUpdate' && p.value.status?.state === state) break;
+        }
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`task ${id} never reached ${state}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 
   afterAll(async () => {
     stopStarted();
@@ -217,6 +251,33 @@ describe('three replicas on one Redis', () => {
     expect(pidOf('step-1')).toBe(`pid-${a.process.child.pid}`);
     expect(pidOf('step-3')).not.toBe(`pid-${a.process.child.pid}`);
     expect(lines.filter((l) => l.endsWith('attempt-2'))).toHaveLength(3);
+  });
+
+  it('kill -9 before a blocking task wrote anything: another replica stores it from its lease and runs it', async () => {
+    const [a, b] = [replica(2), replica(3)];
+    const onA = await clientFor(`${a.url}/a2a/steps/`);
+    const onB = await clientFor(`${b.url}/a2a/steps/`);
+    const contextId = `ctx-${Date.now()}`;
+    // Blocking: the client learns the id only from the answer, so the task is stored with its first events.
+    const pending = onA.sendMessage(sendRequest('slow start', { contextId }));
+    pending.catch(() => {}); // the connection dies with replica A
+    const started = await waitForLine((l) => l.includes(' started ') && l.endsWith('attempt-1'));
+    const taskId = started.split(' ')[0] as string;
+    expect(started).toContain(`pid-${a.process.child.pid}`);
+    expect((await onB.listTasks(listContextRequest(contextId))).tasks).toEqual([]); // nothing stored yet
+    a.process.child.kill('SIGKILL');
+    await a.process.exited;
+    await expect(pending).rejects.toThrow();
+
+    const rerun = await waitForLine((l) => l.startsWith(`${taskId} started`) && l.endsWith('attempt-2'));
+    expect(rerun).not.toContain(`pid-${a.process.child.pid}`);
+    const done = await waitForState(onB, taskId, TaskState.TASK_STATE_COMPLETED);
+    expect(done.contextId).toBe(contextId);
+    expect(done.metadata?.['agentd.attempt']).toBe(2);
+    expect(done.history[0]?.parts[0]?.content).toEqual({ $case: 'text', value: 'slow start' });
+    expect(done.artifacts).toHaveLength(5);
+    const listed = await onB.listTasks(listContextRequest(contextId));
+    expect(listed.tasks.map((t) => t.id)).toEqual([taskId]);
   });
 
   it('SIGTERM past the drain deadline hands the unfinished task to another replica', async () => {

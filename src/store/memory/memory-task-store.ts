@@ -37,7 +37,7 @@ export class MemoryTaskStore implements TaskStore {
 
   async save(record: Omit<StoredTask, 'version'>, expectedVersion: number): Promise<StoredTask> {
     const current = this.tasks.get(record.task.id);
-    if (!current || current.version !== expectedVersion) {
+    if ((current?.version ?? 0) !== expectedVersion) {
       throw new AgentdError(
         'TASK_CONFLICT',
         `Task ${record.task.id} changed concurrently (expected version ${expectedVersion}, found ${current?.version ?? 'none'})`,

@@ -143,8 +143,12 @@ export class RedisTaskStore implements TaskStore {
     previous?: Omit<StoredTask, 'version'>,
   ): Promise<StoredTask> {
     const id = record.task.id;
-    if (previous) {
-      const [result] = await Promise.all([reply, ...this.indexWrites(record, indexedAs(previous))]);
+    // A create (version 0) has no index entries yet: they can go out with it too.
+    if (previous || expectedVersion === 0) {
+      const [result] = await Promise.all([
+        reply,
+        ...this.indexWrites(record, previous ? indexedAs(previous) : undefined),
+      ]);
       if (result[0] === 0) {
         await this.repairIndex(record).catch(() => {}); // the sweeper's delete cleans up what this misses
         throw conflict(id, expectedVersion, result[1]);
@@ -162,10 +166,10 @@ export class RedisTaskStore implements TaskStore {
   /** Moves the index entries to the new record, and records a task that just finished. */
   private indexWrites(
     record: Omit<StoredTask, 'version'>,
-    old: { updatedAt: number; state: string; ctx: string },
+    old: { updatedAt: number; state: string; ctx: string } | undefined,
   ): Array<Promise<void>> {
     const writes = [this.index(record, old)];
-    if (isTerminal(record.task.status?.state) && !isTerminal(Number(old.state)))
+    if (isTerminal(record.task.status?.state) && !(old && isTerminal(Number(old.state))))
       writes.push(this.finished(record.task.id));
     return writes;
   }

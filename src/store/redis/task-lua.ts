@@ -41,7 +41,8 @@ local function close_events(events, seq, ttl)
 end`;
 
 /**
- * save_task(keys, a): replaces the task hash keys[1] if its version is a[1]; a[2..8] are
+ * save_task(keys, a): replaces the task hash keys[1] if its version is a[1] (0: creates it,
+ * as it must not exist); a[2..8] are
  * agent, tenant, lastSeq, updatedAt, state, ctx, task JSON; when a[9] > 0 (terminal) every
  * key in `keys` (task, events, seq, push, steps) expires after that many ms. Returns
  * {newVersion, oldUpdatedAt, oldState, oldCtx}, or {0, foundVersion} on a version mismatch.
@@ -55,7 +56,8 @@ local function save_task(keys, a)
     and cur[2] == a[5] and cur[6] == a[4] then
     return {tonumber(cur[1]), cur[2], cur[3], cur[4]}
   end
-  if not cur[1] or cur[1] ~= a[1] then return {0, cur[1] or ''} end
+  -- Version 0 expected: the task must not exist yet (a create).
+  if (cur[1] or '0') ~= a[1] then return {0, cur[1] or ''} end
   local v = tonumber(a[1]) + 1
   redis.call('HSET', keys[1], 'v', v, 'agent', a[2], 'tenant', a[3], 'lastSeq', a[4],
     'updatedAt', a[5], 'state', a[6], 'ctx', a[7], 'task', a[8])
