@@ -38,6 +38,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { WorkItem } from '../src/store/ports.js';
 import { RedisKeys } from '../src/store/redis/redis-keys.js';
+import { connectRedis } from '../src/store/redis/redis-state-store.js';
 import { RedisWorkQueue } from '../src/store/redis/redis-work-queue.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { machineInfo, positiveIntEnv, runBenchmark, writeFormatted } from './lib/report.js';
@@ -188,8 +189,8 @@ function runWorkers(
 }
 
 function agentdQueue(url: string): { redis: Redis; queue: RedisWorkQueue } {
-  // As the Redis store creates its client.
-  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  // The Redis store's own client settings.
+  const redis = connectRedis(url);
   const queue = new RedisWorkQueue(redis, new RedisKeys('bench:'), {
     leaseMs: 30_000,
     recoverEveryMs: 5_000,
