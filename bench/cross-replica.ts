@@ -10,8 +10,8 @@
  * Writes bench/results/cross-replica.{json,md}. `BENCH_TICKS` sets the ticks per measured
  * stream (default 2000, one every 2 ms).
  */
-import { parseSseStream } from '@a2a-js/sdk';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -76,6 +76,49 @@ async function rpc(url: string, method: string, params: unknown): Promise<Respon
   });
 }
 
+/**
+ * SubscribeToTask over plain node:http with a minimal SSE reader: each chunk is stamped on
+ * arrival and only split into events; decoding waits for the end of the stream. (fetch's
+ * web streams cost the client enough CPU to show in the tail on a 2-core machine.)
+ */
+function subscribe(url: string, taskId: string): Promise<Array<{ at: number; data: string }>> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SubscribeToTask', params: { id: taskId } });
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`SubscribeToTask answered HTTP ${res.statusCode}`));
+        res.resume();
+        return;
+      }
+      const chunks: Array<{ at: number; text: string }> = [];
+      res.setEncoding('utf8');
+      res.on('data', (text: string) => chunks.push({ at: wallClock(), text }));
+      res.on('end', () => {
+        const arrivals: Array<{ at: number; data: string }> = [];
+        let buffer = '';
+        for (const { at, text } of chunks) {
+          buffer += text;
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = frame
+              .split('\n')
+              .filter((l) => l.startsWith('data:'))
+              .map((l) => l.slice(5).trimStart())
+              .join('\n');
+            if (data) arrivals.push({ at, data });
+          }
+        }
+        resolve(arrivals);
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** One stream of `ticks` ticks: the task runs on one replica, the client subscribes on another; latencies in ms. */
 async function measure(mode: Mode, ticks: number): Promise<number[]> {
   const sent = await rpc(rpcUrl(mode.runOn), 'SendMessage', {
@@ -89,11 +132,7 @@ async function measure(mode: Mode, ticks: number): Promise<number[]> {
   const body = (await sent.json()) as { result?: { task?: { id: string } }; error?: unknown };
   const taskId = body.result?.task?.id;
   if (!taskId) throw new Error(`SendMessage to ${mode.runOn.name} failed: ${JSON.stringify(body)}`);
-  const stream = await rpc(rpcUrl(mode.subscribeOn), 'SubscribeToTask', { id: taskId });
-  if (stream.status !== 200)
-    throw new Error(`SubscribeToTask answered HTTP ${stream.status}: ${await stream.text()}`);
-  const arrivals: Array<{ at: number; data: string }> = [];
-  for await (const event of parseSseStream(stream)) arrivals.push({ at: wallClock(), data: event.data });
+  const arrivals = await subscribe(rpcUrl(mode.subscribeOn), taskId);
   const latencies: number[] = [];
   let completed = false;
   for (const { at, data } of arrivals) {
@@ -152,16 +191,17 @@ function markdown(results: ModeResult[], targets: TargetResult[], date: string):
     '| --- | ---: | --- |',
     ...targets.map((t) => `| ${t.description} | ${t.actual.toFixed(3)} | ${t.pass ? 'PASS' : '**FAIL**'} |`),
     '',
-    'Latency is from the agent publishing a chunk on B to the SSE client receiving it: the run',
-    "appends it to the task's Redis Stream, the subscriber's replica reads it with XREAD BLOCK and",
-    'writes the SSE frame. A subscriber on B itself reads the same stream, so the two rows differ only',
-    'by which process reads it.',
+    'Latency is from the agent publishing a chunk to the SSE client receiving it. On Redis the run',
+    "appends it to the task's Redis Stream and the subscriber's replica reads it with XREAD BLOCK and",
+    'writes the SSE frame; a subscriber on B itself reads the same stream, so those two rows differ',
+    'only by which process reads it. The embedded row is the same path without Redis: what this',
+    'machine (2 cores shared by the client, the agentd processes and Redis) adds to any delivery.',
   ];
   return `${lines.join('\n')}\n`;
 }
 
 async function main(): Promise<void> {
-  const redis = await startRedis({ appendonly: true });
+  const redis = await startRedis({ appendonly: process.env.BENCH_AOF !== '0' });
   const servers: RunningServer[] = [];
   try {
     const config = writeConfig();
@@ -179,10 +219,28 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const [a, b] = servers as [RunningServer, RunningServer];
+    // The floor of this machine: one agentd on the embedded store, subscriber and task in one process.
+    servers.push(
+      await startServer(
+        agentdSpec({
+          name: 'embedded',
+          root: ROOT,
+          config,
+          port: await freePort(),
+          args: ['--store', 'memory'],
+        }),
+      ),
+    );
+    const [a, b, embedded] = servers as [RunningServer, RunningServer, RunningServer];
     const modes: Mode[] = [
-      { name: 'same-replica', description: 'on B, where the task runs', runOn: b, subscribeOn: b },
-      { name: 'cross-replica', description: 'on A (another replica)', runOn: b, subscribeOn: a },
+      {
+        name: 'embedded',
+        description: 'embedded store, one process (no Redis: the floor)',
+        runOn: embedded,
+        subscribeOn: embedded,
+      },
+      { name: 'same-replica', description: 'Redis, on B where the task runs', runOn: b, subscribeOn: b },
+      { name: 'cross-replica', description: 'Redis, on A (another replica)', runOn: b, subscribeOn: a },
     ];
     const results: ModeResult[] = [];
     for (const mode of modes) {

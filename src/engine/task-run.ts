@@ -37,6 +37,8 @@ type Payload = NonNullable<StreamResponse['payload']>;
 
 /** Events written in one round trip at most; the drain lets I/O run between batches. */
 const BATCH_MAX = 64;
+/** While a task works, its snapshot is saved at most this often (always when it comes to rest). */
+const SNAPSHOT_EVERY_MS = 250;
 
 /**
  * One task's live state in this process while it is queued or executing. Agent events
@@ -68,6 +70,10 @@ export class TaskRun {
   private draft: Task;
   private draftSeq: number;
   private staged: Array<{ payload: Payload }> = [];
+  /** When the snapshot was last saved; a deferred save is due / scheduled. */
+  private savedAt = 0;
+  private saveDue = false;
+  private saveTimer: NodeJS.Timeout | undefined;
   private version: number;
   private updatedAt: number;
   /** The record as the store last saved it (where its indexes have the task). */
@@ -129,6 +135,7 @@ export class TaskRun {
   detach(): void {
     this.abort();
     this.detached = true;
+    clearTimeout(this.saveTimer);
     this.pending = [];
     this.settle({ kind: 'task', task: this.task });
   }
@@ -232,7 +239,7 @@ export class TaskRun {
     try {
       // The agent's synchronous burst of publishes arrives first and is written together.
       await Promise.resolve();
-      while (this.pending.length > 0) {
+      while (this.pending.length > 0 || this.saveDue) {
         const batch = this.pending.splice(0, BATCH_MAX);
         for (const event of batch) this.apply(event);
         try {
@@ -369,8 +376,27 @@ export class TaskRun {
     const atRest = final || isInterrupted(state);
     const events = staged.map((s) => ({ payload: s.payload }) as StreamResponse);
     if (events.length > 0) this.dirty = true;
-    // One snapshot save per burst, or when the task comes to rest: the log has every event.
-    const saveNow = this.dirty && (this.pending.length === 0 || atRest);
+    // The snapshot is saved when the task comes to rest, and otherwise at most every
+    // SNAPSHOT_EVERY_MS while it works (the log has every event; readers on other replicas
+    // fold in the ones a snapshot lacks). A slow stream of events thus costs one small append
+    // per event, not one save of the whole, growing task.
+    const now = Date.now();
+    const saveNow =
+      this.dirty &&
+      (atRest || this.saveDue || (this.pending.length === 0 && now - this.savedAt >= SNAPSHOT_EVERY_MS));
+    this.saveDue = false;
+    if (saveNow) {
+      this.savedAt = now;
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+    } else if (this.dirty || events.length > 0) {
+      this.saveTimer ??= setTimeout(() => {
+        this.saveTimer = undefined;
+        if (this.detached) return;
+        this.saveDue = true;
+        this.draining ??= this.drain();
+      }, SNAPSHOT_EVERY_MS).unref();
+    }
     const first = seq - events.length + 1;
     const record = this.record(task, seq);
     const commit = async (): Promise<void> => {

@@ -73,6 +73,24 @@ describe('replicas sharing one Redis store', () => {
     expect(a.server.stats().runs).toBe(0);
   });
 
+  it('GetTask on another replica shows every event a stream showed, though the snapshot is saved less often', async () => {
+    const onA = await clientFor(a.agentUrl('countdown'));
+    const onB = await clientFor(b.agentUrl('countdown'));
+    const created = await onA.sendMessage(sendRequest('count to 60', { returnImmediately: true }));
+    if (!('status' in created)) throw new Error('expected a task');
+    let counted = 0;
+    for await (const event of onB.resubscribeTask({ tenant: '', id: created.id })) {
+      if (event.payload?.$case !== 'artifactUpdate') continue;
+      counted++;
+      if (counted % 7 !== 0) continue;
+      // Every 7th count, well within the 250 ms between snapshot saves of 20 ms steps.
+      const seen = await onB.getTask({ tenant: '', id: created.id });
+      expect(seen.artifacts[0]?.parts.length ?? 0).toBeGreaterThanOrEqual(counted);
+      if (counted >= 35) break;
+    }
+    await onB.cancelTask({ tenant: '', id: created.id, metadata: undefined });
+  });
+
   it('discovery on one replica finds the agents of every replica, by capability', async () => {
     const res = await fetch(`${b.url}/api/v1/agents?capability=countdown`);
     const body = (await res.json()) as {
