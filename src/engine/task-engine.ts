@@ -24,6 +24,7 @@ import type { StateStore, StoredTask, TaskEventRecord, WorkItem } from '../store
 import { AgentdRequestContext, type HostedAgent } from './hosted-agent.js';
 import { PushNotifier, type PushNotifierOptions } from './push-notifier.js';
 import { isoNow } from './clock.js';
+import { taskJson } from '../codec.js';
 import { appendHistory, applyStreamEvent, limitHistory } from './reducer.js';
 import { RunEventBus, TaskRun, type RunOutcome } from './task-run.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
@@ -1118,7 +1119,7 @@ function queuedPayload(
         ? SendMessageRequestCodec.toJSON({ ...params, message: undefined })
         : {},
     extensions: ctx.requestedExtensions ? [...ctx.requestedExtensions] : undefined,
-    ...(task ? { task: TaskCodec.toJSON(task) } : {}),
+    ...(task ? { task: taskJson(task) } : {}),
   };
   return JSON.stringify(queued);
 }

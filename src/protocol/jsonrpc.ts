@@ -25,6 +25,7 @@ import type { ListTasksResponse, MessageFns } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { AgentdError, err, invalidParams, toAgentdError, toJsonRpcErrorBody } from '../errors.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
+import { taskJson } from '../codec.js';
 import type { StreamRecord, TaskEngine } from '../engine/task-engine.js';
 
 export type JsonRpcId = string | number | null;
@@ -171,7 +172,7 @@ export function callStreaming(
 
 /** SendMessage's JSON result (JSON-RPC `result`, REST body): `{ message }` or `{ task }`. */
 export function sendMessageResultToJson(result: Message | Task): Record<string, unknown> {
-  return 'messageId' in result ? { message: Message.toJSON(result) } : { task: Task.toJSON(result) };
+  return 'messageId' in result ? { message: Message.toJSON(result) } : { task: taskJson(result) };
 }
 
 /** ListTasks JSON: `artifacts` is omitted entirely unless asked for (A2A §3.1.4). */
