@@ -673,7 +673,11 @@ export class TaskEngine {
             }
           }
         },
-        (error: unknown) => this.logger.warn({ err: error }, 'could not take queued work; retrying'),
+        (error: unknown) => {
+          // A Redis outage is logged once by the store; here it would repeat every poll.
+          const unavailable = error instanceof AgentdError && error.code === 'STORE_UNAVAILABLE';
+          this.logger[unavailable ? 'debug' : 'warn']({ err: error }, 'could not take queued work; retrying');
+        },
       )
       .finally(() => {
         this.pumping = false;

@@ -1,5 +1,6 @@
 import { Role, TaskState } from '@a2a-js/sdk';
 import type { StreamResponse, Task } from '@a2a-js/sdk';
+import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RetentionPolicy, StoredTask } from '../../src/store/ports.js';
@@ -258,6 +259,21 @@ describe('RedisWorkQueue leases across replicas (one Redis, one keyPrefix)', () 
     await a.queue.ack('t1');
     expect(await b.queue.isLeased('t1')).toBe(false);
     expect(await b.queue.take(['echo'], 10)).toEqual([]);
+  });
+
+  it('a replica whose lease another replica took over (it was cut off too long) is told, at its next renewal', async () => {
+    const keyPrefix = prefix();
+    const a = replica(keyPrefix, 300);
+    const lostSeen = new Promise<string[]>((resolve) => a.queue.onLost(resolve));
+    expect(await a.queue.lease('t1', 'echo', '{}')).toBe(1);
+    // What a takeover leaves in Redis while A was unreachable: the lease now names another replica.
+    const admin = new Redis(redis.url);
+    await admin.hset(`${keyPrefix}{q}:owners`, 't1', 'the-replica-that-took-over');
+    admin.disconnect();
+    expect(await lostSeen).toEqual(['t1']);
+    // It no longer holds it: its ack leaves the other replica's lease alone.
+    await a.queue.ack('t1');
+    expect(await a.queue.isLeased('t1')).toBe(true);
   });
 
   it('ack and requeue by a replica that does not hold the lease change nothing', async () => {
