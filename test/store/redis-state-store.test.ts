@@ -268,7 +268,9 @@ describe('RedisWorkQueue leases across replicas (one Redis, one keyPrefix)', () 
     expect(await a.queue.lease('t1', 'echo', '{}')).toBe(1);
     // What a takeover leaves in Redis while A was unreachable: the lease now names another replica.
     const admin = new Redis(redis.url);
-    await admin.hset(`${keyPrefix}{q}:owners`, 't1', 'the-replica-that-took-over');
+    const work = `${keyPrefix}{q}:work`;
+    const entry = (await admin.hget(work, 't1')) ?? '';
+    await admin.hset(work, 't1', entry.replace(/^[^\n]*/, 'the-replica-that-took-over'));
     admin.disconnect();
     expect(await lostSeen).toEqual(['t1']);
     // It no longer holds it: its ack leaves the other replica's lease alone.

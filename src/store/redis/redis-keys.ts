@@ -36,7 +36,7 @@ export class RedisKeys {
    * Work-queue keys. They share the hash tag `{q}` (one Cluster slot), so the queue's
    * Lua scripts can move a task between them atomically.
    */
-  queue(part: 'leases' | 'owners' | 'attempts' | 'payloads' | 'agents'): string {
+  queue(part: 'leases' | 'work'): string {
     return `${this.prefix}{q}:${part}`;
   }
 

@@ -10,55 +10,77 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * Leases a task to a replica. Re-sent after a dropped connection, it finds its own lease
- * and does not count a second attempt. KEYS: leases, owners, attempts, payloads, agents.
- * ARGV: id, replica, lease ms, payload, agent (encoded).
+ * A task's entry in the hash `{q}:work`: "<owner>\n<attempt>\n<agent>\n<payload>", owner
+ * empty while it waits. One field per task keeps a lease to one write and one delete.
  */
-const LEASE = `${NOW}
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
-  return tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '1')
+const WORK = `
+local function parse(v)
+  local owner, attempt, agent, payload = string.match(v, '^([^\\n]*)\\n(%d+)\\n([^\\n]*)\\n(.*)$')
+  return { owner = owner, attempt = tonumber(attempt), agent = agent, payload = payload }
 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
-redis.call('HSET', KEYS[5], ARGV[1], ARGV[5])
-return redis.call('HINCRBY', KEYS[3], ARGV[1], 1)`;
+local function owner_of(v) return string.match(v, '^[^\\n]*') end
+local function put(work, id, w)
+  redis.call('HSET', work, id, w.owner .. '\\n' .. w.attempt .. '\\n' .. w.agent .. '\\n' .. w.payload)
+end`;
+
+/**
+ * Leases a task to a replica. Re-sent after a dropped connection, it finds its own lease
+ * and does not count a second attempt. KEYS: leases, work. ARGV: id, replica, lease ms,
+ * payload, agent (encoded).
+ */
+const LEASE = `${NOW}${WORK}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur then
+  local w = parse(cur)
+  if w.owner == ARGV[2] then return w.attempt end
+  w.owner = ARGV[2]
+  w.attempt = w.attempt + 1
+  put(KEYS[2], ARGV[1], w)
+  return w.attempt
+end
+put(KEYS[2], ARGV[1], { owner = ARGV[2], attempt = 1, agent = ARGV[5], payload = ARGV[4] })
+return 1`;
 
 /**
  * Queues a task unless its agent's queue holds `max` already. Returns {accepted, depth}.
- * KEYS: waiting list, payloads, agents. ARGV: id, payload, max depth, channel, agent.
+ * KEYS: waiting list, work. ARGV: id, payload, max depth, channel, agent.
  */
-const PUSH = `
+const PUSH = `${WORK}
 local depth = redis.call('LLEN', KEYS[1])
 if depth >= tonumber(ARGV[3]) then return {0, depth} end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local attempt = 0
+if cur then attempt = parse(cur).attempt end
+put(KEYS[2], ARGV[1], { owner = '', attempt = attempt, agent = ARGV[5], payload = ARGV[2] })
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return {1, depth + 1}`;
 
 /**
- * Takes up to ARGV[3] waiting tasks from the lists KEYS[5..], in order, leasing each to
- * ARGV[1]. Entries whose payload is gone (removed) or that are already leased (a push
- * re-sent after a dropped connection) are skipped. Returns {depth left, id, attempt,
- * payload, ...}. KEYS: leases, owners, attempts, payloads, waiting lists...
+ * Takes up to ARGV[3] waiting tasks from the lists KEYS[3..], in order, leasing each to
+ * ARGV[1]. Entries whose work is gone (removed) or that are already leased (a push re-sent
+ * after a dropped connection) are skipped. Returns {depth left, id, attempt, payload, ...}.
+ * KEYS: leases, work, waiting lists...
  */
-const TAKE = `${NOW}
+const TAKE = `${NOW}${WORK}
 local out = {0}
 local max = tonumber(ARGV[3])
 local taken = 0
-for k = 5, #KEYS do
+for k = 3, #KEYS do
   while taken < max do
     local id = redis.call('LPOP', KEYS[k])
     if not id then break end
-    local payload = redis.call('HGET', KEYS[4], id)
-    if payload and not redis.call('ZSCORE', KEYS[1], id) then
+    local cur = redis.call('HGET', KEYS[2], id)
+    if cur and not redis.call('ZSCORE', KEYS[1], id) then
+      local w = parse(cur)
+      w.owner = ARGV[1]
+      w.attempt = w.attempt + 1
+      put(KEYS[2], id, w)
       redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
-      redis.call('HSET', KEYS[2], id, ARGV[1])
-      local attempt = redis.call('HINCRBY', KEYS[3], id, 1)
       out[#out + 1] = id
-      out[#out + 1] = attempt
-      out[#out + 1] = payload
+      out[#out + 1] = w.attempt
+      out[#out + 1] = w.payload
       taken = taken + 1
     end
   end
@@ -66,59 +88,61 @@ for k = 5, #KEYS do
 end
 return out`;
 
-/** Ends a lease this replica holds. KEYS: leases, owners, attempts, payloads, agents. ARGV: id, replica. */
-const ACK = `
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+/** Ends a lease this replica holds. KEYS: leases, work. ARGV: id, replica. */
+const ACK = `${WORK}
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if not cur or owner_of(cur) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-for i = 2, 5 do redis.call('HDEL', KEYS[i], ARGV[1]) end
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1`;
 
 /**
  * Puts a task this replica holds back at the head of its agent's queue. KEYS: leases,
- * owners, agents. ARGV: id, replica, waiting-list prefix, channel.
+ * work. ARGV: id, replica, waiting-list prefix, channel.
  */
-const REQUEUE = `
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+const REQUEUE = `${WORK}
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if not cur or owner_of(cur) ~= ARGV[2] then return 0 end
+local w = parse(cur)
+w.owner = ''
+put(KEYS[2], ARGV[1], w)
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-local agent = redis.call('HGET', KEYS[3], ARGV[1])
-if not agent then return 0 end
-redis.call('LPUSH', ARGV[3] .. agent, ARGV[1])
-redis.call('PUBLISH', ARGV[4], agent)
+redis.call('LPUSH', ARGV[3] .. w.agent, ARGV[1])
+redis.call('PUBLISH', ARGV[4], w.agent)
 return 1`;
 
-/** Removes a waiting task. KEYS: waiting list, payloads, attempts, agents. ARGV: id. */
+/** Removes a waiting task. KEYS: waiting list, work. ARGV: id. */
 const REMOVE = `
 local n = redis.call('LREM', KEYS[1], 0, ARGV[1])
-if n > 0 then
-  for i = 2, 4 do redis.call('HDEL', KEYS[i], ARGV[1]) end
-end
+if n > 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
 return n`;
 
 /**
  * Puts tasks whose lease lapsed (their replica died) back at the head of their agent's
  * queue and wakes the workers. The lists are named from the hash-tagged prefix, so they
- * share the slot of KEYS. KEYS: leases, owners, agents. ARGV: waiting-list prefix,
- * channel, limit.
+ * share the slot of KEYS. KEYS: leases, work. ARGV: waiting-list prefix, channel, limit.
  */
-const RECOVER = `${NOW}
+const RECOVER = `${NOW}${WORK}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  local agent = redis.call('HGET', KEYS[3], id)
-  if agent then
-    redis.call('LPUSH', ARGV[1] .. agent, id)
-    redis.call('PUBLISH', ARGV[2], agent)
+  local cur = redis.call('HGET', KEYS[2], id)
+  if cur then
+    local w = parse(cur)
+    w.owner = ''
+    put(KEYS[2], id, w)
+    redis.call('LPUSH', ARGV[1] .. w.agent, id)
+    redis.call('PUBLISH', ARGV[2], w.agent)
   end
 end
 return ids`;
 
-/** Extends the leases this replica still holds; returns the ids it lost. KEYS: leases, owners. ARGV: replica, lease ms, ids... */
-const RENEW = `${NOW}
+/** Extends the leases this replica still holds; returns the ids it lost. KEYS: leases, work. ARGV: replica, lease ms, ids... */
+const RENEW = `${NOW}${WORK}
 local lost = {}
 for i = 3, #ARGV do
-  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
+  local cur = redis.call('HGET', KEYS[2], ARGV[i])
+  if cur and owner_of(cur) == ARGV[1] then
     redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[i])
   else
     lost[#lost + 1] = ARGV[i]
@@ -141,8 +165,9 @@ type Scripts = Record<
 
 /**
  * {@link WorkQueue} on Redis. A task is either in its agent's waiting list or leased:
- * `{q}:leases` (sorted by deadline, on Redis's clock) and `{q}:owners` say which replica
- * runs it; `{q}:payloads` holds what it needs to run anywhere. Every replica renews its
+ * `{q}:leases` is sorted by lease deadline (on Redis's clock), and `{q}:work` holds per
+ * task which replica runs it, its attempt count, its agent and what it needs to run
+ * anywhere. Every replica renews its
  * leases every third of the lease time and, every `recoverEveryMs`, moves lapsed leases
  * back to the head of their queue; idle workers are woken over pub/sub. All queue keys
  * share the hash tag `{q}`; each operation is one Lua script.
@@ -165,12 +190,12 @@ export class RedisWorkQueue implements WorkQueue {
     private readonly keys: RedisKeys,
     private readonly options: RedisWorkQueueOptions,
   ) {
-    redis.defineCommand('agentdLease', { numberOfKeys: 5, lua: LEASE });
-    redis.defineCommand('agentdPush', { numberOfKeys: 3, lua: PUSH });
-    redis.defineCommand('agentdAck', { numberOfKeys: 5, lua: ACK });
-    redis.defineCommand('agentdRequeue', { numberOfKeys: 3, lua: REQUEUE });
-    redis.defineCommand('agentdRemove', { numberOfKeys: 4, lua: REMOVE });
-    redis.defineCommand('agentdRecover', { numberOfKeys: 3, lua: RECOVER });
+    redis.defineCommand('agentdLease', { numberOfKeys: 2, lua: LEASE });
+    redis.defineCommand('agentdPush', { numberOfKeys: 2, lua: PUSH });
+    redis.defineCommand('agentdAck', { numberOfKeys: 2, lua: ACK });
+    redis.defineCommand('agentdRequeue', { numberOfKeys: 2, lua: REQUEUE });
+    redis.defineCommand('agentdRemove', { numberOfKeys: 2, lua: REMOVE });
+    redis.defineCommand('agentdRecover', { numberOfKeys: 2, lua: RECOVER });
     redis.defineCommand('agentdRenew', { numberOfKeys: 2, lua: RENEW });
     // TAKE has a variable number of lists: its key count is passed per call.
     redis.defineCommand('agentdTake', { lua: TAKE });
@@ -226,8 +251,7 @@ export class RedisWorkQueue implements WorkQueue {
     const q = this.keys;
     const [accepted, depth] = (await this.scripts.agentdPush(
       q.waiting(agent),
-      q.queue('payloads'),
-      q.queue('agents'),
+      q.queue('work'),
       taskId,
       payload,
       String(maxDepth),
@@ -250,7 +274,7 @@ export class RedisWorkQueue implements WorkQueue {
     // Start at a different agent each time, so a busy agent cannot starve the others.
     const start = this.rotation++ % agents.length;
     const lists = [...agents.slice(start), ...agents.slice(0, start)].map((a) => q.waiting(a));
-    const keys = [q.queue('leases'), q.queue('owners'), q.queue('attempts'), q.queue('payloads'), ...lists];
+    const keys = [q.queue('leases'), q.queue('work'), ...lists];
     const reply = (await this.scripts.agentdTake(
       String(keys.length),
       ...keys,
@@ -278,8 +302,7 @@ export class RedisWorkQueue implements WorkQueue {
     const q = this.keys;
     await this.scripts.agentdRequeue(
       q.queue('leases'),
-      q.queue('owners'),
-      q.queue('agents'),
+      q.queue('work'),
       taskId,
       this.replicaId,
       q.waitingPrefix(),
@@ -289,15 +312,7 @@ export class RedisWorkQueue implements WorkQueue {
 
   async remove(taskId: string, agent: string): Promise<boolean> {
     const q = this.keys;
-    const removed = Number(
-      await this.scripts.agentdRemove(
-        q.waiting(agent),
-        q.queue('payloads'),
-        q.queue('attempts'),
-        q.queue('agents'),
-        taskId,
-      ),
-    );
+    const removed = Number(await this.scripts.agentdRemove(q.waiting(agent), q.queue('work'), taskId));
     return removed > 0;
   }
 
@@ -326,8 +341,7 @@ export class RedisWorkQueue implements WorkQueue {
     const q = this.keys;
     return this.scripts.agentdRecover(
       q.queue('leases'),
-      q.queue('owners'),
-      q.queue('agents'),
+      q.queue('work'),
       q.waitingPrefix(),
       q.workChannel(),
       '100',
@@ -342,16 +356,9 @@ export class RedisWorkQueue implements WorkQueue {
 
   private rotation = 0;
 
-  /** The keys that describe leases, in the order LEASE and ACK take them. */
+  /** The keys LEASE and ACK take. */
   private leaseKeys(): string[] {
-    const q = this.keys;
-    return [
-      q.queue('leases'),
-      q.queue('owners'),
-      q.queue('attempts'),
-      q.queue('payloads'),
-      q.queue('agents'),
-    ];
+    return [this.keys.queue('leases'), this.keys.queue('work')];
   }
 
   private get scripts(): Scripts {
@@ -363,7 +370,7 @@ export class RedisWorkQueue implements WorkQueue {
     const ids = [...this.held];
     const lost = await this.scripts.agentdRenew(
       this.keys.queue('leases'),
-      this.keys.queue('owners'),
+      this.keys.queue('work'),
       this.replicaId,
       String(this.options.leaseMs),
       ...ids,
