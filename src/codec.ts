@@ -6,6 +6,7 @@
 import { StreamResponse, Task } from '@a2a-js/sdk';
 
 const tasks = new WeakMap<Task, unknown>();
+const texts = new WeakMap<Task, string>();
 
 /** `Task.toJSON(task)`, computed once per task object. */
 export function taskJson(task: Task): unknown {
@@ -17,8 +18,20 @@ export function taskJson(task: Task): unknown {
   return json;
 }
 
-/** `StreamResponse.toJSON(event)`, reusing the task's memoized JSON for a task event. */
-export function streamResponseJson(event: StreamResponse): unknown {
+/** `JSON.stringify(Task.toJSON(task))`, computed once per task object. */
+export function taskJsonText(task: Task): string {
+  let text = texts.get(task);
+  if (text === undefined) {
+    text = JSON.stringify(taskJson(task));
+    texts.set(task, text);
+  }
+  return text;
+}
+
+/** `JSON.stringify(StreamResponse.toJSON(event))`, reusing the task's text for a task event. */
+export function streamResponseJsonText(event: StreamResponse): string {
   const p = event.payload;
-  return p?.$case === 'task' ? { task: taskJson(p.value) } : StreamResponse.toJSON(event);
+  return p?.$case === 'task'
+    ? `{"task":${taskJsonText(p.value)}}`
+    : JSON.stringify(StreamResponse.toJSON(event));
 }

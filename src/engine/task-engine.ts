@@ -24,7 +24,7 @@ import type { StateStore, StoredTask, TaskEventRecord, WorkItem } from '../store
 import { AgentdRequestContext, type HostedAgent } from './hosted-agent.js';
 import { PushNotifier, type PushNotifierOptions } from './push-notifier.js';
 import { isoNow } from './clock.js';
-import { taskJson } from '../codec.js';
+import { taskJsonText } from '../codec.js';
 import { appendHistory, applyStreamEvent, limitHistory } from './reducer.js';
 import { RunEventBus, TaskRun, type RunOutcome } from './task-run.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
@@ -1114,7 +1114,7 @@ function queuedPayload(
   tenant: string,
   task?: Task,
 ): string {
-  const queued: QueuedRequest = {
+  const queued: Omit<QueuedRequest, 'task'> = {
     agent: agent.name,
     tenant,
     // Most requests carry nothing but the message: no need to run the codec then.
@@ -1123,9 +1123,10 @@ function queuedPayload(
         ? SendMessageRequestCodec.toJSON({ ...params, message: undefined })
         : {},
     extensions: ctx.requestedExtensions ? [...ctx.requestedExtensions] : undefined,
-    ...(task ? { task: taskJson(task) } : {}),
   };
-  return JSON.stringify(queued);
+  const json = JSON.stringify(queued);
+  // The task's text is the one its first event and snapshot reuse.
+  return task ? `${json.slice(0, -1)},"task":${taskJsonText(task)}}` : json;
 }
 
 /** Key under which transports put an AbortSignal in `ServerCallContext.state`. */

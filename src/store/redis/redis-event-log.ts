@@ -6,7 +6,7 @@ import { releaseOnce } from '../follower-release.js';
 import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
 import { APPEND_EVENTS_FN, CLOSE_EVENTS_FN } from './task-lua.js';
-import { streamResponseJson } from '../../codec.js';
+import { streamResponseJsonText } from '../../codec.js';
 
 /** Appends ARGV[2..] in order expecting the first at sequence ARGV[1]; returns the first. KEYS: events, seq. */
 const APPEND_ALL = `${APPEND_EVENTS_FN}
@@ -183,5 +183,5 @@ export class RedisEventLog implements EventLog {
 
 /** The stored form of an event: its proto JSON. */
 export function eventJson(event: StreamResponse): string {
-  return JSON.stringify(streamResponseJson(event));
+  return streamResponseJsonText(event);
 }

@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { RetentionPolicy, StoredTask, TaskPage, TaskQuery, TaskStore } from '../ports.js';
 import { indexMember, type RedisKeys } from './redis-keys.js';
 import { SAVE_TASK_FN } from './task-lua.js';
-import { taskJson } from '../../codec.js';
+import { taskJsonText } from '../../codec.js';
 
 /** Creates the task hash unless it exists. KEYS: task. ARGV: the record's fields. */
 const CREATE = `
@@ -335,7 +335,7 @@ export class RedisTaskStore implements TaskStore {
       String(record.updatedAt),
       String(record.task.status?.state ?? 0),
       record.task.contextId,
-      JSON.stringify(taskJson(record.task)),
+      taskJsonText(record.task),
     ];
   }
 
