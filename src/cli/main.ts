@@ -1,9 +1,8 @@
 import { AgentCard, Message, Role, StreamResponse, Task, TaskState, taskStateFromJSON } from '@a2a-js/sdk';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
+import { VERSION } from '../version.js';
 import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/connect.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
 import { isTerminal, stateLabel } from '../engine/task-state.js';
@@ -21,12 +20,6 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
   readonly env: NodeJS.ProcessEnv;
 }
-
-const VERSION = (
-  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
-    version: string;
-  }
-).version;
 
 function intArg(name: string, min = 0): (v: string) => number {
   return (v) => {
@@ -156,6 +149,9 @@ export async function runCli(
           ...(grpcAddress
             ? [`  gRPC      ${grpcAddress}   lf.a2a.v1.A2AService, agents by tenant (= agent name)`]
             : []),
+          ...(server.metricsAddress
+            ? [`  metrics   http://${server.metricsAddress}/metrics   Prometheus`]
+            : []),
           `  store     ${config.store.kind === 'redis' ? `redis ${redisAddress(config.store.redis)}` : 'memory (embedded)'}   max concurrent workflows: ${config.execution.maxConcurrentWorkflows}`,
           ...server.listAgents.map(
             (a) => `  agent     ${a.name.padEnd(12)} ${url}/a2a/${a.name}/.well-known/agent-card.json`,
@@ -165,7 +161,13 @@ export async function runCli(
         ];
         io.stderr.write(`${banner.join('\n')}\n`);
         logger.info(
-          { url, grpc: grpcAddress, agents: server.listAgents.map((a) => a.name), store: config.store.kind },
+          {
+            url,
+            grpc: grpcAddress,
+            metrics: server.metricsAddress,
+            agents: server.listAgents.map((a) => a.name),
+            store: config.store.kind,
+          },
           'agentd listening',
         );
         activeServer = server;

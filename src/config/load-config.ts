@@ -49,6 +49,9 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'AGENTD_REDIS_KEY_PREFIX', path: ['store', 'redis', 'keyPrefix'], type: 'string' },
   { env: 'A2A_TRANSPORT', path: ['server', 'transport'], type: 'lower' },
   { env: 'AGENTD_GRPC_PUBLIC_ADDRESS', path: ['server', 'grpcPublicAddress'], type: 'string' },
+  { env: 'METRICS_PORT', path: ['prometheus', 'port'], type: 'int' },
+  { env: 'MONITORING_ENABLED', path: ['prometheus', 'enabled'], type: 'bool' },
+  { env: 'AGENTD_ENVIRONMENT', path: ['prometheus', 'environment'], type: 'string' },
 ];
 
 /** CLI flags that override both the file and the environment. */

@@ -144,6 +144,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+  /** Prometheus metrics at `/metrics` on their own port (the seed's 9090). */
+  prometheus: z
+    .strictObject({
+      /** `false` (or MONITORING_ENABLED=false) turns the listener off. */
+      enabled: z.boolean().default(true),
+      port: z.number().int().min(0).max(65_535).default(9090),
+      /** The `environment` label of `agent_info`. */
+      environment: z.string().min(1).default('production'),
+    })
+    .prefault({}),
   registry: z
     .strictObject({
       /** How often this server re-registers its agents; entries expire after 3 missed beats. */

@@ -14,9 +14,26 @@ export interface HostedAgent {
 }
 
 /** What the engine hands a request context; the signal and logger are made on first use. */
+/**
+ * Business metrics an agent records (Prometheus gauges and counters without labels,
+ * created on first use; names lower snake case).
+ */
+export interface BusinessMetricsApi {
+  /** Sets a gauge. */
+  set(name: string, value: number, help?: string): void;
+  /** Adds to a counter (default 1). */
+  inc(name: string, by?: number, help?: string): void;
+  /** Folds a value into a gauge showing the running mean of all values recorded. */
+  recordMean(name: string, value: number, help?: string): void;
+}
+
+/** What agents get when monitoring is off. */
+export const NO_METRICS: BusinessMetricsApi = { set() {}, inc() {}, recordMean() {} };
+
 export interface RunHandle {
   readonly signal: AbortSignal;
   readonly log: Logger;
+  readonly metrics: BusinessMetricsApi;
   readonly attempt: number;
   step<T>(key: string, fn: () => T | Promise<T>): Promise<T>;
 }
@@ -55,6 +72,11 @@ export class AgentdRequestContext implements RequestContext {
   /** A logger bound to this task's agent, task and context ids. */
   get logger(): Logger {
     return this.handle.log;
+  }
+
+  /** Business metrics, exported on `/metrics` (e.g. `metrics.inc('orders_placed_total')`). */
+  get metrics(): BusinessMetricsApi {
+    return this.handle.metrics;
   }
 
   /**

@@ -13,6 +13,9 @@ export interface PushNotifierOptions {
   readonly maxPendingPerTarget: number;
 }
 
+/** Told of each notification's outcome (metrics): delivered, or given up after its attempts. */
+export type PushOutcome = (delivered: boolean, seconds: number) => void;
+
 interface Target {
   readonly config: TaskPushNotificationConfig;
   readonly queue: StreamResponse[];
@@ -34,6 +37,7 @@ export class PushNotifier {
   constructor(
     private readonly options: PushNotifierOptions,
     private readonly logger: Logger,
+    private readonly outcome?: PushOutcome,
   ) {}
 
   /** Queues the event for every config; returns at once. */
@@ -94,6 +98,7 @@ export class PushNotifier {
       headers.authorization = `${config.authentication.scheme} ${config.authentication.credentials}`.trim();
     }
     let lastProblem = '';
+    const started = performance.now();
     for (let attempt = 1; attempt <= this.options.maxAttempts && !this.closed; attempt++) {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
@@ -101,7 +106,10 @@ export class PushNotifier {
       try {
         const res = await fetch(config.url, { method: 'POST', headers, body, signal: controller.signal });
         await res.body?.cancel();
-        if (res.ok) return;
+        if (res.ok) {
+          this.outcome?.(true, (performance.now() - started) / 1000);
+          return;
+        }
         lastProblem = `HTTP ${res.status}`;
       } catch (error) {
         lastProblem = controller.signal.aborted
@@ -117,6 +125,7 @@ export class PushNotifier {
       }
     }
     if (this.closed) return;
+    this.outcome?.(false, (performance.now() - started) / 1000);
     this.logger.warn(
       {
         task_id: config.taskId,

@@ -26,7 +26,9 @@ import { PushNotifier, type PushNotifierOptions } from './push-notifier.js';
 import { isoNow } from './clock.js';
 import { taskJsonText } from '../codec.js';
 import { appendHistory, applyStreamEvent, limitHistory } from './reducer.js';
-import { RunEventBus, TaskRun, type RunOutcome } from './task-run.js';
+import { RunEventBus, TaskRun, type RunDeps, type RunOutcome } from './task-run.js';
+import type { EngineObserver } from '../observability/metrics.js';
+import type { BusinessMetricsApi } from './hosted-agent.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import {
   validateHistoryLength,
@@ -47,6 +49,10 @@ export interface TaskEngineOptions {
   readonly maxAttempts: number;
   /** How often idle workers look for queued work without being told (a missed notification). */
   readonly pollMs?: number;
+  /** Told when tasks start and end executing here, and of errors (metrics). */
+  readonly observer?: EngineObserver | undefined;
+  /** Business metrics agents record through `requestContext.metrics`. */
+  readonly business?: BusinessMetricsApi | undefined;
   /** How long an executor's `cancelTask` may take before the engine cancels regardless. */
   readonly cancelGraceMs: number;
   readonly push: PushNotifierOptions;
@@ -92,7 +98,9 @@ export class TaskEngine {
   constructor(private readonly options: TaskEngineOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.push = new PushNotifier(options.push, options.logger);
+    this.push = new PushNotifier(options.push, options.logger, (delivered, seconds) =>
+      options.observer?.pushDelivered(delivered, seconds),
+    );
     const queue = this.store.queue;
     // A cancel requested on another replica arrives here; only the executing replica acts.
     queue.onCancelRequest((taskId) => {
@@ -459,6 +467,9 @@ export class TaskEngine {
     const message = validateSendMessage(params);
     if (!this.accepting) throw err('SHUTTING_DOWN');
     const tenant = tenantOf(params.tenant, ctx);
+    const satisfaction = satisfactionOf(message);
+    if (satisfaction !== undefined)
+      this.options.business?.recordMean(SATISFACTION, satisfaction, SATISFACTION_HELP);
     // A free worker here runs the task at once; the slot is reserved before any await,
     // so concurrent requests cannot overbook it. Otherwise the task waits in the queue.
     const here = this.active < this.options.maxConcurrent;
@@ -816,6 +827,8 @@ export class TaskEngine {
       return;
     }
     run.executing = true;
+    const started = performance.now();
+    this.options.observer?.workflowStarted(run.agent.name);
     const bus = new RunEventBus(run);
     run.bus = bus;
     let acked = false;
@@ -846,6 +859,7 @@ export class TaskEngine {
         // Canceled or shutting down: whoever aborted the run records its final state.
       } else if (failure !== undefined && !isTerminal(run.state)) {
         run.log.error({ err: failure }, 'agent failed');
+        this.options.observer?.error('AGENT_FAILED', 'agent');
         await run.setStatus(
           TaskState.TASK_STATE_FAILED,
           `Agent "${run.agent.name}" failed: ${describe(failure)}`,
@@ -866,8 +880,26 @@ export class TaskEngine {
       this.finishRun(run);
       run.onFinalWrite = undefined;
       ack();
+      this.options.observer?.workflowEnded(
+        run.agent.name,
+        this.endStatus(run),
+        (performance.now() - started) / 1000,
+      );
       this.release();
     }
+  }
+
+  /**
+   * How a run ended, for metrics: its final state, `handed_off` when another replica took
+   * it, and for an aborted run whose final state is still being recorded, the state it is
+   * getting (canceled by a client, failed by a shutdown).
+   */
+  private endStatus(run: TaskRun): string {
+    if (run.isDetached) return 'handed_off';
+    const state = run.state;
+    if (run.isAborted && !isTerminal(state) && !isInterrupted(state))
+      return this.accepting ? 'canceled' : 'failed';
+    return stateLabel(state).replace(/-/g, '_');
   }
 
   /** Frees a worker slot; takes queued work into it when there may be some. */
@@ -994,8 +1026,8 @@ export class TaskEngine {
     return found;
   }
 
-  private runDeps(): { store: StateStore; push: PushNotifier; logger: Logger } {
-    return { store: this.store, push: this.push, logger: this.logger };
+  private runDeps(): RunDeps {
+    return { store: this.store, push: this.push, logger: this.logger, business: this.options.business };
   }
 
   private requireStreaming(agent: HostedAgent): void {
@@ -1091,6 +1123,17 @@ export class AgentRequestHandler {
     for await (const r of this.engine.subscribe(this.agent, params, ctx, { signal: signalOf(ctx) }))
       yield r.event;
   }
+}
+
+/** The seed's business metric, fed from message feedback (`metadata.feedback.satisfaction`). */
+const SATISFACTION = 'customer_satisfaction_score';
+const SATISFACTION_HELP = 'Average customer satisfaction score';
+
+/** A satisfaction score a client sent with a message (`metadata.feedback.satisfaction`, 0-10). */
+function satisfactionOf(message: Message): number | undefined {
+  const feedback = (message.metadata as Record<string, unknown> | undefined)?.feedback;
+  const score = (feedback as Record<string, unknown> | undefined)?.satisfaction;
+  return typeof score === 'number' && Number.isFinite(score) && score >= 0 && score <= 10 ? score : undefined;
 }
 
 /** Task metadata key with the attempt number, set from the second attempt on. */

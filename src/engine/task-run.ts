@@ -16,7 +16,7 @@ import type {
 } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
 import type { StateStore, StoredTask } from '../store/ports.js';
-import type { HostedAgent } from './hosted-agent.js';
+import { NO_METRICS, type BusinessMetricsApi, type HostedAgent } from './hosted-agent.js';
 import type { PushNotifier } from './push-notifier.js';
 import { applyArtifactUpdate, applyStatusUpdate, mergeTaskEvent } from './reducer.js';
 import { textMessage } from '../agents/parts.js';
@@ -31,6 +31,7 @@ export interface RunDeps {
   readonly store: StateStore;
   readonly push: PushNotifier;
   readonly logger: Logger;
+  readonly business?: BusinessMetricsApi | undefined;
 }
 
 type Payload = NonNullable<StreamResponse['payload']>;
@@ -155,6 +156,11 @@ export class TaskRun {
     const value = await fn();
     await this.deps.store.checkpoints.put(this.id, key, JSON.stringify({ v: value }));
     return value;
+  }
+
+  /** Business metrics for the agent (a no-op when monitoring is off). */
+  get metrics(): BusinessMetricsApi {
+    return this.deps.business ?? NO_METRICS;
   }
 
   /** Logger with the task's correlation fields (pino child loggers are not free: made on first use). */

@@ -7,6 +7,9 @@ import type { AgentdConfig } from '../config/schema.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
 import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
 import { HealthChecker } from '../observability/health-checker.js';
+import { AgentdMetrics } from '../observability/metrics.js';
+import { startMetricsServer, type MetricsServer } from '../observability/metrics-server.js';
+import { VERSION } from '../version.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { createStore } from '../store/create-store.js';
@@ -38,6 +41,9 @@ export class AgentdServer {
   /** This server in the agent registry. */
   readonly serverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Prometheus metrics (undefined when monitoring is off). */
+  readonly metrics: AgentdMetrics | undefined;
+  private metricsServer: MetricsServer | undefined;
   private shutdownPromise: Promise<void> | undefined;
 
   private constructor(
@@ -48,7 +54,17 @@ export class AgentdServer {
   ) {
     this.agents = agents;
     this.store = store;
+    this.metrics = config.prometheus.enabled
+      ? new AgentdMetrics({
+          service: 'agentd',
+          version: VERSION,
+          environment: config.prometheus.environment,
+          activeWorkflows: () => this.engine.stats().running,
+        })
+      : undefined;
     this.engine = new TaskEngine({
+      observer: this.metrics,
+      business: this.metrics?.business,
       store: this.store,
       logger,
       maxConcurrent: config.execution.maxConcurrentWorkflows,
@@ -77,6 +93,7 @@ export class AgentdServer {
       defaultAgent: () => defaultAgent as HostedAgent,
       discover: (capability) => this.discover(capability),
       serverId: this.serverId,
+      metrics: this.metrics,
     });
   }
 
@@ -111,6 +128,9 @@ export class AgentdServer {
           maxMessageBytes: this.config.server.grpcMaxMessageBytes,
           keepaliveMs: this.config.server.grpcKeepaliveMs,
           compatV03: this.config.server.compatV03,
+          observe: this.metrics
+            ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
+            : undefined,
         },
         host,
         grpcPort,
@@ -128,6 +148,9 @@ export class AgentdServer {
       const agent = this.agents[i];
       if (agent) publishCards(agent, cfg, endpoints);
     });
+    if (this.metrics) {
+      this.metricsServer = await startMetricsServer(this.metrics, host, this.config.prometheus.port);
+    }
     await this.registerAgents();
     const beatMs = this.config.registry.heartbeatSeconds * 1000;
     this.heartbeat = setInterval(
@@ -147,9 +170,28 @@ export class AgentdServer {
    * optionally only those with a skill id or tag equal to `capability`.
    */
   async discover(capability?: string): Promise<RegisteredAgent[]> {
-    const all = await this.store.registry.list();
-    if (!capability) return all;
-    return all.filter((a) => a.card.skills.some((s) => s.id === capability || s.tags.includes(capability)));
+    let all: RegisteredAgent[];
+    try {
+      all = await this.store.registry.list();
+    } catch (error) {
+      this.metrics?.discoveryRequests.inc({ capability: 'unknown', status: 'error' });
+      throw error;
+    }
+    const found = capability
+      ? all.filter((a) => a.card.skills.some((s) => s.id === capability || s.tags.includes(capability)))
+      : all;
+    // The label is the capability only when some agent has it: a user's string is unbounded.
+    const label = !capability ? 'all' : found.length > 0 ? capability : 'unknown';
+    this.metrics?.discoveryRequests.inc({
+      capability: label,
+      status: found.length > 0 ? 'found' : 'not_found',
+    });
+    return found;
+  }
+
+  /** `host:port` of the Prometheus listener (after `start()`, when monitoring is on). */
+  get metricsAddress(): string | undefined {
+    return this.metricsServer?.address;
   }
 
   /** Registers this server's agents for three heartbeats (entries expire after 3 missed beats). */
@@ -201,6 +243,8 @@ export class AgentdServer {
       this.grpc?.closeStreams();
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
+      await this.metricsServer?.close();
+      this.metrics?.close();
       await this.store.close();
     })();
     return this.shutdownPromise;

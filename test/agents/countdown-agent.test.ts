@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { ServerCallContext } from '@a2a-js/sdk/server';
 import { describe, expect, it } from 'vitest';
 import { CountdownAgent } from '../../src/agents/countdown-agent.js';
-import { AgentdRequestContext } from '../../src/engine/hosted-agent.js';
+import { AgentdRequestContext, NO_METRICS } from '../../src/engine/hosted-agent.js';
 import {
   RecordingEventBus,
   request,
@@ -196,6 +196,7 @@ describe('CountdownAgent', () => {
         signal: controller.signal,
         log: pino({ level: 'silent' }),
         attempt: 1,
+        metrics: NO_METRICS,
         step: async (_key, fn) => fn(),
       },
     );

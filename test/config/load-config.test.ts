@@ -269,6 +269,15 @@ describe('environment overrides', () => {
     expect(config.execution.maxConcurrentWorkflows).toBe(12);
   });
 
+  it('METRICS_PORT, MONITORING_ENABLED and AGENTD_ENVIRONMENT set the Prometheus listener', () => {
+    expect(load(MINIMAL).config.prometheus).toEqual({ enabled: true, port: 9090, environment: 'production' });
+    expect(
+      load(MINIMAL, { METRICS_PORT: '9191', MONITORING_ENABLED: 'false', AGENTD_ENVIRONMENT: 'staging' })
+        .config.prometheus,
+    ).toEqual({ enabled: false, port: 9191, environment: 'staging' });
+    expect(load(`prometheus: { enabled: false }\n${MINIMAL}`).config.prometheus.enabled).toBe(false);
+  });
+
   it('LOG_LEVEL is lower-cased (the seed ConfigMap says INFO)', () => {
     expect(load(MINIMAL, { LOG_LEVEL: 'DEBUG' }).config.logging.level).toBe('debug');
     expect(load(MINIMAL, { LOG_LEVEL: 'Warn' }).config.logging.level).toBe('warn');

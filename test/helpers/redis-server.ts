@@ -4,11 +4,12 @@
  * (`apt-get install -y redis-server`) if we run as root; otherwise the test run fails
  * with the command to run.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { ensureDebianTool } from './debian-tool.js';
 
 export interface RedisProcess {
   readonly port: number;
@@ -18,42 +19,9 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-let ensured = false;
-
 /** Makes sure `redis-server` can be run, installing Debian's package as root if needed. */
 export function ensureRedisServer(): void {
-  if (ensured || onPath('redis-server')) {
-    ensured = true;
-    return;
-  }
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      'redis-server is not installed and the tests are not running as root, so they cannot install it.\n' +
-        '  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y redis-server\n' +
-        'then run the tests again.',
-    );
-  }
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'redis-server']]) {
-    const res = spawnSync('apt-get', args, {
-      stdio: 'inherit',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeout: 300_000,
-    });
-    if (res.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (status ${res.status})`);
-  }
-  if (!onPath('redis-server')) throw new Error('apt-get installed redis-server but it is not on PATH');
-  ensured = true;
+  ensureDebianTool('redis-server', 'redis-server');
 }
 
 function freePort(): Promise<number> {

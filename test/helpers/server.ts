@@ -33,6 +33,8 @@ export async function startServer(
     ...overrides,
     server: { host: '127.0.0.1', httpPort: 0, grpcPort: 0, ...(overrides.server as object | undefined) },
     logging: { level: 'debug', ...(overrides.logging as object | undefined) },
+    // Metrics on a free port: servers of parallel test files must not fight over 9090.
+    prometheus: { port: 0, ...(overrides.prometheus as object | undefined) },
   };
   const config: AgentdConfig = configSchema.parse(raw);
   const logs: Array<Record<string, unknown>> = [];

@@ -29,6 +29,8 @@ server:
   host: 127.0.0.1
   grpcPort: 0
   shutdownDrainMs: ${drainMs}
+prometheus:
+  port: 0
 logging:
   level: info
 agents:

@@ -55,6 +55,7 @@ describe('three replicas on one Redis', () => {
         store: { kind: 'redis', redis: { url: redis.url, keyPrefix: 'three:' } },
         execution: { leaseSeconds: LEASE_SECONDS, maxConcurrentWorkflows: 8 },
         logging: { level: 'info' },
+        prometheus: { port: 0 },
         agents: [
           { name: 'countdown', kind: 'countdown', stepMs: 40, default: true },
           {

@@ -35,6 +35,8 @@ export interface GrpcServerOptions {
   readonly keepaliveMs: number;
   /** Serve v0.3 gRPC clients (legacy `a2a.v1.A2AService`) for the default agent. */
   readonly compatV03: boolean;
+  /** Told of every A2A call when it ends: its method, `ok` or the catalogue code, and its duration. */
+  readonly observe?: ((method: string, status: string, seconds: number) => void) | undefined;
 }
 
 /** Messages a stream may buffer in grpc-js before the producer waits for the socket. */
@@ -128,18 +130,26 @@ export async function startGrpcServer(
       ) => Promise<Res>,
     ): Unary<Req, Res> =>
     (call, callback) => {
+      const started = performance.now();
+      const done = (status: string): void =>
+        options.observe?.(method, status, (performance.now() - started) / 1000);
       let resolved;
       try {
         resolved = resolve(call);
       } catch (error) {
+        done(toAgentdError(error).code);
         callback(toGrpcError(error));
         return;
       }
       run(resolved.agent, resolved.params, resolved.ctx, call).then(
-        (result) => callback(null, result),
+        (result) => {
+          done('ok');
+          callback(null, result);
+        },
         (error: unknown) => {
           const e = toAgentdError(error);
           if (e.code === 'INTERNAL') logger.error({ err: error, method }, 'gRPC call failed');
+          done(e.code);
           callback(toGrpcError(e));
         },
       );
@@ -156,6 +166,8 @@ export async function startGrpcServer(
       ) => AsyncGenerator<StreamRecord>,
     ): Streaming<Req> =>
     (call) => {
+      const started = performance.now();
+      let status = 'ok';
       const controller = new AbortController();
       const onCancel = (): void => {
         if (controller.signal.aborted) return;
@@ -190,6 +202,7 @@ export async function startGrpcServer(
           if (closedByServer) call.end();
           else if (!controller.signal.aborted) {
             const e = toAgentdError(error);
+            status = e.code;
             if (e.code === 'INTERNAL') logger.error({ err: error, method }, 'gRPC stream failed');
             call.emit('error', toGrpcError(e));
           }
@@ -198,6 +211,7 @@ export async function startGrpcServer(
           controller.abort();
           call.off('cancelled', onCancel);
           active.delete(closeFromServer);
+          options.observe?.(method, status, (performance.now() - started) / 1000);
         }
       })();
     };

@@ -3,6 +3,8 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { err, toAgentdError } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import type { HealthChecker } from '../../observability/health-checker.js';
+import type { AgentdMetrics } from '../../observability/metrics.js';
+import { installHttpMetrics } from './http-metrics.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
@@ -19,6 +21,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
   readonly discover: (capability?: string) => Promise<RegisteredAgent[]>;
   /** This server's id in the registry. */
   readonly serverId: string;
+  /** Where HTTP and A2A request metrics go (none when monitoring is off). */
+  readonly metrics: AgentdMetrics | undefined;
 }
 
 export interface HttpServer {
@@ -46,6 +50,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     routerOptions: { ignoreTrailingSlash: true },
   });
 
+  if (options.metrics) installHttpMetrics(app, options.metrics);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', 'application/a2a+json'],

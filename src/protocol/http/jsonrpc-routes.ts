@@ -22,6 +22,7 @@ import {
   type HttpDeps,
 } from './http-context.js';
 import { SseStream } from './sse-stream.js';
+import { markA2A, markA2AError } from './http-metrics.js';
 
 /** Errors that are about the HTTP exchange itself keep their HTTP status; A2A errors ride on 200. */
 const TRANSPORT_LEVEL: ReadonlySet<string> = new Set([
@@ -41,6 +42,7 @@ export function jsonRpcHttpStatus(e: AgentdError): number {
 /** Sends a JSON-RPC error response. */
 export function sendJsonRpcError(reply: FastifyReply, id: JsonRpcId, error: unknown): FastifyReply {
   const e = toAgentdError(error);
+  markA2AError(reply.request, e.code);
   return reply.code(jsonRpcHttpStatus(e)).type('application/json').send(errorEnvelope(id, e));
 }
 
@@ -70,6 +72,7 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
       const parsed = parseJsonRpc(body);
       if (!parsed.ok) return sendJsonRpcError(reply, parsed.id, parsed.error);
       const { id, method, params } = parsed.request;
+      markA2A(request, 'jsonrpc', method);
       let agent;
       try {
         agent = deps.engine.agent(request.params.agent);

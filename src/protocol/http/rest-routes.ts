@@ -21,6 +21,7 @@ import {
   UNSUPPORTED_BODY,
   type HttpDeps,
 } from './http-context.js';
+import { markA2A, markA2AError } from './http-metrics.js';
 
 const A2A_JSON = 'application/a2a+json';
 
@@ -75,9 +76,34 @@ function matchSegments(method: string, s: string[], tenant: string): RestMatch |
   return undefined;
 }
 
+/** The A2A method an HTTP+JSON route serves. */
+function restMethod(httpMethod: string, route: string): string {
+  switch (route.replace('/{tenant}', '')) {
+    case '/message:send':
+      return 'SendMessage';
+    case '/message:stream':
+      return 'SendStreamingMessage';
+    case '/tasks':
+      return 'ListTasks';
+    case '/extendedAgentCard':
+      return 'GetExtendedAgentCard';
+    case '/tasks/{id}:cancel':
+      return 'CancelTask';
+    case '/tasks/{id}:subscribe':
+      return 'SubscribeToTask';
+    case '/tasks/{id}':
+      return 'GetTask';
+    case '/tasks/{id}/pushNotificationConfigs':
+      return httpMethod === 'POST' ? 'CreateTaskPushNotificationConfig' : 'ListTaskPushNotificationConfigs';
+    default:
+      return httpMethod === 'DELETE' ? 'DeleteTaskPushNotificationConfig' : 'GetTaskPushNotificationConfig';
+  }
+}
+
 /** Sends an HTTP+JSON error (`google.rpc.Status` shape, A2A §11.6). */
 export function sendRestError(reply: FastifyReply, error: unknown): FastifyReply {
   const e = toAgentdError(error);
+  markA2AError(reply.request, e.code);
   return reply
     .code(e.httpStatus)
     .type(A2A_JSON)
@@ -98,6 +124,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): void {
             path: request.params['*'],
           });
         }
+        markA2A(request, 'rest', restMethod(request.method, match.route), `/a2a/:agent/rest${match.route}`);
         checkVersion(request, ['1.0']);
         return await handle(deps, agent, match, request, reply);
       } catch (error) {
