@@ -1,12 +1,13 @@
 /**
- * Liveness and readiness checks with the seed's response shape
+ * Liveness, readiness and startup checks with the seed's response shape
  * (`status`, `timestamp`, `checks{name: {status, checked_at, error?}}`, `duration_ms`).
  * Every check runs under its own timeout, so a hung dependency fails its check instead
- * of hanging the probe.
+ * of hanging the probe; probes share one result for `cacheMs`, so probes under load do
+ * not stampede the dependencies.
  */
 export type CheckFn = () => Promise<boolean | void> | boolean | void;
 
-export type ProbeKind = 'liveness' | 'readiness';
+export type ProbeKind = 'liveness' | 'readiness' | 'startup';
 
 interface Check {
   readonly name: string;
@@ -21,18 +22,46 @@ export interface CheckResult {
 }
 
 export interface ProbeReport {
-  status: 'healthy' | 'unhealthy' | 'ready' | 'not_ready';
+  status: 'healthy' | 'unhealthy' | 'ready' | 'not_ready' | 'started' | 'starting';
   timestamp: string;
   checks: Record<string, CheckResult>;
   duration_ms: number;
 }
 
+const STATUS: Record<ProbeKind, [ProbeReport['status'], ProbeReport['status']]> = {
+  liveness: ['healthy', 'unhealthy'],
+  readiness: ['ready', 'not_ready'],
+  startup: ['started', 'starting'],
+};
+
 export class HealthChecker {
-  private readonly checks: Record<ProbeKind, Check[]> = { liveness: [], readiness: [] };
+  private readonly checks: Record<ProbeKind, Check[]> = { liveness: [], readiness: [], startup: [] };
+  private readonly cached = new Map<ProbeKind, { at: number; report: Promise<ProbeReport> }>();
+
+  /** @param cacheMs how long a probe result is reused by {@link probe} (0: never). */
+  constructor(private readonly cacheMs = 1000) {}
 
   /** Adds a check; it fails when it throws, returns false, or exceeds `timeoutMs`. */
   register(kind: ProbeKind, name: string, fn: CheckFn, timeoutMs = 2000): void {
     this.checks[kind].push({ name, fn, timeoutMs });
+  }
+
+  /**
+   * What an HTTP probe answers: the last run of the kind if it is younger than `cacheMs`
+   * (concurrent probes share one run), else a new run.
+   */
+  probe(kind: ProbeKind): Promise<ProbeReport> {
+    const now = performance.now();
+    const hit = this.cached.get(kind);
+    if (hit && now - hit.at < this.cacheMs) return hit.report;
+    const report = this.run(kind);
+    this.cached.set(kind, { at: now, report });
+    return report;
+  }
+
+  /** Forgets cached results (a state change the next probe must see at once, e.g. draining). */
+  invalidate(): void {
+    this.cached.clear();
   }
 
   /** Runs every check of a kind concurrently. */
@@ -43,12 +72,17 @@ export class HealthChecker {
     );
     const ok = results.every(([, r]) => r.status === 'pass');
     return {
-      status: kind === 'liveness' ? (ok ? 'healthy' : 'unhealthy') : ok ? 'ready' : 'not_ready',
+      status: STATUS[kind][ok ? 0 : 1],
       timestamp: new Date().toISOString(),
       checks: Object.fromEntries(results),
       duration_ms: Math.round(performance.now() - started),
     };
   }
+}
+
+/** Whether a report says the probe passed. */
+export function probePassed(report: ProbeReport): boolean {
+  return report.status === 'healthy' || report.status === 'ready' || report.status === 'started';
 }
 
 async function runCheck(check: Check): Promise<CheckResult> {

@@ -80,6 +80,10 @@ export class AgentdServer {
       if (this.draining) throw new Error('draining for shutdown');
     });
     this.health.register('readiness', `store_${this.store.kind}`, () => this.store.ping());
+    this.health.register('startup', 'listeners', () => {
+      if (!this.started) throw new Error('starting: listeners not all bound, cards not published yet');
+    });
+    this.health.register('startup', `store_${this.store.kind}`, () => this.store.ping());
     this.defaultAgent = (agents.find((_, i) => config.agents[i]?.default) ?? agents[0]) as HostedAgent;
     const defaultAgent = this.defaultAgent;
     this.http = createHttpServer({
@@ -162,6 +166,7 @@ export class AgentdServer {
     );
     this.heartbeat.unref();
     this.started = true;
+    this.health.invalidate();
     return { url: this.baseUrl, grpcAddress: this.grpcAddr };
   }
 
@@ -229,6 +234,7 @@ export class AgentdServer {
   shutdown(drainMs = this.config.server.shutdownDrainMs): Promise<void> {
     this.shutdownPromise ??= (async () => {
       this.draining = true;
+      this.health.invalidate();
       const deadline = Date.now() + drainMs;
       const { unfinished } = await this.engine.shutdown(drainMs);
       if (unfinished > 0)

@@ -2,7 +2,7 @@ import { AgentCard } from '@a2a-js/sdk';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
-import type { HealthChecker } from '../../observability/health-checker.js';
+import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';
 import { installHttpMetrics } from './http-metrics.js';
 import type { RegisteredAgent } from '../../store/ports.js';
@@ -86,16 +86,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ),
   );
 
-  const sendProbe = async (reply: FastifyReply, kind: 'liveness' | 'readiness'): Promise<FastifyReply> => {
-    const report = await options.health.run(kind);
-    const ok = report.status === 'healthy' || report.status === 'ready';
+  const sendProbe = async (reply: FastifyReply, kind: ProbeKind): Promise<FastifyReply> => {
+    const report = await options.health.probe(kind);
     return reply
-      .code(ok ? 200 : 503)
+      .code(probePassed(report) ? 200 : 503)
       .header('cache-control', 'no-store')
       .send(report);
   };
   app.get('/health', (_req, reply) => sendProbe(reply, 'liveness'));
   app.get('/ready', (_req, reply) => sendProbe(reply, 'readiness'));
+  app.get('/startup', (_req, reply) => sendProbe(reply, 'startup'));
 
   const sendCard = (reply: FastifyReply, agent: HostedAgent): FastifyReply =>
     reply
