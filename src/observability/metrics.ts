@@ -241,13 +241,19 @@ export class AgentdMetrics implements EngineObserver {
   }
 
   workflowStarted(agent: string): void {
-    this.workflowExecutions.inc({ workflow_type: agent, status: 'started' });
+    this.counter(this.workflowExecutions, agent, 'started').inc();
   }
 
   workflowEnded(agent: string, status: string, seconds: number): void {
-    this.workflowExecutions.inc({ workflow_type: agent, status });
+    this.counter(this.workflowExecutions, agent, status).inc();
     if (status === 'completed' || status === 'failed')
-      this.workflowDuration.observe({ workflow_type: agent }, seconds);
+      this.histogram(this.workflowDuration, agent).observe(seconds);
+  }
+
+  /** An HTTP request ended (labels: a route template, never the URL). */
+  httpRequest(method: string, endpoint: string, statusCode: number, seconds: number): void {
+    this.counter(this.httpRequests, method, endpoint, String(statusCode)).inc();
+    this.histogram(this.httpDuration, method, endpoint).observe(seconds);
   }
 
   error(type: string, component: string): void {
@@ -265,11 +271,37 @@ export class AgentdMetrics implements EngineObserver {
 
   /** One A2A operation as a transport served it (`status`: ok or the catalogue code). */
   a2aRequest(method: string, transport: A2ATransport, status: string, seconds: number): void {
-    this.a2aRequests.inc({ method, transport, status });
-    this.a2aRequestDuration.observe({ method, transport, status }, seconds);
-    this.a2aReceived.inc({ message_type: method, sender: 'client' });
-    if (status !== 'ok') this.errors.inc({ error_type: status, component: transport });
-    else if (method === 'SendMessage') this.a2aLatency.observe({ message_type: method }, seconds);
+    this.counter(this.a2aRequests, method, transport, status).inc();
+    this.histogram(this.a2aRequestDuration, method, transport, status).observe(seconds);
+    this.counter(this.a2aReceived, method, 'client').inc();
+    if (status !== 'ok') this.counter(this.errors, status, transport).inc();
+    else if (method === 'SendMessage') this.histogram(this.a2aLatency, method).observe(seconds);
+  }
+
+  /**
+   * The child of a labelled metric, cached by its label values (in the metric's label
+   * order): prom-client hashes a label object on every call, a cost per request.
+   */
+  private counter(metric: Counter<string>, ...values: string[]): { inc(by?: number): void } {
+    return this.child(metric, values, () => metric.labels(...values));
+  }
+
+  private histogram(metric: Histogram<string>, ...values: string[]): { observe(value: number): void } {
+    return this.child(metric, values, () => metric.labels(...values));
+  }
+
+  private readonly children = new Map<object, Map<string, unknown>>();
+
+  private child<T>(metric: object, values: string[], make: () => T): T {
+    let cache = this.children.get(metric);
+    if (!cache) this.children.set(metric, (cache = new Map()));
+    const key = values.join('\u0000');
+    let child = cache.get(key) as T | undefined;
+    if (child === undefined) {
+      child = make();
+      cache.set(key, child);
+    }
+    return child;
   }
 
   /** The exposition, in the Prometheus text format. */

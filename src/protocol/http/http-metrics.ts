@@ -60,8 +60,7 @@ export function installHttpMetrics(app: FastifyInstance, metrics: AgentdMetrics)
       const mark = (request as unknown as Record<symbol, A2AMark | undefined>)[A2A];
       const endpoint = mark?.endpoint ?? request.routeOptions.url ?? 'unmatched';
       const status = reply.raw.statusCode;
-      metrics.httpRequests.inc({ method: request.method, endpoint, status_code: String(status) });
-      metrics.httpDuration.observe({ method: request.method, endpoint }, seconds);
+      metrics.httpRequest(request.method, endpoint, status, seconds);
       if (mark) {
         const outcome = mark.status ?? (status < 400 ? 'ok' : `HTTP_${status}`);
         metrics.a2aRequest(mark.method, mark.transport, outcome, seconds);
