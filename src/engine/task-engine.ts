@@ -625,6 +625,8 @@ export class TaskEngine {
       await run.setStatus(TaskState.TASK_STATE_FAILED, describe(error));
       throw error;
     }
+    const requestId = ctx.state.get(REQUEST_ID_STATE_KEY);
+    if (typeof requestId === 'string') run.requestId = requestId;
     this.runs.set(run.id, run);
     void this.execute(run, requestContext);
   }
@@ -1174,6 +1176,13 @@ function queuedPayload(
 
 /** Key under which transports put an AbortSignal in `ServerCallContext.state`. */
 export const ABORT_SIGNAL_STATE_KEY = 'agentd.abortSignal';
+/** Key under which transports put the request id (`x-request-id`, or one made up) in `ServerCallContext.state`. */
+export const REQUEST_ID_STATE_KEY = 'agentd.requestId';
+
+/** A client's `x-request-id` when it is a sane token (it lands in logs), else a new one. */
+export function requestIdFrom(header: unknown): string {
+  return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
+}
 
 /** A controller that also aborts when `parent` does. */
 function linkedController(parent: AbortSignal | undefined): AbortController {

@@ -61,6 +61,8 @@ export class TaskRun {
   bus: RunEventBus | undefined;
   /** 1 for the first run; more when this replica took the task over from one that died. */
   attempt = 1;
+  /** The request that started this run (its `x-request-id`), for log correlation. */
+  requestId: string | undefined;
   /**
    * Called in the same tick as the write of the task's final state is sent, so what
    * follows it (ending the task's lease) goes out in the same round trip, after it.
@@ -166,9 +168,11 @@ export class TaskRun {
   /** Logger with the task's correlation fields (pino child loggers are not free: made on first use). */
   get log(): Logger {
     this.logCache ??= this.deps.logger.child({
+      ...(this.requestId ? { request_id: this.requestId } : {}),
       agent_name: this.agent.name,
       task_id: this.id,
       context_id: this.task.contextId,
+      message_id: lastUserMessageId(this.task),
     });
     return this.logCache;
   }
@@ -454,6 +458,15 @@ export class TaskRun {
     this.waiters = [];
     for (const w of waiters) w(outcome);
   }
+}
+
+/** The id of the task's latest user message (the one a run answers). */
+function lastUserMessageId(task: Task): string | undefined {
+  for (let i = task.history.length - 1; i >= 0; i--) {
+    const m = task.history[i];
+    if (m?.role === Role.ROLE_USER) return m.messageId;
+  }
+  return undefined;
 }
 
 /**

@@ -20,6 +20,8 @@ import { err, GrpcStatus, toAgentdError, type AgentdError } from '../../errors.j
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import {
   ABORT_SIGNAL_STATE_KEY,
+  REQUEST_ID_STATE_KEY,
+  requestIdFrom,
   AgentRequestHandler,
   type StreamRecord,
   type TaskEngine,
@@ -114,7 +116,10 @@ export async function startGrpcServer(
     const ctx = new ServerCallContext({
       requestedVersion: '1.0',
       tenant: route.tenant || undefined,
-      state: new Map<string, unknown>(signal ? [[ABORT_SIGNAL_STATE_KEY, signal]] : []),
+      state: new Map<string, unknown>([
+        [REQUEST_ID_STATE_KEY, requestIdFrom(call.metadata.get('x-request-id')[0])],
+        ...(signal ? [[ABORT_SIGNAL_STATE_KEY, signal] as const] : []),
+      ]),
     });
     return { agent, ctx, params: { ...call.request, tenant: route.tenant } };
   };

@@ -5,7 +5,12 @@
 import { ServerCallContext } from '@a2a-js/sdk/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ABORT_SIGNAL_STATE_KEY, type StreamRecord, type TaskEngine } from '../../engine/task-engine.js';
+import {
+  ABORT_SIGNAL_STATE_KEY,
+  REQUEST_ID_STATE_KEY,
+  type StreamRecord,
+  type TaskEngine,
+} from '../../engine/task-engine.js';
 import { err, invalidParams } from '../../errors.js';
 import { SseStream } from './sse-stream.js';
 
@@ -27,7 +32,10 @@ export function callContext(request: FastifyRequest, signal?: AbortSignal): Serv
   const version = request.headers['a2a-version'];
   return new ServerCallContext({
     requestedVersion: typeof version === 'string' && version ? version : '1.0',
-    state: new Map<string, unknown>(signal ? [[ABORT_SIGNAL_STATE_KEY, signal]] : []),
+    state: new Map<string, unknown>([
+      [REQUEST_ID_STATE_KEY, request.id],
+      ...(signal ? [[ABORT_SIGNAL_STATE_KEY, signal] as const] : []),
+    ]),
   });
 }
 

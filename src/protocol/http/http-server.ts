@@ -1,6 +1,7 @@
 import { AgentCard } from '@a2a-js/sdk';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
+import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';
@@ -47,9 +48,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     bodyLimit: options.bodyLimitBytes,
     logger: false,
     forceCloseConnections: 'idle',
+    // The request id: the client's `x-request-id` when sane, else a new UUID; echoed back.
+    requestIdHeader: false,
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: true },
   });
 
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
   if (options.metrics) installHttpMetrics(app, options.metrics);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
