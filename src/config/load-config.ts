@@ -50,6 +50,8 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'A2A_TRANSPORT', path: ['server', 'transport'], type: 'lower' },
   { env: 'AGENTD_GRPC_PUBLIC_ADDRESS', path: ['server', 'grpcPublicAddress'], type: 'string' },
   { env: 'METRICS_PORT', path: ['prometheus', 'port'], type: 'int' },
+  { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', path: ['tracing', 'endpoint'], type: 'string' },
+  { env: 'AGENTD_TRACING', path: ['tracing', 'enabled'], type: 'bool' },
   { env: 'MONITORING_ENABLED', path: ['prometheus', 'enabled'], type: 'bool' },
   { env: 'AGENTD_ENVIRONMENT', path: ['prometheus', 'environment'], type: 'string' },
 ];

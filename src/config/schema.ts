@@ -144,6 +144,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+  /** OpenTelemetry tracing: on with an OTLP endpoint (spans exported) or `enabled` (spans dropped). */
+  tracing: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** OTLP/HTTP base URL, e.g. http://otel-collector:4318 (OTEL_EXPORTER_OTLP_ENDPOINT). */
+      endpoint: z.url().optional(),
+    })
+    .prefault({}),
   /** Prometheus metrics at `/metrics` on their own port (the seed's 9090). */
   prometheus: z
     .strictObject({

@@ -34,6 +34,7 @@ export interface RunHandle {
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly metrics: BusinessMetricsApi;
+  callAgent?(agentUrl: string, message: Message | string): Promise<Message | Task>;
   readonly attempt: number;
   step<T>(key: string, fn: () => T | Promise<T>): Promise<T>;
 }
@@ -72,6 +73,16 @@ export class AgentdRequestContext implements RequestContext {
   /** A logger bound to this task's agent, task and context ids. */
   get logger(): Logger {
     return this.handle.log;
+  }
+
+  /**
+   * Sends a message to another A2A agent (its base URL or card URL) and returns its answer,
+   * as `SendMessage` does. The call is traced as part of this task (the other agent's work
+   * joins the same trace), counted in `a2a_messages_sent_total`, and aborted with the task.
+   */
+  callAgent(agentUrl: string, message: Message | string): Promise<Message | Task> {
+    if (!this.handle.callAgent) throw new Error('callAgent is not available in this context');
+    return this.handle.callAgent(agentUrl, message);
   }
 
   /** Business metrics, exported on `/metrics` (e.g. `metrics.inc('orders_placed_total')`). */

@@ -1,3 +1,5 @@
+import type { Context } from '@opentelemetry/api';
+import { SpanKind, Tracing } from '../observability/tracing.js';
 import { StreamResponse } from '@a2a-js/sdk';
 import type { TaskPushNotificationConfig } from '@a2a-js/sdk';
 import type { Logger } from 'pino';
@@ -20,6 +22,8 @@ interface Target {
   readonly config: TaskPushNotificationConfig;
   readonly queue: StreamResponse[];
   draining: boolean;
+  /** The trace context deliveries are parented on (the task run's). */
+  parent: Context | undefined;
 }
 
 /**
@@ -38,18 +42,20 @@ export class PushNotifier {
     private readonly options: PushNotifierOptions,
     private readonly logger: Logger,
     private readonly outcome?: PushOutcome,
+    private readonly tracing: Tracing = Tracing.off,
   ) {}
 
   /** Queues the event for every config; returns at once. */
-  notify(configs: readonly TaskPushNotificationConfig[], event: StreamResponse): void {
+  notify(configs: readonly TaskPushNotificationConfig[], event: StreamResponse, parent?: Context): void {
     if (this.closed) return;
     for (const config of configs) {
       const key = `${config.taskId}\u0000${config.id}`;
       let target = this.targets.get(key);
       if (!target) {
-        target = { config, queue: [], draining: false };
+        target = { config, queue: [], draining: false, parent: undefined };
         this.targets.set(key, target);
       }
+      target.parent = parent;
       target.queue.push(event);
       if (target.queue.length > this.options.maxPendingPerTarget) {
         target.queue.shift();
@@ -82,7 +88,7 @@ export class PushNotifier {
       while (!this.closed) {
         const event = target.queue.shift();
         if (!event) break;
-        await this.deliver(target.config, event);
+        await this.deliver(target.config, event, target.parent);
       }
     } finally {
       target.draining = false;
@@ -90,9 +96,20 @@ export class PushNotifier {
     }
   }
 
-  private async deliver(config: TaskPushNotificationConfig, event: StreamResponse): Promise<void> {
+  private async deliver(
+    config: TaskPushNotificationConfig,
+    event: StreamResponse,
+    parent: Context | undefined,
+  ): Promise<void> {
     const body = JSON.stringify(StreamResponse.toJSON(event));
     const headers: Record<string, string> = { 'content-type': 'application/a2a+json' };
+    const traced = this.tracing.enabled
+      ? this.tracing.start('A2A push notification', SpanKind.CLIENT, parent, {
+          'a2a.task_id': config.taskId,
+          'http.request.method': 'POST',
+        })
+      : undefined;
+    this.tracing.inject(traced?.context, headers);
     if (config.token) headers['x-a2a-notification-token'] = config.token;
     if (config.authentication?.scheme) {
       headers.authorization = `${config.authentication.scheme} ${config.authentication.credentials}`.trim();
@@ -108,6 +125,7 @@ export class PushNotifier {
         await res.body?.cancel();
         if (res.ok) {
           this.outcome?.(true, (performance.now() - started) / 1000);
+          Tracing.end(traced);
           return;
         }
         lastProblem = `HTTP ${res.status}`;
@@ -124,6 +142,7 @@ export class PushNotifier {
         await sleep(delay + Math.random() * delay * 0.25);
       }
     }
+    Tracing.end(traced, this.closed ? undefined : lastProblem);
     if (this.closed) return;
     this.outcome?.(false, (performance.now() - started) / 1000);
     this.logger.warn(

@@ -28,6 +28,9 @@ import { taskJsonText } from '../codec.js';
 import { appendHistory, applyStreamEvent, limitHistory } from './reducer.js';
 import { RunEventBus, TaskRun, type RunDeps, type RunOutcome } from './task-run.js';
 import type { EngineObserver } from '../observability/metrics.js';
+import { Tracing } from '../observability/tracing.js';
+import { AgentCaller } from './agent-caller.js';
+import type { Context } from '@opentelemetry/api';
 import type { BusinessMetricsApi } from './hosted-agent.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import {
@@ -49,6 +52,8 @@ export interface TaskEngineOptions {
   readonly maxAttempts: number;
   /** How often idle workers look for queued work without being told (a missed notification). */
   readonly pollMs?: number;
+  /** Spans for webhook deliveries and agents' outbound A2A calls (off: no-op). */
+  readonly tracing?: Tracing | undefined;
   /** Told when tasks start and end executing here, and of errors (metrics). */
   readonly observer?: EngineObserver | undefined;
   /** Business metrics agents record through `requestContext.metrics`. */
@@ -83,6 +88,7 @@ export class TaskEngine {
   private readonly agents = new Map<string, HostedAgent>();
   private readonly runs = new Map<string, TaskRun>();
   private readonly push: PushNotifier;
+  private readonly caller: AgentCaller;
   private readonly store: StateStore;
   private readonly logger: Logger;
   private accepting = true;
@@ -98,8 +104,14 @@ export class TaskEngine {
   constructor(private readonly options: TaskEngineOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.push = new PushNotifier(options.push, options.logger, (delivered, seconds) =>
-      options.observer?.pushDelivered(delivered, seconds),
+    this.push = new PushNotifier(
+      options.push,
+      options.logger,
+      (delivered, seconds) => options.observer?.pushDelivered(delivered, seconds),
+      options.tracing ?? Tracing.off,
+    );
+    this.caller = new AgentCaller(options.tracing ?? Tracing.off, (recipient, delivered, seconds) =>
+      options.observer?.messageSent(recipient, delivered, seconds),
     );
     const queue = this.store.queue;
     // A cancel requested on another replica arrives here; only the executing replica acts.
@@ -627,6 +639,7 @@ export class TaskEngine {
     }
     const requestId = ctx.state.get(REQUEST_ID_STATE_KEY);
     if (typeof requestId === 'string') run.requestId = requestId;
+    run.traceContext = ctx.state.get(TRACE_CONTEXT_STATE_KEY) as Context | undefined;
     this.runs.set(run.id, run);
     void this.execute(run, requestContext);
   }
@@ -1029,7 +1042,13 @@ export class TaskEngine {
   }
 
   private runDeps(): RunDeps {
-    return { store: this.store, push: this.push, logger: this.logger, business: this.options.business };
+    return {
+      store: this.store,
+      push: this.push,
+      logger: this.logger,
+      business: this.options.business,
+      caller: this.caller,
+    };
   }
 
   private requireStreaming(agent: HostedAgent): void {
@@ -1176,6 +1195,8 @@ function queuedPayload(
 
 /** Key under which transports put an AbortSignal in `ServerCallContext.state`. */
 export const ABORT_SIGNAL_STATE_KEY = 'agentd.abortSignal';
+/** Key under which transports put the trace context of the request's server span. */
+export const TRACE_CONTEXT_STATE_KEY = 'agentd.traceContext';
 /** Key under which transports put the request id (`x-request-id`, or one made up) in `ServerCallContext.state`. */
 export const REQUEST_ID_STATE_KEY = 'agentd.requestId';
 

@@ -21,6 +21,9 @@ import type { PushNotifier } from './push-notifier.js';
 import { applyArtifactUpdate, applyStatusUpdate, mergeTaskEvent } from './reducer.js';
 import { textMessage } from '../agents/parts.js';
 import { isoNow } from './clock.js';
+import { traceFields } from '../observability/tracing.js';
+import type { AgentCaller } from './agent-caller.js';
+import type { Context } from '@opentelemetry/api';
 import { isInterrupted, isTerminal } from './task-state.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
@@ -32,6 +35,7 @@ export interface RunDeps {
   readonly push: PushNotifier;
   readonly logger: Logger;
   readonly business?: BusinessMetricsApi | undefined;
+  readonly caller?: AgentCaller | undefined;
 }
 
 type Payload = NonNullable<StreamResponse['payload']>;
@@ -63,6 +67,8 @@ export class TaskRun {
   attempt = 1;
   /** The request that started this run (its `x-request-id`), for log correlation. */
   requestId: string | undefined;
+  /** The trace context of the request's server span: parent of the run's outbound spans. */
+  traceContext: Context | undefined;
   /**
    * Called in the same tick as the write of the task's final state is sent, so what
    * follows it (ending the task's lease) goes out in the same round trip, after it.
@@ -160,6 +166,12 @@ export class TaskRun {
     return value;
   }
 
+  /** Sends a message to another A2A agent, traced as part of this task (see AgentdRequestContext). */
+  callAgent(agentUrl: string, message: Message | string): Promise<Message | Task> {
+    if (!this.deps.caller) throw new Error('outbound A2A calls are not set up on this server');
+    return this.deps.caller.send(agentUrl, message, this.traceContext, this.signal);
+  }
+
   /** Business metrics for the agent (a no-op when monitoring is off). */
   get metrics(): BusinessMetricsApi {
     return this.deps.business ?? NO_METRICS;
@@ -169,6 +181,7 @@ export class TaskRun {
   get log(): Logger {
     this.logCache ??= this.deps.logger.child({
       ...(this.requestId ? { request_id: this.requestId } : {}),
+      ...traceFields(this.traceContext),
       agent_name: this.agent.name,
       task_id: this.id,
       context_id: this.task.contextId,
@@ -435,7 +448,8 @@ export class TaskRun {
       this.task = task;
       this.lastSeq = seq;
       if (events.length > 0) this.initialLogged = true;
-      if (this.pushConfigs.length > 0) for (const e of events) this.deps.push.notify(this.pushConfigs, e);
+        if (this.pushConfigs.length > 0)
+        for (const e of events) this.deps.push.notify(this.pushConfigs, e, this.traceContext);
       if (this.messageReply && seq === 1) this.settle({ kind: 'message', message: this.messageReply });
       else if (atRest && events.length > 0) this.settle({ kind: 'task', task });
     }

@@ -17,6 +17,8 @@ export interface EngineObserver {
   error(type: string, component: string): void;
   /** A push notification (an A2A message agentd sends) was delivered, or given up. */
   pushDelivered(delivered: boolean, seconds: number): void;
+  /** An agent's outbound A2A message (`callAgent`) was answered, or failed. */
+  messageSent(recipient: string, delivered: boolean, seconds: number): void;
 }
 
 /** The A2A bindings, as the `transport` label. */
@@ -258,6 +260,15 @@ export class AgentdMetrics implements EngineObserver {
 
   error(type: string, component: string): void {
     this.errors.inc({ error_type: type, component });
+  }
+
+  messageSent(recipient: string, delivered: boolean, seconds: number): void {
+    if (delivered) {
+      this.counter(this.a2aSent, 'SendMessage', recipient).inc();
+      this.histogram(this.a2aLatency, 'SendMessage').observe(seconds);
+    } else {
+      this.counter(this.errors, 'A2A_CALL_FAILED', 'client').inc();
+    }
   }
 
   pushDelivered(delivered: boolean, seconds: number): void {

@@ -10,6 +10,7 @@ import { HealthChecker } from '../observability/health-checker.js';
 import { AgentdMetrics } from '../observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../observability/metrics-server.js';
 import { VERSION } from '../version.js';
+import { Tracing } from '../observability/tracing.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { createStore } from '../store/create-store.js';
@@ -51,6 +52,7 @@ export class AgentdServer {
     readonly logger: Logger,
     agents: HostedAgent[],
     store: StateStore,
+    readonly tracing: Tracing,
   ) {
     this.agents = agents;
     this.store = store;
@@ -63,6 +65,7 @@ export class AgentdServer {
         })
       : undefined;
     this.engine = new TaskEngine({
+      tracing,
       observer: this.metrics,
       business: this.metrics?.business,
       store: this.store,
@@ -98,6 +101,7 @@ export class AgentdServer {
       discover: (capability) => this.discover(capability),
       serverId: this.serverId,
       metrics: this.metrics,
+      tracing,
     });
   }
 
@@ -110,6 +114,12 @@ export class AgentdServer {
       logger,
       agents,
       await createStore(config.store, logger, config.execution),
+      await Tracing.create({
+        enabled: config.tracing.enabled,
+        endpoint: config.tracing.endpoint,
+        serviceName: 'agentd',
+        version: VERSION,
+      }),
     );
   }
 
@@ -132,6 +142,7 @@ export class AgentdServer {
           maxMessageBytes: this.config.server.grpcMaxMessageBytes,
           keepaliveMs: this.config.server.grpcKeepaliveMs,
           compatV03: this.config.server.compatV03,
+          tracing: this.tracing,
           observe: this.metrics
             ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
             : undefined,
@@ -250,6 +261,7 @@ export class AgentdServer {
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
       await this.metricsServer?.close();
+      await this.tracing.shutdown().catch(() => {});
       this.metrics?.close();
       await this.store.close();
     })();

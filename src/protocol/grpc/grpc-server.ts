@@ -9,6 +9,7 @@
  * (or `<agent>/<tenant>` for a tenant of that agent), and the SDK client sends it in
  * every request. An empty tenant means the default agent.
  */
+import { SpanKind, Tracing } from '../../observability/tracing.js';
 import * as grpc from '@grpc/grpc-js';
 import type { AgentCard, ListTasksResponse, StreamResponse, Task } from '@a2a-js/sdk';
 import { duplicateInterfacesForLegacy } from '@a2a-js/sdk/compat/v0_3';
@@ -21,6 +22,7 @@ import type { HostedAgent } from '../../engine/hosted-agent.js';
 import {
   ABORT_SIGNAL_STATE_KEY,
   REQUEST_ID_STATE_KEY,
+  TRACE_CONTEXT_STATE_KEY,
   requestIdFrom,
   AgentRequestHandler,
   type StreamRecord,
@@ -37,6 +39,7 @@ export interface GrpcServerOptions {
   readonly keepaliveMs: number;
   /** Serve v0.3 gRPC clients (legacy `a2a.v1.A2AService`) for the default agent. */
   readonly compatV03: boolean;
+  readonly tracing: Tracing;
   /** Told of every A2A call when it ends: its method, `ok` or the catalogue code, and its duration. */
   readonly observe?: ((method: string, status: string, seconds: number) => void) | undefined;
 }
@@ -102,7 +105,8 @@ export async function startGrpcServer(
   /** Resolves the agent and a call context; the tenant is rewritten to the agent-local one. */
   const resolve = <T extends { tenant: string }>(
     call: { request: T; metadata: grpc.Metadata },
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    traced: ReturnType<Tracing['start']>,
   ): { agent: HostedAgent; ctx: ServerCallContext; params: T } => {
     const route = routeTenant(call.request.tenant);
     const agent = route.agent === undefined ? options.defaultAgent() : engine.agent(route.agent);
@@ -118,11 +122,22 @@ export async function startGrpcServer(
       tenant: route.tenant || undefined,
       state: new Map<string, unknown>([
         [REQUEST_ID_STATE_KEY, requestIdFrom(call.metadata.get('x-request-id')[0])],
+        [TRACE_CONTEXT_STATE_KEY, traced?.context],
         ...(signal ? [[ABORT_SIGNAL_STATE_KEY, signal] as const] : []),
       ]),
     });
     return { agent, ctx, params: { ...call.request, tenant: route.tenant } };
   };
+
+  /** The call's server span, parented on the caller's `traceparent` metadata (tracing on). */
+  const startSpan = (method: string, metadata: grpc.Metadata): ReturnType<Tracing['start']> =>
+    options.tracing.enabled
+      ? options.tracing.start(`A2A ${method}`, SpanKind.SERVER, options.tracing.extract(metadata.getMap()), {
+          'rpc.system': 'a2a',
+          'rpc.method': method,
+          'a2a.transport': 'grpc',
+        })
+      : undefined;
 
   const unary =
     <Req extends { tenant: string }, Res>(
@@ -136,11 +151,14 @@ export async function startGrpcServer(
     ): Unary<Req, Res> =>
     (call, callback) => {
       const started = performance.now();
-      const done = (status: string): void =>
+      const traced = startSpan(method, call.metadata);
+      const done = (status: string): void => {
         options.observe?.(method, status, (performance.now() - started) / 1000);
+        Tracing.end(traced, status === 'ok' ? undefined : status);
+      };
       let resolved;
       try {
-        resolved = resolve(call);
+        resolved = resolve(call, undefined, traced);
       } catch (error) {
         done(toAgentdError(error).code);
         callback(toGrpcError(error));
@@ -172,6 +190,7 @@ export async function startGrpcServer(
     ): Streaming<Req> =>
     (call) => {
       const started = performance.now();
+      const traced = startSpan(method, call.metadata);
       let status = 'ok';
       const controller = new AbortController();
       const onCancel = (): void => {
@@ -192,7 +211,7 @@ export async function startGrpcServer(
       void (async () => {
         let records: AsyncGenerator<StreamRecord> | undefined;
         try {
-          const { agent, ctx, params } = resolve(call, controller.signal);
+          const { agent, ctx, params } = resolve(call, controller.signal, traced);
           records = open(agent, params, ctx, controller.signal);
           for (let next = await records.next(); !next.done; next = await records.next()) {
             if (controller.signal.aborted) break;
@@ -217,6 +236,7 @@ export async function startGrpcServer(
           call.off('cancelled', onCancel);
           active.delete(closeFromServer);
           options.observe?.(method, status, (performance.now() - started) / 1000);
+          Tracing.end(traced, status === 'ok' ? undefined : status);
         }
       })();
     };

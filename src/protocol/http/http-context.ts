@@ -8,9 +8,12 @@ import type { Logger } from 'pino';
 import {
   ABORT_SIGNAL_STATE_KEY,
   REQUEST_ID_STATE_KEY,
+  TRACE_CONTEXT_STATE_KEY,
   type StreamRecord,
   type TaskEngine,
 } from '../../engine/task-engine.js';
+import type { Tracing } from '../../observability/tracing.js';
+import { traceContextOf } from './http-metrics.js';
 import { err, invalidParams } from '../../errors.js';
 import { SseStream } from './sse-stream.js';
 
@@ -25,6 +28,7 @@ export interface HttpDeps {
   readonly compatV03: boolean;
   /** Open SSE streams, so shutdown can close them and tests can count them. */
   readonly streams: Set<SseStream>;
+  readonly tracing: Tracing;
 }
 
 /** A fresh call context; `signal` (streams only) lets SDK-facing code see disconnects. */
@@ -34,6 +38,7 @@ export function callContext(request: FastifyRequest, signal?: AbortSignal): Serv
     requestedVersion: typeof version === 'string' && version ? version : '1.0',
     state: new Map<string, unknown>([
       [REQUEST_ID_STATE_KEY, request.id],
+      [TRACE_CONTEXT_STATE_KEY, traceContextOf(request)],
       ...(signal ? [[ABORT_SIGNAL_STATE_KEY, signal] as const] : []),
     ]),
   });

@@ -1,11 +1,14 @@
 /**
- * HTTP and A2A request metrics for the fastify app. Every request is counted when its
- * response ends (SSE streams included), labelled with its route template — never the raw
- * URL. Routes that serve A2A mark the request with the A2A method (from a bounded set)
- * and, when they answer with an error, its catalogue code.
+ * HTTP and A2A request metrics, and A2A server spans, for the fastify app. Every request
+ * is counted when its response ends (SSE streams included), labelled with its route
+ * template — never the raw URL. Routes that serve A2A mark the request with the A2A method
+ * (from a bounded set), which also starts its server span (parented on the caller's
+ * `traceparent`), and, when they answer with an error, its catalogue code.
  */
+import type { Context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { A2ATransport, AgentdMetrics } from '../../observability/metrics.js';
+import { SpanKind, Tracing } from '../../observability/tracing.js';
 
 const A2A = Symbol('agentd.a2a');
 
@@ -14,6 +17,7 @@ interface A2AMark {
   transport: A2ATransport;
   status: string | undefined;
   endpoint: string | undefined;
+  span: ReturnType<Tracing['start']>;
 }
 
 /** The A2A methods of v1.0: a method name outside this set is labelled `unknown`. */
@@ -31,19 +35,39 @@ export const A2A_METHODS = new Set([
   'GetExtendedAgentCard',
 ]);
 
-/** Marks the request as an A2A operation (its method, and a finer endpoint template if known). */
+/**
+ * Marks the request as an A2A operation (its method, and a finer endpoint template if
+ * known) and starts its server span when tracing is on.
+ */
 export function markA2A(
   request: FastifyRequest,
+  tracing: Tracing,
   transport: A2ATransport,
   method: string,
   endpoint?: string,
 ): void {
+  const known = A2A_METHODS.has(method) ? method : 'unknown';
+  const span = tracing.enabled
+    ? tracing.start(`A2A ${known}`, SpanKind.SERVER, tracing.extract(request.headers), {
+        'rpc.system': 'a2a',
+        'rpc.method': known,
+        'a2a.transport': transport,
+        'http.request.method': request.method,
+        ...(endpoint || request.routeOptions.url ? { 'http.route': endpoint ?? request.routeOptions.url } : {}),
+      })
+    : undefined;
   (request as unknown as Record<symbol, A2AMark>)[A2A] = {
-    method: A2A_METHODS.has(method) ? method : 'unknown',
+    method: known,
     transport,
     status: undefined,
     endpoint,
+    span,
   };
+}
+
+/** The trace context of the request's A2A server span (undefined when not traced). */
+export function traceContextOf(request: FastifyRequest): Context | undefined {
+  return (request as unknown as Record<symbol, A2AMark | undefined>)[A2A]?.span?.context;
 }
 
 /** Records the catalogue code an A2A request was answered with. */
@@ -52,7 +76,8 @@ export function markA2AError(request: FastifyRequest, code: string): void {
   if (mark) mark.status = code;
 }
 
-export function installHttpMetrics(app: FastifyInstance, metrics: AgentdMetrics): void {
+/** Records every request's metrics (when on) and ends A2A server spans (when tracing). */
+export function installHttpObservability(app: FastifyInstance, metrics: AgentdMetrics | undefined): void {
   app.addHook('onRequest', (request, reply, done) => {
     const started = performance.now();
     reply.raw.once('close', () => {
@@ -60,10 +85,12 @@ export function installHttpMetrics(app: FastifyInstance, metrics: AgentdMetrics)
       const mark = (request as unknown as Record<symbol, A2AMark | undefined>)[A2A];
       const endpoint = mark?.endpoint ?? request.routeOptions.url ?? 'unmatched';
       const status = reply.raw.statusCode;
-      metrics.httpRequest(request.method, endpoint, status, seconds);
+      metrics?.httpRequest(request.method, endpoint, status, seconds);
       if (mark) {
         const outcome = mark.status ?? (status < 400 ? 'ok' : `HTTP_${status}`);
-        metrics.a2aRequest(mark.method, mark.transport, outcome, seconds);
+        metrics?.a2aRequest(mark.method, mark.transport, outcome, seconds);
+        mark.span?.span.setAttribute('http.response.status_code', status);
+        Tracing.end(mark.span, outcome === 'ok' ? undefined : outcome);
       }
     });
     done();

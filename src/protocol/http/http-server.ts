@@ -5,7 +5,7 @@ import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';
-import { installHttpMetrics } from './http-metrics.js';
+import { installHttpObservability } from './http-metrics.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
@@ -58,7 +58,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     reply.header('x-request-id', request.id);
     done();
   });
-  if (options.metrics) installHttpMetrics(app, options.metrics);
+  if (options.metrics || options.tracing.enabled) installHttpObservability(app, options.metrics);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', 'application/a2a+json'],

@@ -72,7 +72,7 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
       const parsed = parseJsonRpc(body);
       if (!parsed.ok) return sendJsonRpcError(reply, parsed.id, parsed.error);
       const { id, method, params } = parsed.request;
-      markA2A(request, 'jsonrpc', method);
+      markA2A(request, deps.tracing, 'jsonrpc', method);
       let agent;
       try {
         agent = deps.engine.agent(request.params.agent);

@@ -124,7 +124,13 @@ export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): void {
             path: request.params['*'],
           });
         }
-        markA2A(request, 'rest', restMethod(request.method, match.route), `/a2a/:agent/rest${match.route}`);
+        markA2A(
+          request,
+          deps.tracing,
+          'rest',
+          restMethod(request.method, match.route),
+          `/a2a/:agent/rest${match.route}`,
+        );
         checkVersion(request, ['1.0']);
         return await handle(deps, agent, match, request, reply);
       } catch (error) {

@@ -1,0 +1,78 @@
+import type { Context } from '@opentelemetry/api';
+import { Role, type AgentCard, type Message, type SendMessageRequest, type Task } from '@a2a-js/sdk';
+import type { Client } from '@a2a-js/sdk/client';
+import { randomUUID } from 'node:crypto';
+import { textPart } from '../agents/parts.js';
+import { connect } from '../client/connect.js';
+import { SpanKind, Tracing } from '../observability/tracing.js';
+
+/** Told of each outbound A2A message: the recipient agent's name, and how it went. */
+export type SentObserver = (recipient: string, delivered: boolean, seconds: number) => void;
+
+/**
+ * Agents calling other A2A agents (`requestContext.callAgent`): the official SDK client
+ * (JSON-RPC preferred), one per agent URL, kept for reuse. Each call is a client span
+ * parented on the calling task's server span, whose `traceparent` goes along as a header,
+ * so the call and the work it causes in the other agent's process are one trace.
+ */
+export class AgentCaller {
+  private readonly clients = new Map<string, Promise<{ client: Client; card: AgentCard }>>();
+
+  constructor(
+    private readonly tracing: Tracing,
+    private readonly sent?: SentObserver,
+  ) {}
+
+  async send(
+    agentUrl: string,
+    message: Message | string,
+    parent: Context | undefined,
+    signal?: AbortSignal,
+  ): Promise<Message | Task> {
+    let connected = this.clients.get(agentUrl);
+    if (!connected) {
+      connected = connect(agentUrl, 'jsonrpc');
+      this.clients.set(agentUrl, connected);
+      connected.catch(() => this.clients.delete(agentUrl)); // a failed lookup is retried next time
+    }
+    const { client, card } = await connected;
+    const request: SendMessageRequest = {
+      tenant: '',
+      message: typeof message === 'string' ? userMessage(message) : message,
+      configuration: undefined,
+      metadata: undefined,
+    };
+    const traced = this.tracing.start('A2A SendMessage', SpanKind.CLIENT, parent, {
+      'rpc.system': 'a2a',
+      'rpc.method': 'SendMessage',
+      'a2a.recipient': card.name,
+      'server.address': agentUrl,
+    });
+    const headers: Record<string, string> = {};
+    this.tracing.inject(traced?.context, headers);
+    const started = performance.now();
+    try {
+      const result = await client.sendMessage(request, { serviceParameters: headers, ...(signal ? { signal } : {}) });
+      Tracing.end(traced);
+      this.sent?.(card.name, true, (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      Tracing.end(traced, (error as Error).message);
+      this.sent?.(card.name, false, (performance.now() - started) / 1000);
+      throw error;
+    }
+  }
+}
+
+function userMessage(text: string): Message {
+  return {
+    messageId: randomUUID(),
+    contextId: '',
+    taskId: '',
+    role: Role.ROLE_USER,
+    parts: [textPart(text)],
+    metadata: undefined,
+    extensions: [],
+    referenceTaskIds: [],
+  };
+}
