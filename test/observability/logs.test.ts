@@ -90,3 +90,34 @@ describe('redaction', () => {
     expect(line.msg).toBe('a request with every kind of secret');
   });
 });
+
+describe('task logs with tracing on', () => {
+  it('also carry trace_id and span_id of the request span, in the caller trace', async () => {
+    const t = await startServer({
+      tracing: { enabled: true },
+      agents: [{ name: 'boom', kind: 'module', module: 'test/fixtures/throwing-agent.mjs' }],
+    });
+    try {
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const res = await rpc(
+        t.url,
+        'boom',
+        'SendMessage',
+        { message: messageJson('explode') },
+        { traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      );
+      const task = res.json.result.task as { id: string };
+      await eventually(
+        () => t.logs.some((l) => l.task_id === task.id && l.msg === 'agent failed'),
+        5000,
+        'the log line',
+      );
+      const line = t.logs.find((l) => l.task_id === task.id && l.msg === 'agent failed');
+      expect(line?.trace_id).toBe(traceId);
+      expect(line?.span_id).toMatch(/^[0-9a-f]{16}$/);
+      expect(line?.span_id).not.toBe('b7ad6b7169203331'); // its own server span, child of the caller's
+    } finally {
+      await t.close();
+    }
+  });
+});

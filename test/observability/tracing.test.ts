@@ -1,0 +1,146 @@
+/**
+ * Distributed tracing across two agentd processes: a client calls agent A (relay) with a
+ * `traceparent`; A calls agent B (echo) in another process through `callAgent`. Both
+ * export over OTLP/HTTP to a receiver in this test, and the spans form one trace:
+ * client → A's server span → A's client span → B's server span.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeWorkDir, spawnAgentd, stopStarted, writeConfig } from '../helpers/agentd-process.js';
+import { messageJson, rpc } from '../helpers/wire.js';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: Array<{ key: string; value: { stringValue?: string } }>;
+  status?: { code?: number };
+}
+
+const SERVER = 2;
+const CLIENT = 3;
+
+/** A minimal OTLP/HTTP (JSON) trace receiver. */
+async function startReceiver(): Promise<{
+  url: string;
+  spans: OtlpSpan[];
+  server: Server;
+  waitFor(n: (s: OtlpSpan[]) => boolean): Promise<void>;
+}> {
+  const spans: OtlpSpan[] = [];
+  const waiters: Array<() => void> = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const json = JSON.parse(body) as {
+        resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+      };
+      for (const rs of json.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      for (const w of waiters.splice(0)) w();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    spans,
+    server,
+    async waitFor(done) {
+      const deadline = Date.now() + 15_000;
+      while (!done(spans)) {
+        if (Date.now() > deadline)
+          throw new Error(`spans did not arrive: ${JSON.stringify(spans.map((s) => s.name))}`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 500);
+        });
+      }
+    },
+  };
+}
+
+describe('tracing across two agentd processes', () => {
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let aUrl: string;
+  let bUrl: string;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' };
+    const common = {
+      server: { host: '127.0.0.1', grpcPort: 0 },
+      prometheus: { port: 0 },
+      logging: { level: 'info' },
+    };
+    const b = spawnAgentd(
+      [
+        'serve',
+        '--config',
+        writeConfig('b.yaml', JSON.stringify({ ...common, agents: [{ name: 'echo', kind: 'echo' }] })),
+        '--port',
+        '0',
+      ],
+      env,
+    );
+    const relay = resolve(import.meta.dirname, '../fixtures/relay-agent.mjs');
+    const a = spawnAgentd(
+      [
+        'serve',
+        '--config',
+        writeConfig(
+          'a.yaml',
+          JSON.stringify({
+            ...common,
+            agents: [{ name: 'relay', kind: 'module', module: relay, export: 'RelayAgent' }],
+          }),
+        ),
+        '--port',
+        '0',
+      ],
+      env,
+    );
+    [aUrl, bUrl] = await Promise.all([a.url, b.url]);
+  }, 60_000);
+
+  afterAll(async () => {
+    stopStarted();
+    removeWorkDir();
+    await new Promise((r) => receiver?.server.close(r));
+  });
+
+  it('a call from agent A to agent B is one trace with correct parent links', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const clientSpan = '00f067aa0ba902b7';
+    const res = await rpc(
+      aUrl,
+      'relay',
+      'SendMessage',
+      { message: messageJson(`relay ${bUrl}/a2a/echo/ hello across processes`) },
+      { traceparent: `00-${traceId}-${clientSpan}-01` },
+    );
+    expect(res.json.result.task.status.state).toBe('TASK_STATE_COMPLETED');
+    expect(res.json.result.task.artifacts[0].parts[0].text).toBe('hello across processes');
+
+    const inTrace = (s: OtlpSpan[]): OtlpSpan[] => s.filter((x) => x.traceId === traceId);
+    await receiver.waitFor((s) => inTrace(s).length >= 3);
+    const spans = inTrace(receiver.spans);
+    const aServer = spans.find((s) => s.kind === SERVER && s.parentSpanId === clientSpan);
+    expect(aServer?.name).toBe('A2A SendMessage');
+    const aClient = spans.find((s) => s.kind === CLIENT && s.parentSpanId === aServer?.spanId);
+    expect(aClient?.name).toBe('A2A SendMessage');
+    expect(aClient?.attributes.find((a) => a.key === 'a2a.recipient')?.value.stringValue).toBe('echo');
+    const bServer = spans.find((s) => s.kind === SERVER && s.parentSpanId === aClient?.spanId);
+    expect(bServer?.name).toBe('A2A SendMessage');
+    expect(bServer?.attributes.find((a) => a.key === 'a2a.transport')?.value.stringValue).toBe('jsonrpc');
+    // Three different spans, none failed.
+    expect(new Set([aServer?.spanId, aClient?.spanId, bServer?.spanId]).size).toBe(3);
+    for (const s of [aServer, aClient, bServer]) expect(s?.status?.code ?? 0).not.toBe(2);
+  });
+});
