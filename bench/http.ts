@@ -265,11 +265,87 @@ function markdown(
   return `${lines.join('\n')}\n`;
 }
 
+/** Most throughput metrics and tracing (no exporter) may cost against monitoring off. */
+const MAX_OBSERVABILITY_OVERHEAD = 0.1;
+
+/** agentd on the embedded store with extra environment (observability switched on or off). */
+async function agentdWith(name: string, env: Record<string, string>): Promise<Contender> {
+  return {
+    spec: agentdSpec({ name, root: ROOT, config: 'bench/agentd-bench.yaml', port: await freePort(), env }),
+    path: '/a2a/echo',
+  };
+}
+
+/**
+ * `BENCH_OBSERVABILITY=1` (`npm run bench:observability`): the same benchmark, agentd with
+ * metrics and tracing on (spans made, no exporter) against agentd with both off.
+ */
+async function observabilityMain(secs: number, body: string, text: string): Promise<void> {
+  const rounds: Record<'off' | 'on', ServerResult[]> = { off: [], on: [] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`\n# round ${round} of ${ROUNDS}`);
+    rounds.off.push(
+      await benchServer(
+        await agentdWith('agentd, monitoring off', { MONITORING_ENABLED: 'false' }),
+        body,
+        text,
+        secs,
+      ),
+    );
+    rounds.on.push(
+      await benchServer(
+        await agentdWith('agentd, metrics + tracing', { MONITORING_ENABLED: 'true', AGENTD_TRACING: 'true' }),
+        body,
+        text,
+        secs,
+      ),
+    );
+  }
+  const off = medianResult(rounds.off);
+  const on = medianResult(rounds.on);
+  const overhead = 1 - runAt(on, 32).requestsPerSecond / runAt(off, 32).requestsPerSecond;
+  const targets: TargetResult[] = [
+    {
+      id: 'observability-overhead-c32',
+      description: `metrics + tracing cost <= ${MAX_OBSERVABILITY_OVERHEAD * 100}% of req/s at 32 connections`,
+      threshold: MAX_OBSERVABILITY_OVERHEAD,
+      actual: overhead,
+      pass: overhead <= MAX_OBSERVABILITY_OVERHEAD,
+    },
+  ];
+  const date = new Date().toISOString();
+  const wrk = wrkVersion();
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  await writeFormatted(
+    join(RESULTS_DIR, 'observability.json'),
+    JSON.stringify({
+      benchmark: 'observability',
+      date,
+      machine: { ...machineInfo(), wrk },
+      results: [off, on],
+      targets,
+    }),
+    'json',
+  );
+  const md = await writeFormatted(
+    join(RESULTS_DIR, 'observability.md'),
+    markdown([off, on], off, targets, { date, secs, wrk })
+      .replace(
+        '# HTTP JSON-RPC `SendMessage` (echo agent)',
+        '# Cost of metrics and tracing (echo agent, JSON-RPC)',
+      )
+      .replace('× reference req/s', '× monitoring off'),
+    'markdown',
+  );
+  printOutcome(md, targets, `${relative(process.cwd(), RESULTS_DIR)}/observability.{json,md}`);
+}
+
 async function main(): Promise<void> {
   const secs = durationSeconds(DEFAULT_DURATION_SECONDS);
   ensureWrk();
   const body = wrkScriptBody(LUA_SCRIPT);
   const text = httpRequestText('jsonrpc', body);
+  if (process.env.BENCH_OBSERVABILITY === '1') return observabilityMain(secs, body, text);
   const override = Boolean(process.env.BENCH_AGENTD_CMD?.trim());
   // This shared 2-core machine drifts by tens of percent from minute to minute: the servers
   // take turns, round after round, and each is reported by its median round.

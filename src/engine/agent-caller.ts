@@ -3,17 +3,18 @@ import { Role, type AgentCard, type Message, type SendMessageRequest, type Task 
 import type { Client } from '@a2a-js/sdk/client';
 import { randomUUID } from 'node:crypto';
 import { textPart } from '../agents/parts.js';
-import { connect } from '../client/connect.js';
+import { connect, type TransportName } from '../client/connect.js';
 import { SpanKind, Tracing } from '../observability/tracing.js';
 
 /** Told of each outbound A2A message: the recipient agent's name, and how it went. */
 export type SentObserver = (recipient: string, delivered: boolean, seconds: number) => void;
 
 /**
- * Agents calling other A2A agents (`requestContext.callAgent`): the official SDK client
- * (JSON-RPC preferred), one per agent URL, kept for reuse. Each call is a client span
- * parented on the calling task's server span, whose `traceparent` goes along as a header,
- * so the call and the work it causes in the other agent's process are one trace.
+ * Agents calling other A2A agents (`requestContext.callAgent`): the official SDK client on
+ * the chosen transport (JSON-RPC by default), one per agent URL and transport, kept for
+ * reuse. Each call is a client span parented on the calling task's server span, whose
+ * `traceparent` goes along as an HTTP header or gRPC metadata, so the call and the work it
+ * causes in the other agent's process are one trace.
  */
 export class AgentCaller {
   private readonly clients = new Map<string, Promise<{ client: Client; card: AgentCard }>>();
@@ -28,12 +29,14 @@ export class AgentCaller {
     message: Message | string,
     parent: Context | undefined,
     signal?: AbortSignal,
+    transport: TransportName = 'jsonrpc',
   ): Promise<Message | Task> {
-    let connected = this.clients.get(agentUrl);
+    const key = `${transport} ${agentUrl}`;
+    let connected = this.clients.get(key);
     if (!connected) {
-      connected = connect(agentUrl, 'jsonrpc');
-      this.clients.set(agentUrl, connected);
-      connected.catch(() => this.clients.delete(agentUrl)); // a failed lookup is retried next time
+      connected = connect(agentUrl, transport);
+      this.clients.set(key, connected);
+      connected.catch(() => this.clients.delete(key)); // a failed lookup is retried next time
     }
     const { client, card } = await connected;
     const request: SendMessageRequest = {
@@ -46,13 +49,17 @@ export class AgentCaller {
       'rpc.system': 'a2a',
       'rpc.method': 'SendMessage',
       'a2a.recipient': card.name,
+      'a2a.transport': transport,
       'server.address': agentUrl,
     });
     const headers: Record<string, string> = {};
     this.tracing.inject(traced?.context, headers);
     const started = performance.now();
     try {
-      const result = await client.sendMessage(request, { serviceParameters: headers, ...(signal ? { signal } : {}) });
+      const result = await client.sendMessage(request, {
+        serviceParameters: headers,
+        ...(signal ? { signal } : {}),
+      });
       Tracing.end(traced);
       this.sent?.(card.name, true, (performance.now() - started) / 1000);
       return result;

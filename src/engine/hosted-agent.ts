@@ -34,7 +34,11 @@ export interface RunHandle {
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly metrics: BusinessMetricsApi;
-  callAgent?(agentUrl: string, message: Message | string): Promise<Message | Task>;
+  callAgent?(
+    agentUrl: string,
+    message: Message | string,
+    options?: { transport?: 'jsonrpc' | 'rest' | 'grpc' },
+  ): Promise<Message | Task>;
   readonly attempt: number;
   step<T>(key: string, fn: () => T | Promise<T>): Promise<T>;
 }
@@ -77,12 +81,17 @@ export class AgentdRequestContext implements RequestContext {
 
   /**
    * Sends a message to another A2A agent (its base URL or card URL) and returns its answer,
-   * as `SendMessage` does. The call is traced as part of this task (the other agent's work
-   * joins the same trace), counted in `a2a_messages_sent_total`, and aborted with the task.
+   * as `SendMessage` does, over `options.transport` (JSON-RPC by default; `grpc`, `rest`).
+   * The call is traced as part of this task (the other agent's work joins the same trace),
+   * counted in `a2a_messages_sent_total`, and aborted with the task.
    */
-  callAgent(agentUrl: string, message: Message | string): Promise<Message | Task> {
+  callAgent(
+    agentUrl: string,
+    message: Message | string,
+    options: { transport?: 'jsonrpc' | 'rest' | 'grpc' } = {},
+  ): Promise<Message | Task> {
     if (!this.handle.callAgent) throw new Error('callAgent is not available in this context');
-    return this.handle.callAgent(agentUrl, message);
+    return this.handle.callAgent(agentUrl, message, options);
   }
 
   /** Business metrics, exported on `/metrics` (e.g. `metrics.inc('orders_placed_total')`). */

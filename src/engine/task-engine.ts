@@ -490,7 +490,9 @@ export class TaskEngine {
     const lease = here
       ? (id: string, initial?: Task): Promise<number> => {
           leased = true;
-          return this.store.queue.lease(id, agent.name, queuedPayload(agent, params, ctx, tenant, initial));
+          // Only a durable queue needs what a lease carries (another replica may take it over).
+          const payload = this.store.queue.durable ? queuedPayload(agent, params, ctx, tenant, initial) : '';
+          return this.store.queue.lease(id, agent.name, payload);
         }
       : undefined;
     // A blocking SendMessage on a free worker stores its task with its first events (one

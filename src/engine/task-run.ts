@@ -23,6 +23,7 @@ import { textMessage } from '../agents/parts.js';
 import { isoNow } from './clock.js';
 import { traceFields } from '../observability/tracing.js';
 import type { AgentCaller } from './agent-caller.js';
+import type { TransportName } from '../client/connect.js';
 import type { Context } from '@opentelemetry/api';
 import { isInterrupted, isTerminal } from './task-state.js';
 
@@ -167,9 +168,13 @@ export class TaskRun {
   }
 
   /** Sends a message to another A2A agent, traced as part of this task (see AgentdRequestContext). */
-  callAgent(agentUrl: string, message: Message | string): Promise<Message | Task> {
+  callAgent(
+    agentUrl: string,
+    message: Message | string,
+    options: { transport?: TransportName } = {},
+  ): Promise<Message | Task> {
     if (!this.deps.caller) throw new Error('outbound A2A calls are not set up on this server');
-    return this.deps.caller.send(agentUrl, message, this.traceContext, this.signal);
+    return this.deps.caller.send(agentUrl, message, this.traceContext, this.signal, options.transport);
   }
 
   /** Business metrics for the agent (a no-op when monitoring is off). */
@@ -448,7 +453,7 @@ export class TaskRun {
       this.task = task;
       this.lastSeq = seq;
       if (events.length > 0) this.initialLogged = true;
-        if (this.pushConfigs.length > 0)
+      if (this.pushConfigs.length > 0)
         for (const e of events) this.deps.push.notify(this.pushConfigs, e, this.traceContext);
       if (this.messageReply && seq === 1) this.settle({ kind: 'message', message: this.messageReply });
       else if (atRest && events.length > 0) this.settle({ kind: 'task', task });

@@ -36,7 +36,10 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
   if (destination) return pino(options, destination);
   if (process.stdout.isTTY) {
     const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => DestinationStream;
-    return pino(options, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
+    return pino(
+      options,
+      pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }),
+    );
   }
   return pino(options);
 }

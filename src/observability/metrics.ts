@@ -5,7 +5,8 @@
  * sets (agent names, route templates, A2A method names, catalogue codes, task states);
  * anything else (a URL, a task id, a user string) is folded into a fixed value first.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 
 /** What the engine reports, without depending on prom-client. */
 export interface EngineObserver {
@@ -104,19 +105,19 @@ export class AgentdMetrics implements EngineObserver {
   readonly registry = new Registry();
   readonly business: BusinessMetrics;
 
-  readonly httpRequests: Counter<'method' | 'endpoint' | 'status_code'>;
-  readonly httpDuration: Histogram<'method' | 'endpoint'>;
-  readonly workflowExecutions: Counter<'workflow_type' | 'status'>;
-  readonly workflowDuration: Histogram<'workflow_type'>;
-  readonly discoveryRequests: Counter<'capability' | 'status'>;
-  readonly mcpToolCalls: Counter<'server' | 'tool' | 'status'>;
-  readonly mcpToolDuration: Histogram<'server' | 'tool'>;
-  readonly a2aSent: Counter<'message_type' | 'recipient'>;
-  readonly a2aReceived: Counter<'message_type' | 'sender'>;
-  readonly a2aLatency: Histogram<'message_type'>;
-  readonly a2aRequests: Counter<'method' | 'transport' | 'status'>;
-  readonly a2aRequestDuration: Histogram<'method' | 'transport' | 'status'>;
-  readonly errors: Counter<'error_type' | 'component'>;
+  readonly httpRequests: FastCounter;
+  readonly httpDuration: FastHistogram;
+  readonly workflowExecutions: FastCounter;
+  readonly workflowDuration: FastHistogram;
+  readonly discoveryRequests: FastCounter;
+  readonly mcpToolCalls: FastCounter;
+  readonly mcpToolDuration: FastHistogram;
+  readonly a2aSent: FastCounter;
+  readonly a2aReceived: FastCounter;
+  readonly a2aLatency: FastHistogram;
+  readonly a2aRequests: FastCounter;
+  readonly a2aRequestDuration: FastHistogram;
+  readonly errors: FastCounter;
   private readonly memory: Gauge;
   private readonly cpu: Gauge;
   private readonly sampler: NodeJS.Timeout;
@@ -142,19 +143,17 @@ export class AgentdMetrics implements EngineObserver {
     });
     info.set({ service: options.service, version: options.version, environment: options.environment }, 1);
 
-    this.httpRequests = new Counter({
-      name: 'http_requests_total',
-      help: 'Total HTTP requests',
-      labelNames: ['method', 'endpoint', 'status_code'],
-      registers,
-    });
-    this.httpDuration = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'HTTP request duration in seconds',
-      labelNames: ['method', 'endpoint'],
-      buckets: [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
-      registers,
-    });
+    this.httpRequests = new FastCounter('http_requests_total', 'Total HTTP requests', [
+      'method',
+      'endpoint',
+      'status_code',
+    ]);
+    this.httpDuration = new FastHistogram(
+      'http_request_duration_seconds',
+      'HTTP request duration in seconds',
+      ['method', 'endpoint'],
+      [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+    );
     new Gauge({
       name: 'active_workflows',
       help: 'Number of currently active workflows',
@@ -163,78 +162,60 @@ export class AgentdMetrics implements EngineObserver {
         this.set(options.activeWorkflows());
       },
     });
-    this.workflowExecutions = new Counter({
-      name: 'workflow_executions_total',
-      help: 'Total workflow executions',
-      labelNames: ['workflow_type', 'status'],
-      registers,
-    });
-    this.workflowDuration = new Histogram({
-      name: 'workflow_duration_seconds',
-      help: 'Workflow execution duration in seconds',
-      labelNames: ['workflow_type'],
-      buckets: [1, 5, 10, 30, 60, 300, 600, 1800],
-      registers,
-    });
-    this.discoveryRequests = new Counter({
-      name: 'agent_discovery_requests_total',
-      help: 'Total agent discovery requests',
-      labelNames: ['capability', 'status'],
-      registers,
-    });
-    this.mcpToolCalls = new Counter({
-      name: 'mcp_tool_calls_total',
-      help: 'Total MCP tool calls',
-      labelNames: ['server', 'tool', 'status'],
-      registers,
-    });
-    this.mcpToolDuration = new Histogram({
-      name: 'mcp_tool_duration_seconds',
-      help: 'MCP tool call duration in seconds',
-      labelNames: ['server', 'tool'],
-      buckets: [0.1, 0.5, 1.0, 2.0, 5.0, 10.0],
-      registers,
-    });
-    this.a2aSent = new Counter({
-      name: 'a2a_messages_sent_total',
-      help: 'Total A2A messages sent',
-      labelNames: ['message_type', 'recipient'],
-      registers,
-    });
-    this.a2aReceived = new Counter({
-      name: 'a2a_messages_received_total',
-      help: 'Total A2A messages received',
-      labelNames: ['message_type', 'sender'],
-      registers,
-    });
-    this.a2aLatency = new Histogram({
-      name: 'a2a_message_latency_seconds',
-      help: 'A2A message latency in seconds: a received SendMessage until its answer, a sent message (push notification) until it was delivered',
-      labelNames: ['message_type'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.a2aRequests = new Counter({
-      name: 'a2a_requests_total',
-      help: 'Total A2A requests, every operation on every transport',
-      labelNames: ['method', 'transport', 'status'],
-      registers,
-    });
-    this.a2aRequestDuration = new Histogram({
-      name: 'a2a_request_duration_seconds',
-      help: 'A2A request latency in seconds (streams: until the stream ends)',
-      labelNames: ['method', 'transport', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.workflowExecutions = new FastCounter('workflow_executions_total', 'Total workflow executions', [
+      'workflow_type',
+      'status',
+    ]);
+    this.workflowDuration = new FastHistogram(
+      'workflow_duration_seconds',
+      'Workflow execution duration in seconds',
+      ['workflow_type'],
+      [1, 5, 10, 30, 60, 300, 600, 1800],
+    );
+    this.discoveryRequests = new FastCounter(
+      'agent_discovery_requests_total',
+      'Total agent discovery requests',
+      ['capability', 'status'],
+    );
+    this.mcpToolCalls = new FastCounter('mcp_tool_calls_total', 'Total MCP tool calls', [
+      'server',
+      'tool',
+      'status',
+    ]);
+    this.mcpToolDuration = new FastHistogram(
+      'mcp_tool_duration_seconds',
+      'MCP tool call duration in seconds',
+      ['server', 'tool'],
+      [0.1, 0.5, 1.0, 2.0, 5.0, 10.0],
+    );
+    this.a2aSent = new FastCounter('a2a_messages_sent_total', 'Total A2A messages sent', [
+      'message_type',
+      'recipient',
+    ]);
+    this.a2aReceived = new FastCounter('a2a_messages_received_total', 'Total A2A messages received', [
+      'message_type',
+      'sender',
+    ]);
+    this.a2aLatency = new FastHistogram(
+      'a2a_message_latency_seconds',
+      'A2A message latency in seconds: a received SendMessage until its answer, a sent message (push notification) until it was delivered',
+      ['message_type'],
+      LATENCY_BUCKETS,
+    );
+    this.a2aRequests = new FastCounter(
+      'a2a_requests_total',
+      'Total A2A requests, every operation on every transport',
+      ['method', 'transport', 'status'],
+    );
+    this.a2aRequestDuration = new FastHistogram(
+      'a2a_request_duration_seconds',
+      'A2A request latency in seconds (streams: until the stream ends)',
+      ['method', 'transport', 'status'],
+      LATENCY_BUCKETS,
+    );
     this.memory = new Gauge({ name: 'memory_usage_bytes', help: 'Current memory usage in bytes', registers });
     this.cpu = new Gauge({ name: 'cpu_usage_percent', help: 'Current CPU usage percentage', registers });
-    this.errors = new Counter({
-      name: 'errors_total',
-      help: 'Total errors',
-      labelNames: ['error_type', 'component'],
-      registers,
-    });
+    this.errors = new FastCounter('errors_total', 'Total errors', ['error_type', 'component']);
     this.business = new BusinessMetrics(this.registry);
     this.business.set('customer_satisfaction_score', 0, 'Average customer satisfaction score');
     this.sample();
@@ -243,81 +224,78 @@ export class AgentdMetrics implements EngineObserver {
   }
 
   workflowStarted(agent: string): void {
-    this.counter(this.workflowExecutions, agent, 'started').inc();
+    this.workflowExecutions.inc([agent, 'started']);
   }
 
   workflowEnded(agent: string, status: string, seconds: number): void {
-    this.counter(this.workflowExecutions, agent, status).inc();
-    if (status === 'completed' || status === 'failed')
-      this.histogram(this.workflowDuration, agent).observe(seconds);
+    this.workflowExecutions.inc([agent, status]);
+    if (status === 'completed' || status === 'failed') this.workflowDuration.observe([agent], seconds);
   }
 
   /** An HTTP request ended (labels: a route template, never the URL). */
   httpRequest(method: string, endpoint: string, statusCode: number, seconds: number): void {
-    this.counter(this.httpRequests, method, endpoint, String(statusCode)).inc();
-    this.histogram(this.httpDuration, method, endpoint).observe(seconds);
+    this.httpRequests.inc([method, endpoint, String(statusCode)]);
+    this.httpDuration.observe([method, endpoint], seconds);
   }
 
   error(type: string, component: string): void {
-    this.errors.inc({ error_type: type, component });
+    this.errors.inc([type, component]);
   }
 
   messageSent(recipient: string, delivered: boolean, seconds: number): void {
     if (delivered) {
-      this.counter(this.a2aSent, 'SendMessage', recipient).inc();
-      this.histogram(this.a2aLatency, 'SendMessage').observe(seconds);
+      this.a2aSent.inc(['SendMessage', recipient]);
+      this.a2aLatency.observe(['SendMessage'], seconds);
     } else {
-      this.counter(this.errors, 'A2A_CALL_FAILED', 'client').inc();
+      this.errors.inc(['A2A_CALL_FAILED', 'client']);
     }
   }
 
   pushDelivered(delivered: boolean, seconds: number): void {
     if (delivered) {
-      this.a2aSent.inc({ message_type: 'push_notification', recipient: 'webhook' });
-      this.a2aLatency.observe({ message_type: 'push_notification' }, seconds);
+      this.a2aSent.inc(['push_notification', 'webhook']);
+      this.a2aLatency.observe(['push_notification'], seconds);
     } else {
-      this.errors.inc({ error_type: 'PUSH_DELIVERY_FAILED', component: 'push' });
+      this.errors.inc(['PUSH_DELIVERY_FAILED', 'push']);
     }
   }
 
   /** One A2A operation as a transport served it (`status`: ok or the catalogue code). */
   a2aRequest(method: string, transport: A2ATransport, status: string, seconds: number): void {
-    this.counter(this.a2aRequests, method, transport, status).inc();
-    this.histogram(this.a2aRequestDuration, method, transport, status).observe(seconds);
-    this.counter(this.a2aReceived, method, 'client').inc();
-    if (status !== 'ok') this.counter(this.errors, status, transport).inc();
-    else if (method === 'SendMessage') this.histogram(this.a2aLatency, method).observe(seconds);
+    this.a2aRequests.inc([method, transport, status]);
+    this.a2aRequestDuration.observe([method, transport, status], seconds);
+    this.a2aReceived.inc([method, 'client']);
+    if (status !== 'ok') this.errors.inc([status, transport]);
+    else if (method === 'SendMessage') this.a2aLatency.observe([method], seconds);
   }
 
-  /**
-   * The child of a labelled metric, cached by its label values (in the metric's label
-   * order): prom-client hashes a label object on every call, a cost per request.
-   */
-  private counter(metric: Counter<string>, ...values: string[]): { inc(by?: number): void } {
-    return this.child(metric, values, () => metric.labels(...values));
-  }
-
-  private histogram(metric: Histogram<string>, ...values: string[]): { observe(value: number): void } {
-    return this.child(metric, values, () => metric.labels(...values));
-  }
-
-  private readonly children = new Map<object, Map<string, unknown>>();
-
-  private child<T>(metric: object, values: string[], make: () => T): T {
-    let cache = this.children.get(metric);
-    if (!cache) this.children.set(metric, (cache = new Map()));
-    const key = values.join('\u0000');
-    let child = cache.get(key) as T | undefined;
-    if (child === undefined) {
-      child = make();
-      cache.set(key, child);
-    }
-    return child;
+  /** A discovery lookup (`capability` already folded to a bounded value). */
+  discovery(capability: string, status: string): void {
+    this.discoveryRequests.inc([capability, status]);
   }
 
   /** The exposition, in the Prometheus text format. */
   async exposition(): Promise<string> {
-    return this.registry.metrics();
+    return (await this.registry.metrics()) + this.fast.map((m) => m.render()).join('');
+  }
+
+  /** The hot-path metrics, rendered after the registry's. */
+  private get fast(): Array<FastCounter | FastHistogram> {
+    return [
+      this.httpRequests,
+      this.httpDuration,
+      this.workflowExecutions,
+      this.workflowDuration,
+      this.discoveryRequests,
+      this.mcpToolCalls,
+      this.mcpToolDuration,
+      this.a2aSent,
+      this.a2aReceived,
+      this.a2aLatency,
+      this.a2aRequests,
+      this.a2aRequestDuration,
+      this.errors,
+    ];
   }
 
   close(): void {

@@ -59,12 +59,15 @@ export class Tracing {
   /** Loads the SDK only when tracing is on. */
   static async create(options: TracingOptions): Promise<Tracing> {
     if (!options.enabled && !options.endpoint) return Tracing.off;
-    const [{ BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor }, { W3CTraceContextPropagator }, { resourceFromAttributes }] =
-      await Promise.all([
-        import('@opentelemetry/sdk-trace-base'),
-        import('@opentelemetry/core'),
-        import('@opentelemetry/resources'),
-      ]);
+    const [
+      { BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor },
+      { W3CTraceContextPropagator },
+      { resourceFromAttributes },
+    ] = await Promise.all([
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/resources'),
+    ]);
     let processor;
     if (options.endpoint) {
       const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
@@ -74,11 +77,17 @@ export class Tracing {
       processor = new NoopSpanProcessor();
     }
     const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': options.serviceName, 'service.version': options.version }),
+      resource: resourceFromAttributes({
+        'service.name': options.serviceName,
+        'service.version': options.version,
+      }),
       spanProcessors: [processor],
     });
-    return new Tracing(true, provider.getTracer('agentd', options.version), new W3CTraceContextPropagator(), () =>
-      provider.shutdown(),
+    return new Tracing(
+      true,
+      provider.getTracer('agentd', options.version),
+      new W3CTraceContextPropagator(),
+      () => provider.shutdown(),
     );
   }
 

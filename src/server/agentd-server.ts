@@ -190,7 +190,7 @@ export class AgentdServer {
     try {
       all = await this.store.registry.list();
     } catch (error) {
-      this.metrics?.discoveryRequests.inc({ capability: 'unknown', status: 'error' });
+      this.metrics?.discovery('unknown', 'error');
       throw error;
     }
     const found = capability
@@ -198,10 +198,7 @@ export class AgentdServer {
       : all;
     // The label is the capability only when some agent has it: a user's string is unbounded.
     const label = !capability ? 'all' : found.length > 0 ? capability : 'unknown';
-    this.metrics?.discoveryRequests.inc({
-      capability: label,
-      status: found.length > 0 ? 'found' : 'not_found',
-    });
+    this.metrics?.discovery(label, found.length > 0 ? 'found' : 'not_found');
     return found;
   }
 

@@ -143,4 +143,24 @@ describe('tracing across two agentd processes', () => {
     expect(new Set([aServer?.spanId, aClient?.spanId, bServer?.spanId]).size).toBe(3);
     for (const s of [aServer, aClient, bServer]) expect(s?.status?.code ?? 0).not.toBe(2);
   });
+
+  it('over gRPC too: the traceparent travels in the call metadata', async () => {
+    const traceId = '5bf92f3577b34da6a3ce929d0e0e4737';
+    const clientSpan = '10f067aa0ba902b8';
+    const res = await rpc(
+      aUrl,
+      'relay',
+      'SendMessage',
+      { message: messageJson(`relay-grpc ${bUrl}/a2a/echo/ hello over grpc`) },
+      { traceparent: `00-${traceId}-${clientSpan}-01` },
+    );
+    expect(res.json.result.task.artifacts[0].parts[0].text).toBe('hello over grpc');
+    await receiver.waitFor((s) => s.filter((x) => x.traceId === traceId).length >= 3);
+    const spans = receiver.spans.filter((x) => x.traceId === traceId);
+    const aServer = spans.find((s) => s.kind === SERVER && s.parentSpanId === clientSpan);
+    const aClient = spans.find((s) => s.kind === CLIENT && s.parentSpanId === aServer?.spanId);
+    const bServer = spans.find((s) => s.kind === SERVER && s.parentSpanId === aClient?.spanId);
+    expect(aClient?.attributes.find((a) => a.key === 'a2a.transport')?.value.stringValue).toBe('grpc');
+    expect(bServer?.attributes.find((a) => a.key === 'a2a.transport')?.value.stringValue).toBe('grpc');
+  });
 });

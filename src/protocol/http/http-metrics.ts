@@ -53,7 +53,9 @@ export function markA2A(
         'rpc.method': known,
         'a2a.transport': transport,
         'http.request.method': request.method,
-        ...(endpoint || request.routeOptions.url ? { 'http.route': endpoint ?? request.routeOptions.url } : {}),
+        ...(endpoint || request.routeOptions.url
+          ? { 'http.route': endpoint ?? request.routeOptions.url }
+          : {}),
       })
     : undefined;
   (request as unknown as Record<symbol, A2AMark>)[A2A] = {
