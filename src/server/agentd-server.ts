@@ -7,8 +7,8 @@ import type { AgentdConfig } from '../config/schema.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
 import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
 import { HealthChecker } from '../observability/health-checker.js';
-import { AgentdMetrics } from '../observability/metrics.js';
-import { startMetricsServer, type MetricsServer } from '../observability/metrics-server.js';
+import type { AgentdMetrics } from '../observability/metrics.js';
+import type { MetricsServer } from '../observability/metrics-server.js';
 import { VERSION } from '../version.js';
 import { Tracing } from '../observability/tracing.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
@@ -53,11 +53,12 @@ export class AgentdServer {
     agents: HostedAgent[],
     store: StateStore,
     readonly tracing: Tracing,
+    Metrics: typeof AgentdMetrics | undefined,
   ) {
     this.agents = agents;
     this.store = store;
-    this.metrics = config.prometheus.enabled
-      ? new AgentdMetrics({
+    this.metrics = Metrics
+      ? new Metrics({
           service: 'agentd',
           version: VERSION,
           environment: config.prometheus.environment,
@@ -120,6 +121,8 @@ export class AgentdServer {
         serviceName: 'agentd',
         version: VERSION,
       }),
+      // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
+      config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
     );
   }
 
@@ -164,6 +167,7 @@ export class AgentdServer {
       if (agent) publishCards(agent, cfg, endpoints);
     });
     if (this.metrics) {
+      const { startMetricsServer } = await import('../observability/metrics-server.js');
       this.metricsServer = await startMetricsServer(this.metrics, host, this.config.prometheus.port);
     }
     await this.registerAgents();

@@ -9,7 +9,8 @@
  * (or `<agent>/<tenant>` for a tenant of that agent), and the SDK client sends it in
  * every request. An empty tenant means the default agent.
  */
-import { SpanKind, Tracing } from '../../observability/tracing.js';
+import { SpanKind, traceFields, Tracing } from '../../observability/tracing.js';
+import type { Context } from '@opentelemetry/api';
 import * as grpc from '@grpc/grpc-js';
 import type { AgentCard, ListTasksResponse, StreamResponse, Task } from '@a2a-js/sdk';
 import { duplicateInterfacesForLegacy } from '@a2a-js/sdk/compat/v0_3';
@@ -42,6 +43,15 @@ export interface GrpcServerOptions {
   readonly tracing: Tracing;
   /** Told of every A2A call when it ends: its method, `ok` or the catalogue code, and its duration. */
   readonly observe?: ((method: string, status: string, seconds: number) => void) | undefined;
+}
+
+/** The correlation fields of a call, for its log lines. */
+function callFields(ctx: ServerCallContext): Record<string, string> {
+  const requestId = ctx.state.get(REQUEST_ID_STATE_KEY);
+  return {
+    ...(typeof requestId === 'string' ? { request_id: requestId } : {}),
+    ...traceFields(ctx.state.get(TRACE_CONTEXT_STATE_KEY) as Context | undefined),
+  };
 }
 
 /** Messages a stream may buffer in grpc-js before the producer waits for the socket. */
@@ -171,7 +181,9 @@ export async function startGrpcServer(
         },
         (error: unknown) => {
           const e = toAgentdError(error);
-          if (e.code === 'INTERNAL') logger.error({ err: error, method }, 'gRPC call failed');
+          if (e.code === 'INTERNAL') {
+            logger.error({ err: error, method, ...callFields(resolved.ctx) }, 'gRPC call failed');
+          }
           done(e.code);
           callback(toGrpcError(e));
         },
@@ -227,7 +239,8 @@ export async function startGrpcServer(
           else if (!controller.signal.aborted) {
             const e = toAgentdError(error);
             status = e.code;
-            if (e.code === 'INTERNAL') logger.error({ err: error, method }, 'gRPC stream failed');
+            if (e.code === 'INTERNAL')
+              logger.error({ err: error, method, ...traceFields(traced?.context) }, 'gRPC stream failed');
             call.emit('error', toGrpcError(e));
           }
         } finally {

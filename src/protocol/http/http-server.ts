@@ -5,7 +5,8 @@ import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';
-import { installHttpObservability } from './http-metrics.js';
+import { installHttpObservability, traceContextOf } from './http-metrics.js';
+import { traceFields } from '../../observability/tracing.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
@@ -81,7 +82,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           : error.statusCode !== undefined && error.statusCode < 500
             ? err('INVALID_REQUEST', error.message)
             : toAgentdError(error);
-    if (e.code === 'INTERNAL') options.logger.error({ err: error, url: request.url }, 'unhandled error');
+    if (e.code === 'INTERNAL') {
+      options.logger.error(
+        {
+          err: error,
+          request_id: request.id,
+          ...traceFields(traceContextOf(request)),
+          path: request.url.split('?')[0],
+        },
+        'unhandled error',
+      );
+    }
     if ((request.routeOptions.config as { protocol?: string } | undefined)?.protocol === 'jsonrpc') {
       return sendJsonRpcError(reply, null, e);
     }
