@@ -256,3 +256,24 @@ describe('monitoring off', () => {
     }
   });
 });
+
+describe('v0.3 calls', () => {
+  it('are counted under the v1.0 operation they are', async () => {
+    const t = await startServer();
+    try {
+      await rpc(t.url, 'echo', 'message/send', {
+        message: {
+          kind: 'message',
+          messageId: 'v03-m',
+          role: 'user',
+          parts: [{ kind: 'text', text: 'old client' }],
+        },
+      });
+      const text = await (await fetch(`http://${t.server.metricsAddress}/metrics`)).text();
+      expect(text).toContain('a2a_requests_total{method="SendMessage",transport="jsonrpc",status="ok"} 1');
+      expect(text).not.toContain('method="unknown"');
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -35,6 +35,20 @@ export const A2A_METHODS = new Set([
   'GetExtendedAgentCard',
 ]);
 
+/** v0.3 JSON-RPC method names, served through the compat layer, as the v1.0 operations they are. */
+const V03_METHODS: Record<string, string> = {
+  'message/send': 'SendMessage',
+  'message/stream': 'SendStreamingMessage',
+  'tasks/get': 'GetTask',
+  'tasks/cancel': 'CancelTask',
+  'tasks/resubscribe': 'SubscribeToTask',
+  'tasks/pushNotificationConfig/set': 'CreateTaskPushNotificationConfig',
+  'tasks/pushNotificationConfig/get': 'GetTaskPushNotificationConfig',
+  'tasks/pushNotificationConfig/list': 'ListTaskPushNotificationConfigs',
+  'tasks/pushNotificationConfig/delete': 'DeleteTaskPushNotificationConfig',
+  'agent/getAuthenticatedExtendedCard': 'GetExtendedAgentCard',
+};
+
 /**
  * Marks the request as an A2A operation (its method, and a finer endpoint template if
  * known) and starts its server span when tracing is on.
@@ -46,7 +60,7 @@ export function markA2A(
   method: string,
   endpoint?: string,
 ): void {
-  const known = A2A_METHODS.has(method) ? method : 'unknown';
+  const known = A2A_METHODS.has(method) ? method : (V03_METHODS[method] ?? 'unknown');
   const span = tracing.enabled
     ? tracing.start(`A2A ${known}`, SpanKind.SERVER, tracing.extract(request.headers), {
         'rpc.system': 'a2a',
