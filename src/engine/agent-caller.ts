@@ -1,8 +1,7 @@
 import type { Context } from '@opentelemetry/api';
 import { Role, type AgentCard, type Message, type SendMessageRequest, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
-import { randomUUID } from 'node:crypto';
-import { textPart } from '../agents/parts.js';
+import { textMessage } from '../agents/parts.js';
 import { connect, type TransportName } from '../client/connect.js';
 import { SpanKind, Tracing } from '../observability/tracing.js';
 
@@ -41,7 +40,10 @@ export class AgentCaller {
     const { client, card } = await connected;
     const request: SendMessageRequest = {
       tenant: '',
-      message: typeof message === 'string' ? userMessage(message) : message,
+      message:
+        typeof message === 'string'
+          ? textMessage(Role.ROLE_USER, message, { contextId: '', taskId: '' })
+          : message,
       configuration: undefined,
       metadata: undefined,
     };
@@ -69,17 +71,4 @@ export class AgentCaller {
       throw error;
     }
   }
-}
-
-function userMessage(text: string): Message {
-  return {
-    messageId: randomUUID(),
-    contextId: '',
-    taskId: '',
-    role: Role.ROLE_USER,
-    parts: [textPart(text)],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  };
 }

@@ -1,5 +1,6 @@
 import type { Context } from '@opentelemetry/api';
 import { SpanKind, Tracing } from '../observability/tracing.js';
+import { redactUrl } from '../observability/logger.js';
 import { StreamResponse } from '@a2a-js/sdk';
 import type { TaskPushNotificationConfig } from '@a2a-js/sdk';
 import type { Logger } from 'pino';
@@ -160,14 +161,4 @@ export class PushNotifier {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Webhook URL without credentials or query string, safe for logs. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '<invalid url>';
-  }
 }

@@ -43,3 +43,13 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
   }
   return pino(options);
 }
+
+/** A URL without credentials or query string (webhooks, Redis), safe for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
+}

@@ -1,5 +1,12 @@
 /** Official @a2a-js/sdk clients for a running server, and message builders. */
-import { Role, TaskState, type ListTasksRequest, type Message, type SendMessageRequest } from '@a2a-js/sdk';
+import {
+  Role,
+  TaskState,
+  type ListTasksRequest,
+  type Message,
+  type SendMessageRequest,
+  type Task,
+} from '@a2a-js/sdk';
 import { ClientFactory, ClientFactoryOptions, type Client } from '@a2a-js/sdk/client';
 import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import { randomUUID } from 'node:crypto';
@@ -97,4 +104,35 @@ export function listContextRequest(contextId: string): ListTasksRequest {
     statusTimestampAfter: undefined,
     includeArtifacts: false,
   };
+}
+
+/**
+ * Resolves with the task once it is in `state`: follows its stream from any replica, and
+ * retries while the task is not stored yet (a takeover stores it) or its stream ended.
+ */
+export async function waitForTaskState(
+  client: Client,
+  id: string,
+  state: TaskState,
+  timeoutMs = 15_000,
+): Promise<Task> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const task = await client.getTask({ tenant: '', id }).catch(() => undefined);
+    if (task?.status?.state === state) return task;
+    if (task) {
+      try {
+        for await (const event of client.resubscribeTask({ tenant: '', id })) {
+          const p = event.payload;
+          const s = p?.$case === 'task' || p?.$case === 'statusUpdate' ? p.value.status?.state : undefined;
+          if (s === state) break;
+        }
+      } catch {
+        // The task finished between the read and the subscribe: read it again.
+      }
+    } else {
+      await new Promise((r) => setTimeout(r, 50)); // not stored yet: nothing to follow
+    }
+    if (Date.now() > deadline) throw new Error(`task ${id} never reached ${TaskState[state] ?? state}`);
+  }
 }

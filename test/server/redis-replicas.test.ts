@@ -1,7 +1,7 @@
-import { TaskState, type Task } from '@a2a-js/sdk';
+import { TaskState } from '@a2a-js/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
-import { clientFor, listContextRequest, sendRequest } from '../helpers/sdk-client.js';
+import { clientFor, listContextRequest, sendRequest, waitForTaskState } from '../helpers/sdk-client.js';
 import { eventually, startServer, type TestServer } from '../helpers/server.js';
 import { expectRpcError, messageJson, rpc } from '../helpers/wire.js';
 
@@ -222,7 +222,7 @@ describe('one work queue for all replicas (maxConcurrentWorkflows 1, maxQueueDep
     // Freeing A's worker lets A take the waiting task.
     if (!('status' in first) || !('status' in second)) throw new Error('expected tasks');
     await onB.cancelTask({ tenant: '', id: first.id, metadata: undefined });
-    const running = await waitForState(onB, fourth.id, TaskState.TASK_STATE_WORKING);
+    const running = await waitForTaskState(onB, fourth.id, TaskState.TASK_STATE_WORKING);
     expect(running.status?.state).toBe(TaskState.TASK_STATE_WORKING);
     for (const id of [second.id, fourth.id]) await onA.cancelTask({ tenant: '', id, metadata: undefined });
     const never = await onB.getTask({ tenant: '', id: third.id });
@@ -230,22 +230,3 @@ describe('one work queue for all replicas (maxConcurrentWorkflows 1, maxQueueDep
     expect(never.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
   });
 });
-
-/** Follows a task until it reaches `state` (the stream is the event to await). */
-async function waitForState(
-  client: Awaited<ReturnType<typeof clientFor>>,
-  id: string,
-  state: TaskState,
-): Promise<Task> {
-  for await (const event of client.resubscribeTask({ tenant: '', id })) {
-    const p = event.payload;
-    const s =
-      p?.$case === 'task'
-        ? p.value.status?.state
-        : p?.$case === 'statusUpdate'
-          ? p.value.status?.state
-          : undefined;
-    if (s === state) return client.getTask({ tenant: '', id });
-  }
-  throw new Error(`task ${id} never reached ${state}`);
-}

@@ -15,7 +15,7 @@ import {
   type Agentd,
 } from '../helpers/agentd-process.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
-import { clientFor, listContextRequest, sendRequest } from '../helpers/sdk-client.js';
+import { clientFor, listContextRequest, sendRequest, waitForTaskState } from '../helpers/sdk-client.js';
 import { eventState, messageJson, rpc, rpcStream, streamPayload, type SseFrame } from '../helpers/wire.js';
 
 const STEP_AGENT = resolve(import.meta.dirname, '../fixtures/step-agent.mjs');
@@ -79,29 +79,6 @@ describe('three replicas on one Redis', () => {
       if (line) return line;
       if (Date.now() > deadline) throw new Error('timed out waiting for the agent to write its line');
       await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  /** Follows a task until it reaches `state` (it may not be stored yet: retried until it is). */
-  async function waitForState(
-    client: Awaited<ReturnType<typeof clientFor>>,
-    id: string,
-    state: TaskState,
-    timeoutMs = 15_000,
-  ): Promise<Task> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const task = await client.getTask({ tenant: '', id }).catch(() => undefined);
-      if (task?.status?.state === state) return task;
-      if (task) {
-        for await (const event of client.resubscribeTask({ tenant: '', id })) {
-          const p = event.payload;
-          if (p?.$case === 'statusUpdate' && p.value.status?.state === state) break;
-        }
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`task ${id} never reached ${state}`);
-      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -272,7 +249,7 @@ describe('three replicas on one Redis', () => {
 
     const rerun = await waitForLine((l) => l.startsWith(`${taskId} started`) && l.endsWith('attempt-2'));
     expect(rerun).not.toContain(`pid-${a.process.child.pid}`);
-    const done = await waitForState(onB, taskId, TaskState.TASK_STATE_COMPLETED);
+    const done = await waitForTaskState(onB, taskId, TaskState.TASK_STATE_COMPLETED);
     expect(done.contextId).toBe(contextId);
     expect(done.metadata?.['agentd.attempt']).toBe(2);
     expect(done.history[0]?.parts[0]?.content).toEqual({ $case: 'text', value: 'slow start' });

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RetentionPolicy, StoredTask } from '../../src/store/ports.js';
 import { RedisStateStore } from '../../src/store/redis/redis-state-store.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
+import { eventually } from '../helpers/server.js';
 import { storeConformance } from './conformance.js';
 
 let redis: RedisProcess;
@@ -113,7 +114,12 @@ describe('RedisStateStore retention', () => {
   it('enforces the cap by itself every 32 finished tasks, without a sweep', async () => {
     s = store({ ttlMs: 3_600_000, maxTerminalTasks: 5 });
     for (let i = 0; i < 32; i++) await finish(`n${i}`, 1000 + i);
-    await eventually(async () => (await s.tasks.get('n26')) === undefined, 'the trim after 32 finishes');
+    // The trim runs in the background after the 32nd finish: there is no event to await.
+    await eventually(
+      async () => (await s.tasks.get('n26')) === undefined,
+      5000,
+      'the trim after 32 finishes',
+    );
     expect(await s.tasks.get('n27')).toBeDefined();
     const page = await s.tasks.list({ agent: 'a', tenant: '', pageSize: 100, pageToken: '' });
     expect(page.totalSize).toBe(5);
@@ -324,12 +330,3 @@ describe('RedisWorkQueue leases across replicas (one Redis, one keyPrefix)', () 
     expect(taskId).toBe('t1');
   });
 });
-
-/** Polls an async condition (store state changed by a background trim: no event to await). */
-async function eventually(predicate: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -9,6 +9,7 @@ import { RedisPushConfigStore } from './redis-push-config-store.js';
 import { RedisTaskStore, type SaveReply } from './redis-task-store.js';
 import { RedisWorkQueue } from './redis-work-queue.js';
 import { guardUnavailable, toStoreError } from './store-unavailable.js';
+import { redactUrl } from '../../observability/logger.js';
 import { COMMIT } from './task-lua.js';
 
 export interface RedisStateStoreOptions {
@@ -127,15 +128,6 @@ export class RedisStateStore implements StateStore {
     this.queue.close();
     this.events.closeFollowers();
     await this.redis.quit().catch(() => this.redis.disconnect());
-  }
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '<invalid url>';
   }
 }
 
