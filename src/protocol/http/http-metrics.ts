@@ -6,7 +6,7 @@
  * `traceparent`), and, when they answer with an error, its catalogue code.
  */
 import type { Context } from '@opentelemetry/api';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { A2ATransport, AgentdMetrics } from '../../observability/metrics.js';
 import { SpanKind, Tracing } from '../../observability/tracing.js';
 
@@ -92,23 +92,27 @@ export function markA2AError(request: FastifyRequest, code: string): void {
   if (mark) mark.status = code;
 }
 
-/** Records every request's metrics (when on) and ends A2A server spans (when tracing). */
-export function installHttpObservability(app: FastifyInstance, metrics: AgentdMetrics | undefined): void {
-  app.addHook('onRequest', (request, reply, done) => {
-    const started = performance.now();
-    reply.raw.once('close', () => {
-      const seconds = (performance.now() - started) / 1000;
-      const mark = (request as unknown as Record<symbol, A2AMark | undefined>)[A2A];
-      const endpoint = mark?.endpoint ?? request.routeOptions.url ?? 'unmatched';
-      const status = reply.raw.statusCode;
-      metrics?.httpRequest(request.method, endpoint, status, seconds);
-      if (mark) {
-        const outcome = mark.status ?? (status < 400 ? 'ok' : `HTTP_${status}`);
-        metrics?.a2aRequest(mark.method, mark.transport, outcome, seconds);
-        mark.span?.span.setAttribute('http.response.status_code', status);
-        Tracing.end(mark.span, outcome === 'ok' ? undefined : outcome);
-      }
-    });
-    done();
+/**
+ * Watches a request until its response ends, then records its metrics (when on) and ends
+ * its A2A server span (when tracing). Called from the app's one `onRequest` hook.
+ */
+export function observeRequest(
+  metrics: AgentdMetrics | undefined,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const started = performance.now();
+  reply.raw.once('close', () => {
+    const seconds = (performance.now() - started) / 1000;
+    const mark = (request as unknown as Record<symbol, A2AMark | undefined>)[A2A];
+    const endpoint = mark?.endpoint ?? request.routeOptions.url ?? 'unmatched';
+    const status = reply.raw.statusCode;
+    metrics?.httpRequest(request.method, endpoint, status, seconds);
+    if (mark) {
+      const outcome = mark.status ?? (status < 400 ? 'ok' : `HTTP_${status}`);
+      metrics?.a2aRequest(mark.method, mark.transport, outcome, seconds);
+      mark.span?.span.setAttribute('http.response.status_code', status);
+      Tracing.end(mark.span, outcome === 'ok' ? undefined : outcome);
+    }
   });
 }

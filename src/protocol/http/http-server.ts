@@ -5,7 +5,7 @@ import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';
-import { installHttpObservability, traceContextOf } from './http-metrics.js';
+import { observeRequest, traceContextOf } from './http-metrics.js';
 import { traceFields } from '../../observability/tracing.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
@@ -55,11 +55,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     routerOptions: { ignoreTrailingSlash: true },
   });
 
+  // One hook for every request: echo its id, and watch it for metrics and tracing when on.
+  const observed = Boolean(options.metrics || options.tracing.enabled);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (observed) observeRequest(options.metrics, request, reply);
     done();
   });
-  if (options.metrics || options.tracing.enabled) installHttpObservability(app, options.metrics);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', 'application/a2a+json'],
