@@ -208,6 +208,51 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     defaultMessage: 'The task was modified concurrently; retry',
   },
+  MCP_TOOL_NOT_FOUND: {
+    jsonRpc: -32060,
+    http: 404,
+    grpc: 'NOT_FOUND',
+    reason: 'MCP_TOOL_NOT_FOUND',
+    defaultMessage: 'No such MCP tool',
+  },
+  MCP_INVALID_ARGUMENTS: {
+    jsonRpc: -32061,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+    reason: 'MCP_INVALID_ARGUMENTS',
+    defaultMessage: "The arguments do not match the tool's input schema",
+  },
+  MCP_SERVER_UNAVAILABLE: {
+    jsonRpc: -32062,
+    http: 503,
+    grpc: 'UNAVAILABLE',
+    reason: 'MCP_SERVER_UNAVAILABLE',
+    retryable: true,
+    defaultMessage: 'The MCP server is unavailable; retry later',
+  },
+  MCP_TIMEOUT: {
+    jsonRpc: -32063,
+    http: 504,
+    grpc: 'DEADLINE_EXCEEDED',
+    reason: 'MCP_TIMEOUT',
+    retryable: true,
+    defaultMessage: 'The MCP tool call timed out',
+  },
+  MCP_TOOL_ERROR: {
+    jsonRpc: -32064,
+    http: 502,
+    grpc: 'ABORTED',
+    reason: 'MCP_TOOL_ERROR',
+    defaultMessage: 'The MCP tool reported an error',
+  },
+  MCP_CALL_FAILED: {
+    jsonRpc: -32065,
+    http: 502,
+    grpc: 'UNAVAILABLE',
+    reason: 'MCP_CALL_FAILED',
+    retryable: true,
+    defaultMessage: 'The MCP call failed',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable catalogue code, e.g. `TASK_NOT_FOUND`. */

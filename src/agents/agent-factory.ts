@@ -3,25 +3,73 @@ import type { AgentExecutor } from '@a2a-js/sdk/server';
 import { duplicateInterfacesForLegacy } from '@a2a-js/sdk/compat/v0_3';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
 import type { AgentConfig, SkillConfig } from '../config/schema.js';
+import { describeSecret, readSecret } from '../config/secrets.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
+import type { McpPool } from '../mcp/mcp-pool.js';
 import { CountdownAgent } from './countdown-agent.js';
 import { EchoAgent } from './echo-agent.js';
+import { isCardContributor, ToolsAgent } from './tools-agent.js';
 
 /** Raised when an agent cannot be built from its config entry (bad module, bad export). */
 export class AgentLoadError extends Error {
   override readonly name = 'AgentLoadError';
 }
 
-/** Builds the executor for a config entry; `module` agents are imported from disk. */
-export async function createExecutor(config: AgentConfig, baseDir: string): Promise<AgentExecutor> {
+/** What building agents needs besides their config entry. */
+export interface AgentBuildContext {
+  /** Directory relative paths (modules, secret files) resolve against. */
+  readonly baseDir: string;
+  /** The MCP client pool, when MCP servers are configured. */
+  readonly mcp?: McpPool | undefined;
+  readonly logger?: Logger | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * Builds the executor for a config entry; `module` agents are imported from disk. Resolves
+ * `undefined` for an agent that cannot run here and is skipped with a log line (an `llm`
+ * agent without an API key).
+ */
+export async function createExecutor(
+  config: AgentConfig,
+  build: AgentBuildContext,
+): Promise<AgentExecutor | undefined> {
   switch (config.kind) {
     case 'echo':
       return new EchoAgent();
     case 'countdown':
       return new CountdownAgent({ stepMs: config.stepMs, maxCount: config.maxCount });
     case 'module':
-      return loadModuleExecutor(config.name, config.module, config.export, config.options, baseDir);
+      return loadModuleExecutor(config.name, config.module, config.export, config.options, build.baseDir);
+    case 'tools':
+      if (!build.mcp) throw new AgentLoadError(`agent "${config.name}": no MCP servers are configured`);
+      return new ToolsAgent(build.mcp, { servers: config.servers, tools: config.tools });
+    case 'llm': {
+      const apiKey = readSecret(config.apiKey, build.baseDir, build.env ?? process.env);
+      if (apiKey === undefined) {
+        build.logger?.warn(
+          { agent: config.name },
+          `llm agent "${config.name}" not started: no API key (${describeSecret(config.apiKey)} is not set)`,
+        );
+        return undefined;
+      }
+      // The AI SDK is loaded only when an llm agent runs.
+      const { LlmAgent } = await import('./llm-agent.js');
+      return new LlmAgent(build.mcp, {
+        name: config.name,
+        baseUrl: config.baseUrl,
+        model: config.model,
+        apiKey,
+        system: config.system,
+        maxSteps: config.maxSteps,
+        ...(config.maxOutputTokens !== undefined ? { maxOutputTokens: config.maxOutputTokens } : {}),
+        ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+        servers: config.servers,
+        ...(config.tools ? { tools: config.tools } : {}),
+      });
+    }
   }
 }
 
@@ -102,7 +150,13 @@ export interface Endpoints {
  * JSON-RPC interface is listed again stamped `protocolVersion: 0.3`, so the SDK's compat
  * client finds it. On gRPC, agents share one port and are told apart by `tenant`.
  */
-export function buildCard(config: AgentConfig, endpoints: Endpoints, hasExtendedCard: boolean): AgentCard {
+export function buildCard(
+  config: AgentConfig,
+  endpoints: Endpoints,
+  hasExtendedCard: boolean,
+  executor?: AgentExecutor,
+): AgentCard {
+  const contributor = isCardContributor(executor) ? executor : undefined;
   const { baseUrl } = endpoints;
   const urls = agentUrls(baseUrl, config.name);
   const interfaces: AgentInterface[] = [];
@@ -132,26 +186,35 @@ export function buildCard(config: AgentConfig, endpoints: Endpoints, hasExtended
     capabilities: {
       streaming: config.streaming,
       pushNotifications: config.pushNotifications,
-      extensions: [],
+      extensions: contributor?.cardExtensions() ?? [],
       extendedAgentCard: hasExtendedCard,
     },
     securitySchemes: {},
     securityRequirements: [],
     defaultInputModes: ['text/plain', 'application/json'],
     defaultOutputModes: ['text/plain', 'application/json'],
-    skills: (
-      config.skills ?? [
-        { id: config.kind, name: config.name, description: '', tags: [config.kind], examples: [] },
-      ]
-    ).map(toSkill),
+    skills: contributor
+      ? [...contributor.cardSkills(), ...(config.skills ?? []).map(toSkill)]
+      : (
+          config.skills ?? [
+            { id: config.kind, name: config.name, description: '', tags: [config.kind], examples: [] },
+          ]
+        ).map(toSkill),
     signatures: [],
     iconUrl: undefined,
   };
 }
 
-/** Builds a hosted agent from config (the card gets its URLs when the server listens). */
-export async function createHostedAgent(config: AgentConfig, baseDir: string): Promise<HostedAgent> {
-  const executor = await createExecutor(config, baseDir);
+/**
+ * Builds a hosted agent from config (the card gets its URLs when the server listens), or
+ * `undefined` when the agent is skipped (see {@link createExecutor}).
+ */
+export async function createHostedAgent(
+  config: AgentConfig,
+  build: AgentBuildContext,
+): Promise<HostedAgent | undefined> {
+  const executor = await createExecutor(config, build);
+  if (!executor) return undefined;
   return {
     name: config.name,
     executor,
@@ -159,6 +222,7 @@ export async function createHostedAgent(config: AgentConfig, baseDir: string): P
       config,
       { baseUrl: 'http://127.0.0.1', http: true, grpcAddress: undefined, compatV03: false },
       false,
+      executor,
     ),
     extendedCard: undefined,
   };
@@ -167,7 +231,7 @@ export async function createHostedAgent(config: AgentConfig, baseDir: string): P
 /** Sets the agent's card (and extended card) for the server's public base URL. */
 export function publishCards(agent: HostedAgent, config: AgentConfig, endpoints: Endpoints): void {
   const extended = config.extendedCard;
-  agent.card = buildCard(config, endpoints, extended !== undefined);
+  agent.card = buildCard(config, endpoints, extended !== undefined, agent.executor);
   agent.extendedCard = extended
     ? {
         ...agent.card,

@@ -1,17 +1,22 @@
 import type { Artifact, Message, StreamResponse, Task } from '@a2a-js/sdk';
 import { stateLabel } from '../engine/task-state.js';
 
+/** Parts as text: consecutive text parts run together (streamed chunks); other kinds go on their own line. */
 function partsText(parts: Message['parts']): string {
-  return parts
-    .map((p) => {
-      const c = p.content;
-      if (!c) return '';
-      if (c.$case === 'text') return c.value;
-      if (c.$case === 'data') return JSON.stringify(c.value);
-      if (c.$case === 'url') return `<${c.value}>`;
-      return `<${p.mediaType || 'binary'} ${c.value.length} bytes>`;
-    })
-    .join('');
+  let out = '';
+  let previous: string | undefined;
+  for (const p of parts) {
+    const c = p.content;
+    if (!c) continue;
+    const kind = c.$case;
+    if (previous !== undefined && (kind !== 'text' || previous !== 'text')) out += '\n    ';
+    previous = kind;
+    if (c.$case === 'text') out += c.value;
+    else if (c.$case === 'data') out += JSON.stringify(c.value);
+    else if (c.$case === 'url') out += `<${c.value}>`;
+    else out += `<${p.mediaType || 'binary'} ${c.value.length} bytes${p.filename ? ` ${p.filename}` : ''}>`;
+  }
+  return out;
 }
 
 function artifactText(a: Artifact): string {

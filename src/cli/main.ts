@@ -7,10 +7,11 @@ import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/co
 import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
 import { isTerminal, stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
-import { AgentdServer } from '../server/agentd-server.js';
+import type { AgentdServer } from '../server/agentd-server.js';
 import { redisAddress } from '../store/create-store.js';
 import { formatEvent, formatMessage, formatTask } from './format.js';
 import { textMessage } from '../agents/parts.js';
+import { FETCH_ALLOW_ENV, parseFetchAllow, runDemoMcpServerStdio } from '../mcp/demo-server.js';
 
 /** Exit codes: 0 ok, 1 runtime or remote error, 2 bad configuration or usage. */
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
@@ -32,7 +33,8 @@ function intArg(name: string, min = 0): (v: string) => number {
 
 /**
  * Runs the CLI. Resolves with the exit code for one-shot commands; `serve` resolves when
- * the server has started and keeps running until SIGTERM/SIGINT (see `bin/agentd.js`).
+ * the server has started and keeps running until SIGTERM/SIGINT (see `bin/agentd.js`);
+ * `mcp-demo-server` resolves when its stdin closes.
  */
 export async function runCli(
   argv: string[],
@@ -129,6 +131,8 @@ export async function runCli(
         const logger = createLogger(config.logging.level as LevelWithSilent);
         let server: AgentdServer;
         try {
+          // Loaded here, so client commands and the demo MCP server start without the runtime.
+          const { AgentdServer } = await import('../server/agentd-server.js');
           server = await AgentdServer.create(config, logger, loaded.baseDir);
         } catch (error) {
           if (error instanceof AgentLoadError) {
@@ -354,6 +358,52 @@ export async function runCli(
       const { client } = await connect(url, opts.transport);
       const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
       out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+    });
+
+  program
+    .command('mcp-demo-server')
+    .description(
+      "serve agentd's demo MCP server on stdio until stdin closes (tools: time_now, calculate, fetch_url, sleep)",
+    )
+    .option(
+      '--fetch-allow <hosts>',
+      `hosts fetch_url may GET, comma-separated: example.com, *.example.com (env ${FETCH_ALLOW_ENV}; default none: fetching disabled)`,
+      (v: string) => {
+        try {
+          return parseFetchAllow(v);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message);
+        }
+      },
+    )
+    .addHelpText(
+      'after',
+      `
+An MCP client starts it as a child process and talks MCP over its stdin/stdout, e.g.
+  npx agentd mcp-demo-server --fetch-allow 'example.com,*.wikipedia.org'
+stdout carries only the protocol (newline-delimited JSON-RPC); diagnostics go to stderr.
+
+Tools:
+  time_now    the current time in an IANA time zone (default UTC)
+  calculate   arithmetic: + - * / % ^, parentheses, sqrt abs round floor ceil min max, pi e
+  fetch_url   HTTP GET of allow-listed hosts only (redirects re-checked, 10 s timeout, 100 KiB cap)
+  sleep       waits up to 600 s with progress every second; honours cancellation
+
+Exit codes: 0 when stdin closes, 2 for an invalid --fetch-allow or ${FETCH_ALLOW_ENV}.`,
+    )
+    .action(async (opts: { fetchAllow?: string[] }) => {
+      let fetchAllow = opts.fetchAllow;
+      try {
+        fetchAllow ??= parseFetchAllow(io.env[FETCH_ALLOW_ENV] ?? '');
+      } catch (error) {
+        fail(`${FETCH_ALLOW_ENV}: ${(error as Error).message}`);
+        exitCode = EXIT.USAGE;
+        return;
+      }
+      io.stderr.write(
+        `agentd ${VERSION} demo MCP server on stdio; fetch_url allows: ${fetchAllow.length > 0 ? fetchAllow.join(', ') : 'nothing (fetching disabled)'}\n`,
+      );
+      await runDemoMcpServerStdio({ fetchAllow });
     });
 
   try {

@@ -54,6 +54,8 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'AGENTD_TRACING', path: ['tracing', 'enabled'], type: 'bool' },
   { env: 'MONITORING_ENABLED', path: ['prometheus', 'enabled'], type: 'bool' },
   { env: 'AGENTD_ENVIRONMENT', path: ['prometheus', 'environment'], type: 'string' },
+  { env: 'MCP_SERVER_TIMEOUT', path: ['mcp', 'timeoutSeconds'], type: 'number' },
+  { env: 'AGENTD_MCP_ENDPOINT', path: ['mcp', 'endpoint'], type: 'bool' },
 ];
 
 /** CLI flags that override both the file and the environment. */

@@ -35,6 +35,56 @@ const agentCommon = {
     .optional(),
 };
 
+/** A secret: a literal string, or read from an environment variable or a file (e.g. a mounted Secret). */
+const secretSchema = z.union([
+  z.string(),
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+
+const mcpServerCommon = {
+  /** Name used in tool lookups, metrics (`server` label), logs and readiness checks. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, ".", "-" or "_"'),
+  /** Per-call timeout for this server; default `mcp.timeoutSeconds` (MCP_SERVER_TIMEOUT). */
+  timeoutSeconds: z.number().min(0.01).optional(),
+  /** When true (default) readiness fails while this server is unreachable; when false it is only reported. */
+  required: z.boolean().default(true),
+};
+
+const mcpServerSchema = z.discriminatedUnion('transport', [
+  z.strictObject({
+    ...mcpServerCommon,
+    transport: z.literal('stdio'),
+    /** The program to start; `node` means the Node.js running agentd. */
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    /** Added to a minimal inherited environment (PATH, HOME, ...); values may be secrets. */
+    env: z.record(z.string(), secretSchema).default({}),
+    /** Working directory, relative to the config file's directory. */
+    cwd: z.string().optional(),
+  }),
+  z.strictObject({
+    ...mcpServerCommon,
+    /** Streamable HTTP. */
+    transport: z.literal('http'),
+    url: z.url(),
+    /** Extra request headers; values may be secrets (`{ env: NAME }`, `{ file: path }`). */
+    headers: z.record(z.string(), secretSchema).default({}),
+    /** Sent as `Authorization: Bearer <token>`. */
+    bearerToken: secretSchema.optional(),
+  }),
+]);
+
+/** MCP tools of configured servers, by server name, optionally only some of them. */
+const toolSource = {
+  /** MCP servers (names from `mcp.servers`) whose tools this agent uses. */
+  servers: z.array(z.string().min(1)).min(1),
+  /** Only these tools (names, or `server/tool`); default all. */
+  tools: z.array(z.string().min(1)).optional(),
+};
+
 const agentSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...agentCommon, kind: z.literal('echo') }),
   z.strictObject({
@@ -52,138 +102,213 @@ const agentSchema = z.discriminatedUnion('kind', [
     /** Passed to the class constructor or factory function. */
     options: z.record(z.string(), z.unknown()).default({}),
   }),
+  z.strictObject({
+    ...agentCommon,
+    /** Exposes MCP tools as A2A skills: one skill per tool. */
+    kind: z.literal('tools'),
+    ...toolSource,
+  }),
+  z.strictObject({
+    ...agentCommon,
+    /** A chat model (OpenAI-compatible API) that may call MCP tools. */
+    kind: z.literal('llm'),
+    /** The API's base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1. */
+    baseUrl: z.url(),
+    model: z.string().min(1),
+    /** Without a key the agent is not started (logged); local servers that need none: `apiKey: none`. */
+    apiKey: secretSchema.default({ env: 'OPENAI_API_KEY' }),
+    system: z.string().default('You are a helpful assistant. Use the tools you are given when they help.'),
+    /** Model calls per message (each tool round is one); the loop stops there. */
+    maxSteps: z.number().int().min(1).max(50).default(5),
+    maxOutputTokens: z.number().int().min(1).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    servers: toolSource.servers.default([]),
+    tools: toolSource.tools,
+  }),
 ]);
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-export const configSchema = z.strictObject({
-  server: z
-    .strictObject({
-      host: z.string().default('0.0.0.0'),
-      httpPort: z.number().int().min(0).max(65_535).default(8080),
-      /** Base URL clients use to reach this server (for agent cards); default derived from host and port. */
-      publicUrl: z.url().optional(),
-      bodyLimitBytes: z
-        .number()
-        .int()
-        .min(1024)
-        .default(10 * MiB),
-      sseKeepAliveMs: z.number().int().min(100).default(15_000),
-      shutdownDrainMs: z.number().int().min(0).default(10_000),
-      /** Serve v0.3 clients through the SDK's compat layer. */
-      compatV03: z.boolean().default(true),
-      /** Which A2A bindings to serve: `http` (JSON-RPC + REST), `grpc`, or `both`. Cards and probes are always on HTTP. */
-      transport: z.enum(['http', 'grpc', 'both']).default('both'),
-      grpcPort: z.number().int().min(0).max(65_535).default(8081),
-      /** `host:port` clients use for gRPC (for agent cards); default derived from publicUrl or host, and grpcPort. */
-      grpcPublicAddress: z.string().min(3).optional(),
-      grpcMaxMessageBytes: z
-        .number()
-        .int()
-        .min(1024)
-        .default(10 * MiB),
-      /** Keep-alive ping interval on gRPC connections, so long-lived streams survive idle proxies. */
-      grpcKeepaliveMs: z.number().int().min(1000).default(30_000),
-    })
-    .prefault({}),
-  store: z
-    .strictObject({
-      /** `memory` (embedded, one process) or `redis` (shared by every replica). */
-      kind: z.enum(['memory', 'redis']).default('memory'),
-      redis: z
-        .strictObject({
-          /** `redis://[:password@]host:port[/db]`, or `rediss://` for TLS; overrides host/port/password/db. */
-          url: z
-            .string()
-            .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-            .optional(),
-          host: z.string().min(1).default('localhost'),
-          port: z.number().int().min(1).max(65_535).default(6379),
-          password: z.string().optional(),
-          db: z.number().int().min(0).default(0),
-          tls: z.boolean().default(false),
-          /** Prepended to every key, so several deployments can share one Redis. */
-          keyPrefix: z.string().default('agentd:'),
-        })
-        .prefault({}),
-      retention: z
-        .strictObject({
-          ttlSeconds: z.number().min(0.01).default(3600),
-          maxTerminalTasks: z.number().int().min(1).default(10_000),
-          /**
-           * Redis: a finished task's event stream is dropped this long after the task ended
-           * (the snapshot keeps the outcome); resuming a stream later gets the final task.
-           */
-          closedStreamSeconds: z.number().min(0).default(30),
-        })
-        .prefault({}),
-      maxEventsPerTask: z.number().int().min(10).default(10_000),
-    })
-    .prefault({}),
-  execution: z
-    .strictObject({
-      maxConcurrentWorkflows: z.number().int().min(1).default(50),
-      /** Tasks of one agent waiting for a worker (across replicas) before new ones get QUEUE_FULL. */
-      maxQueueDepth: z.number().int().min(0).default(1000),
-      cancelGraceMs: z.number().int().min(0).default(2000),
-      /**
-       * Redis: a replica renews the leases of the tasks it runs; when it dies, another takes
-       * its tasks over within leaseSeconds + min(5 s, leaseSeconds / 5) (30 s by default).
-       */
-      leaseSeconds: z.number().min(0.1).default(25),
-      /** Runs of one task (takeovers included) before it is marked FAILED instead of re-run. */
-      maxAttempts: z.number().int().min(1).default(3),
-    })
-    .prefault({}),
-  push: z
-    .strictObject({
-      maxAttempts: z.number().int().min(1).max(20).default(3),
-      baseDelayMs: z.number().int().min(1).default(500),
-      timeoutMs: z.number().int().min(100).default(5000),
-      maxPendingPerTarget: z.number().int().min(1).default(1000),
-    })
-    .prefault({}),
-  logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
-  /** OpenTelemetry tracing: on with an OTLP endpoint (spans exported) or `enabled` (spans dropped). */
-  tracing: z
-    .strictObject({
-      enabled: z.boolean().default(false),
-      /** OTLP/HTTP base URL, e.g. http://otel-collector:4318 (OTEL_EXPORTER_OTLP_ENDPOINT). */
-      endpoint: z.url().optional(),
-    })
-    .prefault({}),
-  /** Prometheus metrics at `/metrics` on their own port (the seed's 9090). */
-  prometheus: z
-    .strictObject({
-      /** `false` (or MONITORING_ENABLED=false) turns the listener off. */
-      enabled: z.boolean().default(true),
-      port: z.number().int().min(0).max(65_535).default(9090),
-      /** The `environment` label of `agent_info`. */
-      environment: z.string().min(1).default('production'),
-    })
-    .prefault({}),
-  registry: z
-    .strictObject({
-      /** How often this server re-registers its agents; entries expire after 3 missed beats. */
-      heartbeatSeconds: z.number().min(0.05).default(30),
-    })
-    .prefault({}),
-  agents: z
-    .array(agentSchema)
-    .min(1, 'must define at least one agent')
-    .superRefine((agents, ctx) => {
-      const seen = new Set<string>();
-      agents.forEach((a, i) => {
-        if (seen.has(a.name))
-          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${a.name}" is used twice` });
-        seen.add(a.name);
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        httpPort: z.number().int().min(0).max(65_535).default(8080),
+        /** Base URL clients use to reach this server (for agent cards); default derived from host and port. */
+        publicUrl: z.url().optional(),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(10 * MiB),
+        sseKeepAliveMs: z.number().int().min(100).default(15_000),
+        shutdownDrainMs: z.number().int().min(0).default(10_000),
+        /** Serve v0.3 clients through the SDK's compat layer. */
+        compatV03: z.boolean().default(true),
+        /** Which A2A bindings to serve: `http` (JSON-RPC + REST), `grpc`, or `both`. Cards and probes are always on HTTP. */
+        transport: z.enum(['http', 'grpc', 'both']).default('both'),
+        grpcPort: z.number().int().min(0).max(65_535).default(8081),
+        /** `host:port` clients use for gRPC (for agent cards); default derived from publicUrl or host, and grpcPort. */
+        grpcPublicAddress: z.string().min(3).optional(),
+        grpcMaxMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(10 * MiB),
+        /** Keep-alive ping interval on gRPC connections, so long-lived streams survive idle proxies. */
+        grpcKeepaliveMs: z.number().int().min(1000).default(30_000),
+      })
+      .prefault({}),
+    store: z
+      .strictObject({
+        /** `memory` (embedded, one process) or `redis` (shared by every replica). */
+        kind: z.enum(['memory', 'redis']).default('memory'),
+        redis: z
+          .strictObject({
+            /** `redis://[:password@]host:port[/db]`, or `rediss://` for TLS; overrides host/port/password/db. */
+            url: z
+              .string()
+              .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+              .optional(),
+            host: z.string().min(1).default('localhost'),
+            port: z.number().int().min(1).max(65_535).default(6379),
+            password: z.string().optional(),
+            db: z.number().int().min(0).default(0),
+            tls: z.boolean().default(false),
+            /** Prepended to every key, so several deployments can share one Redis. */
+            keyPrefix: z.string().default('agentd:'),
+          })
+          .prefault({}),
+        retention: z
+          .strictObject({
+            ttlSeconds: z.number().min(0.01).default(3600),
+            maxTerminalTasks: z.number().int().min(1).default(10_000),
+            /**
+             * Redis: a finished task's event stream is dropped this long after the task ended
+             * (the snapshot keeps the outcome); resuming a stream later gets the final task.
+             */
+            closedStreamSeconds: z.number().min(0).default(30),
+          })
+          .prefault({}),
+        maxEventsPerTask: z.number().int().min(10).default(10_000),
+      })
+      .prefault({}),
+    execution: z
+      .strictObject({
+        maxConcurrentWorkflows: z.number().int().min(1).default(50),
+        /** Tasks of one agent waiting for a worker (across replicas) before new ones get QUEUE_FULL. */
+        maxQueueDepth: z.number().int().min(0).default(1000),
+        cancelGraceMs: z.number().int().min(0).default(2000),
+        /**
+         * Redis: a replica renews the leases of the tasks it runs; when it dies, another takes
+         * its tasks over within leaseSeconds + min(5 s, leaseSeconds / 5) (30 s by default).
+         */
+        leaseSeconds: z.number().min(0.1).default(25),
+        /** Runs of one task (takeovers included) before it is marked FAILED instead of re-run. */
+        maxAttempts: z.number().int().min(1).default(3),
+      })
+      .prefault({}),
+    push: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+        baseDelayMs: z.number().int().min(1).default(500),
+        timeoutMs: z.number().int().min(100).default(5000),
+        maxPendingPerTarget: z.number().int().min(1).default(1000),
+      })
+      .prefault({}),
+    logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+    /** OpenTelemetry tracing: on with an OTLP endpoint (spans exported) or `enabled` (spans dropped). */
+    tracing: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** OTLP/HTTP base URL, e.g. http://otel-collector:4318 (OTEL_EXPORTER_OTLP_ENDPOINT). */
+        endpoint: z.url().optional(),
+      })
+      .prefault({}),
+    /** Prometheus metrics at `/metrics` on their own port (the seed's 9090). */
+    prometheus: z
+      .strictObject({
+        /** `false` (or MONITORING_ENABLED=false) turns the listener off. */
+        enabled: z.boolean().default(true),
+        port: z.number().int().min(0).max(65_535).default(9090),
+        /** The `environment` label of `agent_info`. */
+        environment: z.string().min(1).default('production'),
+      })
+      .prefault({}),
+    /** MCP servers agents use (`tools` and `llm` agents), and how agentd talks to them. */
+    mcp: z
+      .strictObject({
+        /** Per-call timeout (the seed's `mcp.server.timeout`, MCP_SERVER_TIMEOUT); servers may override. */
+        timeoutSeconds: z.number().min(0.01).default(300),
+        /** How long one connection attempt (spawn/handshake and tools/list) may take. */
+        connectTimeoutSeconds: z.number().min(0.1).default(10),
+        /** Reconnect backoff: first delay, doubling up to the max, with jitter; retries never stop. */
+        reconnectBaseMs: z.number().int().min(10).default(500),
+        reconnectMaxMs: z.number().int().min(10).default(30_000),
+        /** Ping each connected server this often; a failed ping marks it down and reconnects (0: off). */
+        pingIntervalSeconds: z.number().min(0).default(15),
+        breaker: z
+          .strictObject({
+            /** Consecutive failed calls (timeouts, transport errors, crashes) that open a server's breaker. */
+            failures: z.number().int().min(1).default(5),
+            /** How long an open breaker fails calls fast before letting one through (half-open). */
+            halfOpenAfterSeconds: z.number().min(0.01).default(30),
+          })
+          .prefault({}),
+        /** Serve the hosted agents' skills as MCP tools at `/mcp` on the HTTP port. */
+        endpoint: z.boolean().default(true),
+        servers: z.array(mcpServerSchema).default([]),
+      })
+      .prefault({}),
+    registry: z
+      .strictObject({
+        /** How often this server re-registers its agents; entries expire after 3 missed beats. */
+        heartbeatSeconds: z.number().min(0.05).default(30),
+      })
+      .prefault({}),
+    agents: z
+      .array(agentSchema)
+      .min(1, 'must define at least one agent')
+      .superRefine((agents, ctx) => {
+        const seen = new Set<string>();
+        agents.forEach((a, i) => {
+          if (seen.has(a.name))
+            ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${a.name}" is used twice` });
+          seen.add(a.name);
+        });
+        if (agents.filter((a) => a.default).length > 1) {
+          ctx.addIssue({ code: 'custom', message: 'at most one agent may be marked default: true' });
+        }
+      }),
+  })
+  .superRefine((config, ctx) => {
+    const servers = new Set<string>();
+    config.mcp.servers.forEach((s, i) => {
+      if (servers.has(s.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mcp', 'servers', i, 'name'],
+          message: `"${s.name}" is used twice`,
+        });
+      servers.add(s.name);
+    });
+    config.agents.forEach((a, i) => {
+      if (a.kind !== 'tools' && a.kind !== 'llm') return;
+      a.servers.forEach((name, j) => {
+        if (!servers.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', i, 'servers', j],
+            message: `no MCP server "${name}" in mcp.servers (${[...servers].join(', ') || 'none configured'})`,
+          });
       });
-      if (agents.filter((a) => a.default).length > 1) {
-        ctx.addIssue({ code: 'custom', message: 'at most one agent may be marked default: true' });
-      }
-    }),
-});
+    });
+  });
 
 export type AgentdConfig = z.infer<typeof configSchema>;
 export type AgentConfig = AgentdConfig['agents'][number];
 export type SkillConfig = z.infer<typeof skillSchema>;
+export type McpConfig = AgentdConfig['mcp'];
+export type McpServerConfig = McpConfig['servers'][number];
+export type SecretRef = z.infer<typeof secretSchema>;

@@ -1,6 +1,7 @@
 import { RequestContext } from '@a2a-js/sdk/server';
 import type { AgentExecutor, ServerCallContext } from '@a2a-js/sdk/server';
 import type { AgentCard, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 
 /** An agent this process serves: its card, optional extended card, and executor. */
@@ -40,6 +41,8 @@ export interface RunHandle {
     options?: { transport?: 'jsonrpc' | 'rest' | 'grpc' },
   ): Promise<Message | Task>;
   readonly attempt: number;
+  /** The task's trace context (its server span), when tracing is on. */
+  readonly traceContext: Context | undefined;
   step<T>(key: string, fn: () => T | Promise<T>): Promise<T>;
 }
 
@@ -92,6 +95,14 @@ export class AgentdRequestContext implements RequestContext {
   ): Promise<Message | Task> {
     if (!this.handle.callAgent) throw new Error('callAgent is not available in this context');
     return this.handle.callAgent(agentUrl, message, options);
+  }
+
+  /**
+   * The task's trace context, when tracing is on: pass it as the parent of spans for work
+   * the agent does (agentd's own MCP calls and `callAgent` use it already).
+   */
+  get traceContext(): Context | undefined {
+    return this.handle.traceContext;
   }
 
   /** Business metrics, exported on `/metrics` (e.g. `metrics.inc('orders_placed_total')`). */

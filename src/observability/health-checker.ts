@@ -13,10 +13,19 @@ interface Check {
   readonly name: string;
   readonly fn: CheckFn;
   readonly timeoutMs: number;
+  /** A failing non-critical check is reported as `warn` and does not fail the probe. */
+  readonly critical: boolean;
+}
+
+export interface CheckOptions {
+  /** Default 2000 ms. */
+  readonly timeoutMs?: number;
+  /** Default true. */
+  readonly critical?: boolean;
 }
 
 export interface CheckResult {
-  status: 'pass' | 'fail';
+  status: 'pass' | 'fail' | 'warn';
   checked_at: string;
   error?: string;
 }
@@ -41,9 +50,17 @@ export class HealthChecker {
   /** @param cacheMs how long a probe result is reused by {@link probe} (0: never). */
   constructor(private readonly cacheMs = 1000) {}
 
-  /** Adds a check; it fails when it throws, returns false, or exceeds `timeoutMs`. */
-  register(kind: ProbeKind, name: string, fn: CheckFn, timeoutMs = 2000): void {
-    this.checks[kind].push({ name, fn, timeoutMs });
+  /**
+   * Adds a check; it fails when it throws, returns false, or exceeds its timeout. A
+   * non-critical check that fails shows `warn` with its error and leaves the probe passing.
+   */
+  register(kind: ProbeKind, name: string, fn: CheckFn, options: CheckOptions = {}): void {
+    this.checks[kind].push({
+      name,
+      fn,
+      timeoutMs: options.timeoutMs ?? 2000,
+      critical: options.critical ?? true,
+    });
   }
 
   /**
@@ -70,7 +87,7 @@ export class HealthChecker {
     const results = await Promise.all(
       this.checks[kind].map(async (c) => [c.name, await runCheck(c)] as const),
     );
-    const ok = results.every(([, r]) => r.status === 'pass');
+    const ok = results.every(([, r]) => r.status !== 'fail');
     return {
       status: STATUS[kind][ok ? 0 : 1],
       timestamp: new Date().toISOString(),
@@ -93,10 +110,18 @@ async function runCheck(check: Check): Promise<CheckResult> {
     });
     const value = await Promise.race([Promise.resolve().then(check.fn), timeout]);
     if (value === false)
-      return { status: 'fail', checked_at: new Date().toISOString(), error: 'check returned false' };
+      return {
+        status: check.critical ? 'fail' : 'warn',
+        checked_at: new Date().toISOString(),
+        error: 'check returned false',
+      };
     return { status: 'pass', checked_at: new Date().toISOString() };
   } catch (error) {
-    return { status: 'fail', checked_at: new Date().toISOString(), error: (error as Error).message };
+    return {
+      status: check.critical ? 'fail' : 'warn',
+      checked_at: new Date().toISOString(),
+      error: (error as Error).message,
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -242,6 +242,12 @@ export class AgentdMetrics implements EngineObserver {
     this.errors.inc([type, component]);
   }
 
+  /** An MCP tool call ended (`status`: success, tool_error, timeout, unavailable, ...). */
+  mcpToolCall(server: string, tool: string, status: string, seconds: number): void {
+    this.mcpToolCalls.inc([server, tool, status]);
+    this.mcpToolDuration.observe([server, tool], seconds);
+  }
+
   messageSent(recipient: string, delivered: boolean, seconds: number): void {
     if (delivered) {
       this.a2aSent.inc(['SendMessage', recipient]);

@@ -2,8 +2,15 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { agentUrls, createHostedAgent, publishCards } from '../agents/agent-factory.js';
-import type { AgentdConfig } from '../config/schema.js';
+import {
+  AgentLoadError,
+  agentUrls,
+  createHostedAgent,
+  publishCards,
+  type Endpoints,
+} from '../agents/agent-factory.js';
+import type { AgentConfig, AgentdConfig } from '../config/schema.js';
+import type { McpPool } from '../mcp/mcp-pool.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
 import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
 import { HealthChecker } from '../observability/health-checker.js';
@@ -36,6 +43,9 @@ export class AgentdServer {
   private grpcAddr: string | undefined;
   private readonly defaultAgent: HostedAgent;
   private readonly agents: HostedAgent[];
+  /** The config entry of each agent in `agents` (same order; skipped agents are in neither). */
+  private readonly agentConfigs: AgentConfig[];
+  private endpoints: Endpoints | undefined;
   private baseUrl = '';
   private draining = false;
   private started = false;
@@ -50,12 +60,16 @@ export class AgentdServer {
   private constructor(
     private readonly config: AgentdConfig,
     readonly logger: Logger,
-    agents: HostedAgent[],
+    hosted: Array<{ config: AgentConfig; agent: HostedAgent }>,
     store: StateStore,
     readonly tracing: Tracing,
     Metrics: typeof AgentdMetrics | undefined,
+    /** The MCP client pool (when MCP servers are configured). */
+    readonly mcp: McpPool | undefined,
   ) {
-    this.agents = agents;
+    this.agents = hosted.map((h) => h.agent);
+    this.agentConfigs = hosted.map((h) => h.config);
+    const agents = this.agents;
     this.store = store;
     this.metrics = Metrics
       ? new Metrics({
@@ -88,7 +102,12 @@ export class AgentdServer {
       if (!this.started) throw new Error('starting: listeners not all bound, cards not published yet');
     });
     this.health.register('startup', `store_${this.store.kind}`, () => this.store.ping());
-    this.defaultAgent = (agents.find((_, i) => config.agents[i]?.default) ?? agents[0]) as HostedAgent;
+    if (mcp) {
+      mcp.setObserver(this.metrics);
+      mcp.registerHealthChecks(this.health);
+      mcp.onToolsChanged((server) => this.toolsChanged(server));
+    }
+    this.defaultAgent = (agents.find((_, i) => this.agentConfigs[i]?.default) ?? agents[0]) as HostedAgent;
     const defaultAgent = this.defaultAgent;
     this.http = createHttpServer({
       a2a: config.server.transport !== 'grpc',
@@ -104,26 +123,75 @@ export class AgentdServer {
       metrics: this.metrics,
       tracing,
     });
+    const pool = mcp;
+    if (pool) {
+      this.http.app.get('/api/v1/mcp/servers', (_req, reply) => reply.send({ servers: pool.status() }));
+    }
   }
 
   /** Builds the agents (importing module agents) and the server, without listening. */
-  static async create(config: AgentdConfig, logger: Logger, baseDir: string): Promise<AgentdServer> {
-    const agents: HostedAgent[] = [];
-    for (const a of config.agents) agents.push(await createHostedAgent(a, baseDir));
-    return new AgentdServer(
-      config,
-      logger,
-      agents,
-      await createStore(config.store, logger, config.execution),
-      await Tracing.create({
-        enabled: config.tracing.enabled,
-        endpoint: config.tracing.endpoint,
-        serviceName: 'agentd',
-        version: VERSION,
-      }),
-      // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
-      config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
-    );
+  static async create(
+    config: AgentdConfig,
+    logger: Logger,
+    baseDir: string,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<AgentdServer> {
+    const tracing = await Tracing.create({
+      enabled: config.tracing.enabled,
+      endpoint: config.tracing.endpoint,
+      serviceName: 'agentd',
+      version: VERSION,
+    });
+    // The MCP client is loaded only when MCP servers are configured. Servers start
+    // connecting now; `start()` waits for their first attempt before publishing cards.
+    const mcp =
+      config.mcp.servers.length > 0
+        ? new (await import('../mcp/mcp-pool.js')).McpPool({
+            config: config.mcp,
+            logger,
+            tracing,
+            baseDir,
+            env,
+          })
+        : undefined;
+    try {
+      const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
+      for (const a of config.agents) {
+        const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
+        if (agent) hosted.push({ config: a, agent });
+      }
+      if (hosted.length === 0)
+        throw new AgentLoadError('no agent can be started (every configured agent was skipped; see the log)');
+      return new AgentdServer(
+        config,
+        logger,
+        hosted,
+        await createStore(config.store, logger, config.execution),
+        tracing,
+        // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
+        config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
+        mcp,
+      );
+    } catch (error) {
+      await mcp?.close();
+      throw error;
+    }
+  }
+
+  /** An MCP server's tools changed: the cards of agents using it are rebuilt and re-registered. */
+  private toolsChanged(server: string): void {
+    if (!this.endpoints) return; // before start(): cards are published there
+    let changed = false;
+    this.agentConfigs.forEach((cfg, i) => {
+      const agent = this.agents[i];
+      if (!agent || (cfg.kind !== 'tools' && cfg.kind !== 'llm') || !cfg.servers.includes(server)) return;
+      publishCards(agent, cfg, this.endpoints as Endpoints);
+      changed = true;
+    });
+    if (changed && this.started)
+      void this.registerAgents().catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'agent registry update after an MCP tools change failed'),
+      );
   }
 
   /** Listens on the configured host and ports and publishes the agent cards. */
@@ -162,7 +230,10 @@ export class AgentdServer {
       grpcAddress: this.grpcAddr,
       compatV03: this.config.server.compatV03,
     };
-    this.config.agents.forEach((cfg, i) => {
+    // Tools agents' skills are their servers' tools: wait for each server's first attempt.
+    await this.mcp?.start();
+    this.endpoints = endpoints;
+    this.agentConfigs.forEach((cfg, i) => {
       const agent = this.agents[i];
       if (agent) publishCards(agent, cfg, endpoints);
     });
@@ -262,6 +333,7 @@ export class AgentdServer {
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
       await this.metricsServer?.close();
+      await this.mcp?.close();
       await this.tracing.shutdown().catch(() => {});
       this.metrics?.close();
       await this.store.close();

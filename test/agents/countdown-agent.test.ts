@@ -196,6 +196,7 @@ describe('CountdownAgent', () => {
         signal: controller.signal,
         log: pino({ level: 'silent' }),
         attempt: 1,
+        traceContext: undefined,
         metrics: NO_METRICS,
         step: async (_key, fn) => fn(),
       },

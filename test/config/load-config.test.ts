@@ -115,7 +115,7 @@ describe('loadConfig defaults', () => {
   it('without --config and without ./agentd.yaml uses the bundled demo', () => {
     const { source, config } = loadConfig({ env: {}, cwd: dir });
     expect(source).toBe(BUNDLED_DEMO_CONFIG);
-    expect(config.agents.map((a) => a.name)).toEqual(['echo', 'countdown']);
+    expect(config.agents.map((a) => a.name)).toEqual(['echo', 'countdown', 'tools', 'assistant']);
   });
 
   it('resolves a relative --config against cwd, and relative paths in it against its directory', () => {
@@ -128,7 +128,7 @@ describe('loadConfig defaults', () => {
 });
 
 describe('the bundled demo config', () => {
-  it('is valid and serves echo (default) and countdown', () => {
+  it('is valid and serves echo (default), countdown, the demo MCP tools and an llm agent', () => {
     const { config, source } = loadConfig({ configPath: BUNDLED_DEMO_CONFIG, env: {} });
     expect(source).toBe(BUNDLED_DEMO_CONFIG);
     expect(config.server.httpPort).toBe(8080);
@@ -139,7 +139,7 @@ describe('the bundled demo config', () => {
       maxTerminalTasks: 10_000,
       closedStreamSeconds: 30,
     });
-    expect(config.agents).toHaveLength(2);
+    expect(config.agents).toHaveLength(4);
     expect(config.agents[0]).toMatchObject({ name: 'echo', kind: 'echo', default: true });
     expect(config.agents[0]?.skills?.[0]).toMatchObject({ id: 'echo', name: 'Echo', examples: ['hello'] });
     expect(config.agents[1]).toMatchObject({
@@ -147,6 +147,24 @@ describe('the bundled demo config', () => {
       kind: 'countdown',
       stepMs: 300,
       default: false,
+    });
+    expect(config.mcp.timeoutSeconds).toBe(300);
+    expect(config.mcp.servers).toEqual([
+      expect.objectContaining({
+        name: 'demo',
+        transport: 'stdio',
+        command: 'node',
+        args: ['bin/agentd.js', 'mcp-demo-server'],
+        cwd: '..',
+        required: true,
+      }),
+    ]);
+    expect(config.agents[2]).toMatchObject({ name: 'tools', kind: 'tools', servers: ['demo'] });
+    expect(config.agents[3]).toMatchObject({
+      name: 'assistant',
+      kind: 'llm',
+      apiKey: { env: 'OPENAI_API_KEY' },
+      servers: ['demo'],
     });
   });
 });
@@ -503,5 +521,55 @@ describe('choosing the state store', () => {
     expect(load(MINIMAL_AGENTS, { ...env, AGENTD_STORE: 'memory' }).config.store.kind).toBe('memory');
     expect(load(MINIMAL_AGENTS, env, { store: 'memory' }).config.store.kind).toBe('memory');
     expect(load(MINIMAL_AGENTS, {}, { store: 'redis' }).config.store.kind).toBe('redis');
+  });
+});
+
+describe('MCP configuration', () => {
+  const TOOLS = `mcp:
+  servers:
+    - { name: fs, transport: stdio, command: npx, args: [x] }
+    - { name: web, transport: http, url: 'https://mcp.example.com/mcp', bearerToken: { env: WEB_TOKEN }, timeoutSeconds: 20, required: false }
+agents:
+  - { name: tools, kind: tools, servers: [fs, web], tools: [read_file, web/search] }
+`;
+
+  it('reads stdio and HTTP servers, with the seed timeout as default and MCP_SERVER_TIMEOUT over it', () => {
+    const { config } = load(TOOLS);
+    expect(config.mcp.timeoutSeconds).toBe(300);
+    expect(config.mcp.servers[0]).toEqual({
+      name: 'fs',
+      transport: 'stdio',
+      command: 'npx',
+      args: ['x'],
+      env: {},
+      required: true,
+    });
+    expect(config.mcp.servers[1]).toMatchObject({
+      bearerToken: { env: 'WEB_TOKEN' },
+      timeoutSeconds: 20,
+      required: false,
+    });
+    expect(load(TOOLS, { MCP_SERVER_TIMEOUT: '45' }).config.mcp.timeoutSeconds).toBe(45);
+    expect(load(TOOLS, { AGENTD_MCP_ENDPOINT: 'false' }).config.mcp.endpoint).toBe(false);
+    expect(problemsOf(() => load(TOOLS, { MCP_SERVER_TIMEOUT: 'soon' }))[0]).toMatch(
+      /^mcp\.timeoutSeconds \(from env MCP_SERVER_TIMEOUT\): /,
+    );
+  });
+
+  it('an agent naming an MCP server that is not configured is an error naming both', () => {
+    const problems = problemsOf(() => load(TOOLS.replace('servers: [fs, web]', 'servers: [fs, github]')));
+    expect(problems).toEqual([
+      expect.stringMatching(/^agents\.0\.servers\.1: no MCP server "github" in mcp\.servers \(fs, web\)/),
+    ]);
+  });
+
+  it('a server name used twice, or an HTTP server without a URL, is an error', () => {
+    const twice = TOOLS.replace('name: web', 'name: fs').replace('servers: [fs, web]', 'servers: [fs]');
+    expect(problemsOf(() => load(twice))).toEqual([
+      expect.stringMatching(/^mcp\.servers\.1\.name: "fs" is used twice/),
+    ]);
+    expect(problemsOf(() => load(TOOLS.replace("url: 'https://mcp.example.com/mcp', ", '')))[0]).toMatch(
+      /^mcp\.servers\.1\.url/,
+    );
   });
 });

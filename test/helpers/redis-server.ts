@@ -24,7 +24,7 @@ export function ensureRedisServer(): void {
   ensureDebianTool('redis-server', 'redis-server');
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -62,7 +62,7 @@ describe('probes', () => {
 describe('HealthChecker', () => {
   it('a check that hangs fails with its timeout instead of hanging the probe', async () => {
     const health = new HealthChecker(0);
-    health.register('readiness', 'hung_dependency', () => new Promise<void>(() => {}), 100);
+    health.register('readiness', 'hung_dependency', () => new Promise<void>(() => {}), { timeoutMs: 100 });
     health.register('readiness', 'fine', () => true);
     const started = performance.now();
     const report = await health.run('readiness');
