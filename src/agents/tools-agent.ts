@@ -199,7 +199,7 @@ export class ToolsAgent implements AgentExecutor, CardContributor {
     const skills = this.skills();
     const usage = (): string =>
       skills.length === 0
-        ? `no tools are available right now (MCP servers ${this.options.servers.join(', ')}: ${this.serverStates()})`
+        ? `no tools are available right now (${this.serverStates()})`
         : `available tools: ${skills.map((s) => s.id).join(', ')}. Send a data part {"tool": "<name>", "arguments": {...}} or text "<name> {json}" / "<name> key=value ..."`;
     const find = (name: string): SkillTool | undefined =>
       skills.find((s) => s.id === name) ?? skills.find((s) => `${s.tool.server}/${s.tool.name}` === name);
@@ -253,7 +253,7 @@ export class ToolsAgent implements AgentExecutor, CardContributor {
     return this.options.servers
       .map((n) => {
         const c = this.pool.server(n);
-        return `${n} ${c?.state ?? 'unknown'}${c?.lastError ? ` (${c.lastError})` : ''}`;
+        return `MCP server "${n}" is ${c?.state ?? 'unknown'}${c?.lastError ? `: ${c.lastError}` : ''}`;
       })
       .join('; ');
   }

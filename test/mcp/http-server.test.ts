@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
 import { clientFor } from '../helpers/sdk-client.js';
 import { eventually, startServer, type TestServer } from '../helpers/server.js';
-import { EVERYTHING, send, statusText, texts, toolCall } from './tools-agent.test.js';
+import { EVERYTHING, send, statusText, texts, toolCall } from './helpers.js';
 
 interface Probe {
   status: string;
@@ -87,7 +87,7 @@ describe('MCP server over Streamable HTTP that is down at startup', () => {
     const task = await send(remote, toolCall('get-sum', { a: 1, b: 2 }));
     expect(task.status?.state).toBe(TaskState.TASK_STATE_REJECTED);
     expect(statusText(task)).toContain(
-      'no tools are available right now (MCP servers remote: down (cannot reach',
+      `unknown tool "get-sum"; no tools are available right now (MCP server "remote" is down: cannot reach http://127.0.0.1:${port}/mcp`,
     );
   });
 

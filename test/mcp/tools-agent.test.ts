@@ -3,80 +3,24 @@
  * (`@modelcontextprotocol/server-everything`) over stdio, started and restarted by agentd.
  * A2A clients are the official SDK client; nothing is mocked.
  */
-import { Role, TaskState, type Message, type Part, type Task } from '@a2a-js/sdk';
+import { TaskState, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
-import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, describeEvents, stateOf } from '../helpers/interop.js';
+import {
+  EVERYTHING,
+  metricValue,
+  request,
+  resultParts,
+  send,
+  statusText,
+  textPart,
+  texts,
+  toolCall,
+} from './helpers.js';
 import { clientFor, waitForTaskState } from '../helpers/sdk-client.js';
 import { eventually, startServer, type TestServer } from '../helpers/server.js';
-
-export const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-
-function message(parts: Part[]): Message {
-  return {
-    messageId: randomUUID(),
-    contextId: '',
-    taskId: '',
-    role: Role.ROLE_USER,
-    parts,
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  };
-}
-
-export function dataPart(value: unknown): Part {
-  return {
-    content: { $case: 'data', value },
-    metadata: undefined,
-    filename: '',
-    mediaType: 'application/json',
-  };
-}
-
-export function textPart(value: string): Part {
-  return { content: { $case: 'text', value }, metadata: undefined, filename: '', mediaType: 'text/plain' };
-}
-
-export function request(parts: Part[], returnImmediately = false) {
-  return {
-    tenant: '',
-    message: message(parts),
-    configuration: {
-      acceptedOutputModes: [],
-      taskPushNotificationConfig: undefined,
-      returnImmediately,
-      historyLength: undefined,
-    },
-    metadata: undefined,
-  };
-}
-
-export function toolCall(tool: string, args: Record<string, unknown>, returnImmediately = false) {
-  return request([dataPart({ tool, arguments: args })], returnImmediately);
-}
-
-export async function send(client: Client, req: ReturnType<typeof request>): Promise<Task> {
-  const result = await client.sendMessage(req);
-  if (!('status' in result)) throw new Error('expected a task');
-  return result as Task;
-}
-
-export function statusText(task: Task): string {
-  return (task.status?.message?.parts ?? [])
-    .map((p) => (p.content?.$case === 'text' ? p.content.value : ''))
-    .join('');
-}
-
-export function resultParts(task: Task): Part[] {
-  return task.artifacts.flatMap((a) => a.parts);
-}
-
-export function texts(task: Task): string[] {
-  return resultParts(task).flatMap((p) => (p.content?.$case === 'text' ? [p.content.value] : []));
-}
 
 describe('tools agent over the reference "everything" MCP server (stdio)', () => {
   let t: TestServer;
@@ -306,8 +250,39 @@ describe('tools agent over the reference "everything" MCP server (stdio)', () =>
   });
 });
 
-export async function metricValue(t: TestServer, series: string): Promise<number> {
-  const body = await (await fetch(`http://${t.server.metricsAddress}/metrics`)).text();
-  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
+describe('tools agent whose MCP server changes its tool list', () => {
+  let t: TestServer;
+  let client: Client;
+  beforeAll(async () => {
+    t = await startServer({
+      agents: [{ name: 'changing', kind: 'tools', servers: ['changing'] }],
+      mcp: {
+        servers: [
+          {
+            name: 'changing',
+            transport: 'stdio',
+            command: 'node',
+            args: [resolve('test/fixtures/changing-mcp-server.mjs')],
+          },
+        ],
+      },
+    });
+    client = await clientFor(t.agentUrl('changing'));
+  });
+  afterAll(() => t?.close());
+
+  it('re-lists tools on notifications/tools/list_changed: the new tool is a skill and can be called', async () => {
+    expect((await client.getAgentCard()).skills.map((s) => s.id)).toEqual(['add_tool']);
+    const added = await send(client, toolCall('add_tool', { name: 'greet' }));
+    expect(texts(added)).toEqual(['added greet']);
+    await eventually(
+      async () => (await clientFor(t.agentUrl('changing'))).getAgentCard().then((c) => c.skills.length === 2),
+      5000,
+      'the card to list the new tool',
+    );
+    const card = await (await clientFor(t.agentUrl('changing'))).getAgentCard();
+    expect(card.skills.map((s) => s.id)).toEqual(['add_tool', 'greet']);
+    const greet = await send(client, toolCall('greet', {}));
+    expect(texts(greet)).toEqual(['hello from greet']);
+  });
+});
