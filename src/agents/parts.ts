@@ -11,6 +11,16 @@ export function textPart(text: string): Part {
   };
 }
 
+/** A data part (`application/json`). */
+export function dataPart(value: unknown): Part {
+  return {
+    content: { $case: 'data', value },
+    metadata: undefined,
+    filename: '',
+    mediaType: 'application/json',
+  };
+}
+
 /** The text parts of a message joined with newlines (`''` when it has none). */
 export function textOf(message: Message | undefined): string {
   if (!message) return '';

@@ -122,6 +122,7 @@ export class AgentdServer {
       serverId: this.serverId,
       metrics: this.metrics,
       tracing,
+      mcp: config.mcp.endpoint,
     });
     const pool = mcp;
     if (pool) {

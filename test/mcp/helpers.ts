@@ -1,5 +1,5 @@
 /** Shared by the MCP test files: requests to a `tools` agent and readers of its answers. */
-import { Role, type Message, type Part, type Task } from '@a2a-js/sdk';
+import { Role, type Message, type Part, type SendMessageRequest, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -20,20 +20,15 @@ function message(parts: Part[]): Message {
   };
 }
 
-export function dataPart(value: unknown): Part {
-  return {
-    content: { $case: 'data', value },
-    metadata: undefined,
-    filename: '',
-    mediaType: 'application/json',
-  };
-}
+import { dataPart } from '../../src/agents/parts.js';
+
+export { dataPart };
 
 export function textPart(value: string): Part {
   return { content: { $case: 'text', value }, metadata: undefined, filename: '', mediaType: 'text/plain' };
 }
 
-export function request(parts: Part[], returnImmediately = false) {
+export function request(parts: Part[], returnImmediately = false): SendMessageRequest {
   return {
     tenant: '',
     message: message(parts),
@@ -47,11 +42,15 @@ export function request(parts: Part[], returnImmediately = false) {
   };
 }
 
-export function toolCall(tool: string, args: Record<string, unknown>, returnImmediately = false) {
+export function toolCall(
+  tool: string,
+  args: Record<string, unknown>,
+  returnImmediately = false,
+): SendMessageRequest {
   return request([dataPart({ tool, arguments: args })], returnImmediately);
 }
 
-export async function send(client: Client, req: ReturnType<typeof request>): Promise<Task> {
+export async function send(client: Client, req: SendMessageRequest): Promise<Task> {
   const result = await client.sendMessage(req);
   if (!('status' in result)) throw new Error('expected a task');
   return result as Task;

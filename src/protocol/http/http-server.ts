@@ -8,6 +8,7 @@ import type { AgentdMetrics } from '../../observability/metrics.js';
 import { observeRequest, traceContextOf } from './http-metrics.js';
 import { traceFields } from '../../observability/tracing.js';
 import type { RegisteredAgent } from '../../store/ports.js';
+import { registerMcpEndpoint } from '../../mcp/mcp-endpoint.js';
 import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
 import { registerRestRoutes, sendRestError } from './rest-routes.js';
@@ -25,6 +26,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
   readonly serverId: string;
   /** Where HTTP and A2A request metrics go (none when monitoring is off). */
   readonly metrics: AgentdMetrics | undefined;
+  /** Serve the agents' skills as MCP tools at `/mcp` (default on). */
+  readonly mcp?: boolean;
 }
 
 export interface HttpServer {
@@ -181,6 +184,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   if (options.a2a) {
     registerJsonRpcRoutes(app, deps);
     registerRestRoutes(app, deps);
+  }
+  if (options.mcp ?? true) {
+    registerMcpEndpoint(app, {
+      engine: options.engine,
+      agents: () => options.engine.listAgents(),
+      logger: options.logger,
+    });
   }
 
   return {
