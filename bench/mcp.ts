@@ -12,7 +12,7 @@
  * both paths see the same machine; each answer is checked. Writes bench/results/mcp.{json,md}.
  * `BENCH_CALLS` sets the measured calls per path (default 3000).
  */
-import { SendMessageRequest, Role } from '@a2a-js/sdk';
+import { SendMessageRequest } from '@a2a-js/sdk';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { dataPart } from '../src/agents/parts.js';
+import { userMessage } from './lib/a2a.js';
 import { freePort, startServer } from './lib/proc.js';
 import {
   machineInfo,
@@ -108,25 +110,13 @@ function post(agent: Agent, port: number, body: string): Promise<string> {
 }
 
 function a2aBody(i: number): string {
+  const message = {
+    ...userMessage('', `m-${i}`),
+    parts: [dataPart({ tool: 'echo', arguments: { message: `hi ${i}` } })],
+  };
   const params = SendMessageRequest.toJSON({
     tenant: '',
-    message: {
-      messageId: `m-${i}`,
-      contextId: '',
-      taskId: '',
-      role: Role.ROLE_USER,
-      parts: [
-        {
-          content: { $case: 'data', value: { tool: 'echo', arguments: { message: `hi ${i}` } } },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'application/json',
-        },
-      ],
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    },
+    message,
     configuration: undefined,
     metadata: undefined,
   });

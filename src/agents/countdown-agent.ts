@@ -1,8 +1,8 @@
 import { Role, TaskState } from '@a2a-js/sdk';
 import type { AgentExecutor, ExecutionEventBus, RequestContext } from '@a2a-js/sdk/server';
-import { AgentdRequestContext } from '../engine/hosted-agent.js';
 import { isoNow } from '../engine/clock.js';
 import { textMessage, textOf, textPart } from './parts.js';
+import { RunningTasks } from './running-tasks.js';
 
 export interface CountdownOptions {
   /** Delay between steps. */
@@ -28,25 +28,22 @@ const ASK_PATTERN = /\b(ask|input|confirm|pause)\b/i;
  * stops it within one step: it waits on the engine's abort signal, not a timer.
  */
 export class CountdownAgent implements AgentExecutor {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new RunningTasks();
 
   constructor(private readonly options: CountdownOptions) {}
 
   async execute(ctx: RequestContext, bus: ExecutionEventBus): Promise<void> {
-    const controller = new AbortController();
-    const external = ctx instanceof AgentdRequestContext ? ctx.signal : undefined;
-    external?.addEventListener('abort', () => controller.abort(), { once: true });
-    this.running.set(ctx.taskId, controller);
+    const run = this.running.begin(ctx);
     try {
-      await this.count(ctx, bus, controller.signal);
+      await this.count(ctx, bus, run.signal);
     } finally {
-      this.running.delete(ctx.taskId);
+      run.end();
       bus.finished();
     }
   }
 
   async cancelTask(taskId: string): Promise<void> {
-    this.running.get(taskId)?.abort();
+    this.running.cancel(taskId);
   }
 
   private async count(ctx: RequestContext, bus: ExecutionEventBus, signal: AbortSignal): Promise<void> {

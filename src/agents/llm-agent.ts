@@ -22,6 +22,7 @@ import type { McpPool } from '../mcp/mcp-pool.js';
 import type { McpTool } from '../mcp/mcp-server-connection.js';
 import { redactUrl } from '../observability/logger.js';
 import { textMessage, textOf, textPart } from './parts.js';
+import { RunningTasks } from './running-tasks.js';
 
 export interface LlmAgentOptions {
   /** The agent's name; also the AI SDK provider name. */
@@ -95,7 +96,7 @@ interface UsageRecord {
  * cancel aborts the model stream and any MCP call in flight.
  */
 export class LlmAgent implements AgentExecutor {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new RunningTasks();
   private readonly provider: OpenAICompatibleProvider;
 
   constructor(
@@ -114,31 +115,19 @@ export class LlmAgent implements AgentExecutor {
 
   /** The tools offered to the model now, under names OpenAI accepts, unique across servers. */
   modelTools(): ModelTool[] {
-    const allow = this.options.tools;
-    const tools = (this.pool?.tools(this.options.servers) ?? []).filter(
-      (t) => !allow || allow.includes(t.name) || allow.includes(`${t.server}/${t.name}`),
-    );
-    const count = new Map<string, number>();
-    for (const t of tools) count.set(t.name, (count.get(t.name) ?? 0) + 1);
     const taken = new Set<string>();
-    return tools.map((tool) => {
-      const wanted = (count.get(tool.name) ?? 0) > 1 ? `${tool.server}__${tool.name}` : tool.name;
-      const name = uniqueName(sanitizeToolName(wanted), taken);
+    return (this.pool?.select(this.options.servers, this.options.tools) ?? []).map(({ id, tool }) => {
+      const name = uniqueName(sanitizeToolName(id), taken);
       taken.add(name);
       return { name, tool };
     });
   }
 
   async execute(ctx: RequestContext, bus: ExecutionEventBus): Promise<void> {
-    const controller = new AbortController();
-    const external = ctx instanceof AgentdRequestContext ? ctx.signal : undefined;
-    const onAbort = (): void => controller.abort();
-    if (external?.aborted) controller.abort();
-    external?.addEventListener('abort', onAbort, { once: true });
-    this.running.set(ctx.taskId, controller);
+    const running = this.running.begin(ctx);
     const chunks = new ChunkBatcher(CHUNK_INTERVAL_MS, (text, append, lastChunk) => {
       // A timer may fire between the cancel and the end of the stream: the task is over.
-      if (controller.signal.aborted) return;
+      if (running.signal.aborted) return;
       bus.publish({
         kind: 'artifactUpdate',
         data: {
@@ -159,17 +148,16 @@ export class LlmAgent implements AgentExecutor {
       });
     });
     try {
-      await this.run(ctx, bus, controller.signal, chunks);
+      await this.run(ctx, bus, running.signal, chunks);
     } finally {
       chunks.dispose();
-      external?.removeEventListener('abort', onAbort);
-      this.running.delete(ctx.taskId);
+      running.end();
       bus.finished();
     }
   }
 
   async cancelTask(taskId: string): Promise<void> {
-    this.running.get(taskId)?.abort();
+    this.running.cancel(taskId);
   }
 
   private async run(

@@ -4,9 +4,9 @@ import { AgentdError } from '../errors.js';
 import { isoNow } from '../engine/clock.js';
 import { AgentdRequestContext } from '../engine/hosted-agent.js';
 import { toolResultText, toolResultToParts } from '../mcp/content.js';
-import type { McpPool } from '../mcp/mcp-pool.js';
-import type { McpTool } from '../mcp/mcp-server-connection.js';
+import type { McpPool, SelectedTool } from '../mcp/mcp-pool.js';
 import { textMessage } from './parts.js';
+import { RunningTasks } from './running-tasks.js';
 
 /** Card extension listing, per skill, the MCP server and tool behind it and its input schema. */
 export const MCP_TOOLS_EXTENSION = 'https://agentd.dev/extensions/mcp-tools/v1';
@@ -28,10 +28,7 @@ export interface ToolsAgentOptions {
 }
 
 /** A tool as a skill: its id is the tool's name, or `server__tool` when two servers share the name. */
-interface SkillTool {
-  readonly id: string;
-  readonly tool: McpTool;
-}
+type SkillTool = SelectedTool;
 
 /** A request the agent understood, or why it did not. */
 type ParsedCall = { skill: SkillTool; args: Record<string, unknown> } | { problem: string };
@@ -49,7 +46,7 @@ type ParsedCall = { skill: SkillTool; args: Record<string, unknown> } | { proble
  * with a message that says what is wrong (nothing was called).
  */
 export class ToolsAgent implements AgentExecutor, CardContributor {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new RunningTasks();
 
   constructor(
     private readonly pool: McpPool,
@@ -58,16 +55,7 @@ export class ToolsAgent implements AgentExecutor, CardContributor {
 
   /** The current skills, from the servers' current tool lists. */
   skills(): SkillTool[] {
-    const allow = this.options.tools;
-    const tools = this.pool
-      .tools(this.options.servers)
-      .filter((t) => !allow || allow.includes(t.name) || allow.includes(`${t.server}/${t.name}`));
-    const count = new Map<string, number>();
-    for (const t of tools) count.set(t.name, (count.get(t.name) ?? 0) + 1);
-    return tools.map((tool) => ({
-      id: (count.get(tool.name) ?? 0) > 1 ? `${tool.server}__${tool.name}` : tool.name,
-      tool,
-    }));
+    return this.pool.select(this.options.servers, this.options.tools);
   }
 
   cardSkills(): AgentSkill[] {
@@ -102,11 +90,7 @@ export class ToolsAgent implements AgentExecutor, CardContributor {
   }
 
   async execute(ctx: RequestContext, bus: ExecutionEventBus): Promise<void> {
-    const controller = new AbortController();
-    const external = ctx instanceof AgentdRequestContext ? ctx.signal : undefined;
-    const onAbort = (): void => controller.abort();
-    external?.addEventListener('abort', onAbort, { once: true });
-    this.running.set(ctx.taskId, controller);
+    const run = this.running.begin(ctx);
     const ids = { taskId: ctx.taskId, contextId: ctx.contextId };
     const status = (state: TaskState, text: string, metadata?: Record<string, unknown>): void =>
       bus.publish({
@@ -129,7 +113,7 @@ export class ToolsAgent implements AgentExecutor, CardContributor {
       let result;
       try {
         result = await this.pool.callTool(skill.tool.server, skill.tool.name, args, {
-          signal: controller.signal,
+          signal: run.signal,
           traceContext: ctx instanceof AgentdRequestContext ? ctx.traceContext : undefined,
           onProgress: (p) =>
             status(
@@ -147,7 +131,7 @@ export class ToolsAgent implements AgentExecutor, CardContributor {
             ),
         });
       } catch (error) {
-        if (controller.signal.aborted) return; // canceled: the engine records it
+        if (run.signal.aborted) return; // canceled: the engine records it
         const e = error as Error;
         const rejected =
           error instanceof AgentdError &&
@@ -184,14 +168,13 @@ export class ToolsAgent implements AgentExecutor, CardContributor {
       });
       status(TaskState.TASK_STATE_COMPLETED, `${skill.tool.name} done`, { 'agentd.mcp': where });
     } finally {
-      external?.removeEventListener('abort', onAbort);
-      this.running.delete(ctx.taskId);
+      run.end();
       bus.finished();
     }
   }
 
   async cancelTask(taskId: string): Promise<void> {
-    this.running.get(taskId)?.abort();
+    this.running.cancel(taskId);
   }
 
   /** Finds the tool and its arguments in a message (a data part first, else its text). */

@@ -5,13 +5,7 @@
  * stream), reports the task's progress while it runs, and cancels the task when the MCP
  * request is cancelled or its client goes away.
  */
-import {
-  Role,
-  type Message,
-  type SendMessageRequest,
-  type StreamResponse,
-  type Task,
-} from '@a2a-js/sdk';
+import { Role, type Message, type SendMessageRequest, type StreamResponse, type Task } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import {
   createMcpHandler,

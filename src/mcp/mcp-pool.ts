@@ -20,6 +20,12 @@ export interface McpPoolOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** A tool as an agent offers it, with an id unique among that agent's tools. */
+export interface SelectedTool {
+  readonly id: string;
+  readonly tool: McpTool;
+}
+
 /** What `/api/v1/mcp/servers` and logs say about one server. */
 export interface McpServerStatus {
   readonly name: string;
@@ -96,6 +102,23 @@ export class McpPool {
   tools(servers?: readonly string[]): McpTool[] {
     const names = servers ?? [...this.connections.keys()];
     return names.flatMap((n) => this.connections.get(n)?.tools ?? []);
+  }
+
+  /**
+   * The tools an agent offers: those of `servers`, only the `allow`ed ones when given
+   * (names, or `server/name`), each with an id unique among them: the tool's name, or
+   * `server__name` when two of the servers share it.
+   */
+  select(servers: readonly string[], allow?: readonly string[]): SelectedTool[] {
+    const tools = this.tools(servers).filter(
+      (t) => !allow || allow.includes(t.name) || allow.includes(`${t.server}/${t.name}`),
+    );
+    const count = new Map<string, number>();
+    for (const t of tools) count.set(t.name, (count.get(t.name) ?? 0) + 1);
+    return tools.map((tool) => ({
+      id: (count.get(tool.name) ?? 0) > 1 ? `${tool.server}__${tool.name}` : tool.name,
+      tool,
+    }));
   }
 
   /** Called with the server's name whenever its tool list changes. Returns an unsubscribe. */

@@ -360,16 +360,7 @@ export class McpServerConnection {
       const message = describeConnectError(error, this.config);
       this.lastErrorValue = message;
       this.stateValue = 'down';
-      const delay = this.backoff();
-      this.deps.logger.warn(
-        { mcp_server: this.name, attempt: this.attempt, retry_in_ms: delay },
-        `MCP server "${this.name}" unavailable: ${message}`,
-      );
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        void this.connect();
-      }, delay);
-      this.retryTimer.unref();
+      this.retryLater(`MCP server "${this.name}" unavailable: ${message}`);
     }
   }
 
@@ -384,12 +375,13 @@ export class McpServerConnection {
       this.config.transport === 'stdio' ? `server process exited (${reason.message})` : reason.message;
     this.setTools([]);
     void client.close().catch(() => {});
+    this.retryLater(`MCP server "${this.name}" lost: ${this.lastErrorValue}; reconnecting`);
+  }
+
+  /** Logs why, and schedules the next connection attempt after the backoff. */
+  private retryLater(message: string): void {
     const delay = this.backoff();
-    this.deps.logger.warn(
-      { mcp_server: this.name, retry_in_ms: delay },
-      `MCP server "${this.name}" lost: ${this.lastErrorValue}; reconnecting`,
-    );
-    this.attempt += 1;
+    this.deps.logger.warn({ mcp_server: this.name, attempt: this.attempt, retry_in_ms: delay }, message);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.connect();

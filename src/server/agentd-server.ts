@@ -123,11 +123,8 @@ export class AgentdServer {
       metrics: this.metrics,
       tracing,
       mcp: config.mcp.endpoint,
+      mcpServers: mcp ? () => mcp.status() : undefined,
     });
-    const pool = mcp;
-    if (pool) {
-      this.http.app.get('/api/v1/mcp/servers', (_req, reply) => reply.send({ servers: pool.status() }));
-    }
   }
 
   /** Builds the agents (importing module agents) and the server, without listening. */
@@ -185,7 +182,8 @@ export class AgentdServer {
     let changed = false;
     this.agentConfigs.forEach((cfg, i) => {
       const agent = this.agents[i];
-      if (!agent || (cfg.kind !== 'tools' && cfg.kind !== 'llm') || !cfg.servers.includes(server)) return;
+      // Only cards built from tool lists (tools agents) change; llm agents' cards do not.
+      if (!agent || cfg.kind !== 'tools' || !cfg.servers.includes(server)) return;
       publishCards(agent, cfg, this.endpoints as Endpoints);
       changed = true;
     });

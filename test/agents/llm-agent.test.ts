@@ -10,7 +10,7 @@ import type { Client } from '@a2a-js/sdk/client';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmAgent, sanitizeToolName, type LlmAgentOptions } from '../../src/agents/llm-agent.js';
-import type { McpPool } from '../../src/mcp/mcp-pool.js';
+import { McpPool } from '../../src/mcp/mcp-pool.js';
 import type { McpTool } from '../../src/mcp/mcp-server-connection.js';
 import { DEFAULT_USAGE, startFakeOpenAi, type ChatMessage, type FakeOpenAi } from '../helpers/fake-openai.js';
 import { artifactText, describeEvents, messageText, stateOf } from '../helpers/interop.js';
@@ -422,7 +422,11 @@ describe('LlmAgent as an executor', () => {
       tool('a', 'files_read_v2'),
       tool('a', long),
     ];
-    const pool = { tools: (servers?: readonly string[]) => tools.filter((x) => servers?.includes(x.server)) };
+    // The pool's own selection (allow-list, server__name ids) over these tools.
+    const pool = {
+      tools: (servers?: readonly string[]) => tools.filter((x) => servers?.includes(x.server)),
+      select: McpPool.prototype.select,
+    };
     const names = (allow?: string[]): string[] =>
       agent({ servers: ['a', 'b'], tools: allow }, pool as unknown as McpPool)
         .modelTools()

@@ -9,6 +9,7 @@ import { observeRequest, traceContextOf } from './http-metrics.js';
 import { traceFields } from '../../observability/tracing.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { registerMcpEndpoint } from '../../mcp/mcp-endpoint.js';
+import type { McpServerStatus } from '../../mcp/mcp-pool.js';
 import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
 import { registerRestRoutes, sendRestError } from './rest-routes.js';
@@ -28,6 +29,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
   readonly metrics: AgentdMetrics | undefined;
   /** Serve the agents' skills as MCP tools at `/mcp` (default on). */
   readonly mcp?: boolean;
+  /** The MCP servers agents use, for `/api/v1/mcp/servers` (served when MCP servers are configured). */
+  readonly mcpServers?: (() => McpServerStatus[]) | undefined;
 }
 
 export interface HttpServer {
@@ -180,6 +183,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       }),
     });
   });
+
+  const mcpServers = options.mcpServers;
+  if (mcpServers) app.get('/api/v1/mcp/servers', (_req, reply) => reply.send({ servers: mcpServers() }));
 
   if (options.a2a) {
     registerJsonRpcRoutes(app, deps);
