@@ -21,6 +21,7 @@ import {
   handleWhen,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { McpConfig, McpServerConfig } from '../config/schema.js';
@@ -454,16 +455,19 @@ export class McpServerConnection {
         if (value === undefined) throw new Error(`env ${key}: ${describeSecret(ref)} is not set`);
         env[key] = value;
       }
+      const cwd =
+        c.cwd === undefined
+          ? this.deps.baseDir
+          : isAbsolute(c.cwd)
+            ? c.cwd
+            : resolve(this.deps.baseDir, c.cwd);
+      // spawn reports a missing cwd as ENOENT, which would read as "command not found".
+      if (!existsSync(cwd)) throw new Error(`working directory ${cwd} does not exist`);
       return new StdioClientTransport({
         command: c.command === 'node' ? process.execPath : c.command,
         args: c.args,
         env,
-        cwd:
-          c.cwd === undefined
-            ? this.deps.baseDir
-            : isAbsolute(c.cwd)
-              ? c.cwd
-              : resolve(this.deps.baseDir, c.cwd),
+        cwd,
         // The server's stderr is its log: pass it through, as MCP hosts do.
         stderr: 'inherit',
       });

@@ -56,6 +56,7 @@ describe('MCP server over Streamable HTTP that is down at startup', () => {
             bearerToken: { env: 'AGENTD_TEST_MCP_TOKEN' },
           },
           { name: 'optional', transport: 'stdio', command: 'agentd-test-no-such-command', required: false },
+          { name: 'misplaced', transport: 'stdio', command: 'node', cwd: 'no-such-dir', required: false },
         ],
       },
     });
@@ -78,6 +79,7 @@ describe('MCP server over Streamable HTTP that is down at startup', () => {
     );
     expect(body.checks.mcp_optional).toMatchObject({ status: 'warn' });
     expect(body.checks.mcp_optional?.error).toContain('command not found: agentd-test-no-such-command');
+    expect(body.checks.mcp_misplaced?.error).toMatch(/working directory .*no-such-dir does not exist/);
     expect((await fetch(`${t.url}/health`)).status).toBe(200);
   });
 
