@@ -305,6 +305,11 @@ export function err(code: ErrorCode, message?: string, data?: Record<string, str
   return new AgentdError(code, message, data);
 }
 
+/** Whether `error` is the catalogue error `code` (match on codes, never on message text). */
+export function isAgentdError(error: unknown, code: ErrorCode): error is AgentdError {
+  return error instanceof AgentdError && error.code === code;
+}
+
 /** Invalid-params error that names the offending field, as every rejection must. */
 export function invalidParams(field: string, problem: string): AgentdError {
   return new AgentdError('INVALID_PARAMS', `${field}: ${problem}`, { field });

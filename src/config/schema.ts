@@ -194,6 +194,25 @@ export const configSchema = z
         maxEventsPerTask: z.number().int().min(10).default(10_000),
       })
       .prefault({}),
+    /** What one request or one task may hold: bad input and runaway agents stop here. */
+    limits: z
+      .strictObject({
+        /** Nesting depth of metadata and data values, in requests and in what agents publish. */
+        maxDepth: z.number().int().min(2).max(1000).default(32),
+        /** One event an agent publishes (a status update, an artifact or chunk), approximate bytes. */
+        maxEventBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(10 * MiB),
+        /** Everything an agent publishes for one task, approximate bytes; past it the task fails. */
+        maxTaskBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * MiB),
+      })
+      .prefault({}),
     execution: z
       .strictObject({
         maxConcurrentWorkflows: z.number().int().min(1).default(50),

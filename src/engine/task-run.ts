@@ -7,13 +7,7 @@ import type {
   TaskPushNotificationConfig,
   TaskStatusUpdateEvent,
 } from '@a2a-js/sdk';
-import type {
-  AgentExecutionEvent,
-  EventListener,
-  ExecutionEventBus,
-  ExecutionEventName,
-  FinishedListener,
-} from '@a2a-js/sdk/server';
+import type { AgentExecutionEvent } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
 import type { StateStore, StoredTask } from '../store/ports.js';
 import { NO_METRICS, type BusinessMetricsApi, type HostedAgent } from './hosted-agent.js';
@@ -26,6 +20,8 @@ import type { AgentCaller } from './agent-caller.js';
 import type { TransportName } from '../client/connect.js';
 import type { Context } from '@opentelemetry/api';
 import { isInterrupted, isTerminal } from './task-state.js';
+import { checkAgentEvent, type EventLimits } from './agent-events.js';
+import type { RunEventBus } from './run-event-bus.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
 export type RunOutcome =
@@ -37,6 +33,13 @@ export interface RunDeps {
   readonly logger: Logger;
   readonly business?: BusinessMetricsApi | undefined;
   readonly caller?: AgentCaller | undefined;
+  readonly limits: RunLimits;
+}
+
+/** What one task may hold: per event (see {@link EventLimits}) and in all its events. */
+export interface RunLimits extends EventLimits {
+  /** Approximate bytes of all events an agent publishes for one task. */
+  readonly maxTaskBytes: number;
 }
 
 type Payload = NonNullable<StreamResponse['payload']>;
@@ -99,6 +102,13 @@ export class TaskRun {
   /** This replica gave the task up (shutdown hand-off, lost lease): agent events are dropped. */
   private detached = false;
   private logCache: Logger | undefined;
+  /** Approximate bytes the agent has published for this task. */
+  private publishedBytes = 0;
+  /** An agent event was refused and the task failed for it. */
+  private rejected = false;
+  private gaveUp = false;
+  private givenUpPromise: Promise<void> | undefined;
+  private resolveGivenUp: (() => void) | undefined;
 
   constructor(
     private readonly deps: RunDeps,
@@ -152,6 +162,23 @@ export class TaskRun {
 
   get isDetached(): boolean {
     return this.detached;
+  }
+
+  /** Resolves when the engine stops waiting for the agent (see {@link TaskRun.giveUp}). */
+  get givenUp(): Promise<void> {
+    this.givenUpPromise ??= new Promise((resolve) => (this.resolveGivenUp = resolve));
+    if (this.gaveUp) this.resolveGivenUp?.();
+    return this.givenUpPromise;
+  }
+
+  get isGivenUp(): boolean {
+    return this.gaveUp;
+  }
+
+  /** The task ended without the agent (canceled): the engine no longer waits for its executor. */
+  giveUp(): void {
+    this.gaveUp = true;
+    this.resolveGivenUp?.();
   }
 
   /**
@@ -209,7 +236,30 @@ export class TaskRun {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Accepts an agent event; applied asynchronously, in order. */
+  /**
+   * An event the agent published: checked, then applied like any other. A malformed event,
+   * or one past the task's byte budget, fails the task with a message that says what was
+   * wrong; the run is aborted so the agent can stop, and what it publishes after is ignored.
+   */
+  publish(event: unknown): void {
+    if (this.detached || this.rejected) return;
+    const { limits } = this.deps;
+    const checked = checkAgentEvent(event, limits);
+    if (typeof checked === 'string') {
+      this.reject(`published an invalid event: ${checked}`);
+      return;
+    }
+    this.publishedBytes += checked.bytes;
+    if (this.publishedBytes > limits.maxTaskBytes) {
+      this.reject(
+        `published more than the ${limits.maxTaskBytes}-byte limit for one task (about ${this.publishedBytes} bytes)`,
+      );
+      return;
+    }
+    this.enqueue(checked.event);
+  }
+
+  /** Accepts an event; applied asynchronously, in order. */
   enqueue(event: AgentExecutionEvent): void {
     if (this.detached) return;
     this.pending.push(event);
@@ -223,7 +273,12 @@ export class TaskRun {
 
   /** Records a status change made by the engine itself (cancel, failure, shutdown). */
   async setStatus(state: TaskState, text?: string): Promise<void> {
-    this.enqueue({
+    this.enqueue(this.statusEvent(state, text));
+    await this.flush();
+  }
+
+  private statusEvent(state: TaskState, text?: string): AgentExecutionEvent {
+    return {
       kind: 'statusUpdate',
       data: {
         taskId: this.id,
@@ -237,8 +292,17 @@ export class TaskRun {
         },
         metadata: undefined,
       },
-    });
-    await this.flush();
+    };
+  }
+
+  /** Fails the task for what its agent did (`problem` completes "Agent "x" ..."). */
+  private reject(problem: string): void {
+    this.rejected = true;
+    const text = `Agent "${this.agent.name}" ${problem}`;
+    this.log.error({ problem }, 'agent event refused; failing the task');
+    if (!isTerminal(this.draft.status?.state) && !this.messageReply)
+      void this.setStatus(TaskState.TASK_STATE_FAILED, text).catch(() => {});
+    this.abort();
   }
 
   /**
@@ -269,7 +333,18 @@ export class TaskRun {
       await Promise.resolve();
       while (this.pending.length > 0 || this.saveDue) {
         const batch = this.pending.splice(0, BATCH_MAX);
-        for (const event of batch) this.apply(event);
+        for (const event of batch) {
+          try {
+            this.apply(event);
+          } catch (error) {
+            // A bug or an event the checks let through: that task fails, the process serves on.
+            this.log.error({ err: error, event_kind: event.kind }, 'could not apply an event');
+            if (!isTerminal(this.draft.status?.state))
+              this.apply(
+                this.statusEvent(TaskState.TASK_STATE_FAILED, `Could not apply an event: ${String(error)}`),
+              );
+          }
+        }
         try {
           await this.write();
         } catch (error) {
@@ -486,59 +561,4 @@ function lastUserMessageId(task: Task): string | undefined {
     if (m?.role === Role.ROLE_USER) return m.messageId;
   }
   return undefined;
-}
-
-/**
- * The `ExecutionEventBus` an SDK executor publishes to. `publish` hands the event to the
- * run; listeners registered by the executor itself are honoured too.
- */
-export class RunEventBus implements ExecutionEventBus {
-  // Few executors listen on their own bus; the sets are real so those that do are served.
-  private readonly listeners = { event: new Set<EventListener>(), finished: new Set<FinishedListener>() };
-
-  constructor(private readonly run: TaskRun) {}
-
-  publish(event: AgentExecutionEvent): void {
-    this.run.enqueue(event);
-    if (this.listeners.event.size > 0) for (const l of this.listeners.event) l(event);
-  }
-
-  finished(): void {
-    for (const l of this.listeners.finished) l();
-  }
-
-  on(eventName: 'event', listener: EventListener): this;
-  on(eventName: 'finished', listener: FinishedListener): this;
-  on(eventName: ExecutionEventName, listener: EventListener | FinishedListener): this {
-    (this.listeners[eventName] as Set<typeof listener>).add(listener);
-    return this;
-  }
-
-  off(eventName: 'event', listener: EventListener): this;
-  off(eventName: 'finished', listener: FinishedListener): this;
-  off(eventName: ExecutionEventName, listener: EventListener | FinishedListener): this {
-    (this.listeners[eventName] as Set<typeof listener>).delete(listener);
-    return this;
-  }
-
-  once(eventName: 'event', listener: EventListener): this;
-  once(eventName: 'finished', listener: FinishedListener): this;
-  once(eventName: ExecutionEventName, listener: EventListener | FinishedListener): this {
-    const set = this.listeners[eventName] as Set<(...args: unknown[]) => void>;
-    const wrapped = (...args: unknown[]): void => {
-      set.delete(wrapped);
-      (listener as (...a: unknown[]) => void)(...args);
-    };
-    set.add(wrapped);
-    return this;
-  }
-
-  removeAllListeners(eventName?: ExecutionEventName): this {
-    if (eventName) this.listeners[eventName].clear();
-    else {
-      this.listeners.event.clear();
-      this.listeners.finished.clear();
-    }
-    return this;
-  }
 }

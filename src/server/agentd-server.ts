@@ -89,6 +89,7 @@ export class AgentdServer {
       maxQueueDepth: config.execution.maxQueueDepth,
       maxAttempts: config.execution.maxAttempts,
       cancelGraceMs: config.execution.cancelGraceMs,
+      limits: config.limits,
       push: config.push,
     });
     for (const a of agents) this.engine.addAgent(a);

@@ -135,7 +135,7 @@ export interface RetentionPolicy {
 /** A queued task as a worker takes it. */
 export interface WorkItem {
   readonly taskId: string;
-  /** 1 for the first run; each takeover after a replica died (or shut down mid-task) adds 1. */
+  /** 1 for the first run; each run that started and did not finish (its replica died or shut down) adds 1. */
   readonly attempt: number;
   /** What the engine stored with the task to run it on any replica (JSON). */
   readonly payload: string;
@@ -159,8 +159,12 @@ export interface WorkQueue {
   take(agents: readonly string[], max: number): Promise<WorkItem[]>;
   /** The run is over (finished, interrupted or given up): drops the lease if this replica holds it. */
   ack(taskId: string): Promise<void>;
-  /** Hands a leased task back to the head of its queue (shutdown before it finished). */
-  requeue(taskId: string): Promise<void>;
+  /**
+   * Hands a leased task back to the head of its queue. `started`: whether it ran here (a
+   * shutdown before it finished: the run counts as an attempt); a task taken but never
+   * started (no worker slot was left) keeps the attempt count it had.
+   */
+  requeue(taskId: string, started: boolean): Promise<void>;
   /** Removes a task that is still waiting; whether it was waiting. */
   remove(taskId: string, agent: string): Promise<boolean>;
   /** Whether some live replica holds the task's lease. */

@@ -895,7 +895,7 @@ export function storeConformance(name: string, make: () => Promise<StateStore>):
         expect(await store.queue.lease(t, agent, payload('t'))).toBe(1);
         await store.queue.push(id('older1'), agent, payload('older1'), 10);
         await store.queue.push(id('older2'), agent, payload('older2'), 10);
-        await store.queue.requeue(t);
+        await store.queue.requeue(t, true);
         expect(await store.queue.isLeased(t)).toBe(false);
         expect(await store.queue.take([agent], 1)).toEqual([
           { taskId: t, payload: payload('t'), attempt: 2 },
@@ -911,21 +911,39 @@ export function storeConformance(name: string, make: () => Promise<StateStore>):
         const t = id('t');
         await store.queue.push(t, agent, payload('t'), 10);
         expect((await store.queue.take([agent], 1))[0]?.attempt).toBe(1);
-        await store.queue.requeue(t);
+        await store.queue.requeue(t, true);
         expect((await store.queue.take([agent], 1))[0]?.attempt).toBe(2);
-        await store.queue.requeue(t);
+        await store.queue.requeue(t, true);
         expect(await store.queue.take([agent], 1)).toEqual([
           { taskId: t, payload: payload('t'), attempt: 3 },
         ]);
       });
 
+      it('a task taken but handed back before it started keeps its attempt count', async () => {
+        const agent = id('agent');
+        const t = id('t');
+        await store.queue.push(t, agent, payload('t'), 10);
+        for (let i = 0; i < 5; i++) {
+          expect((await store.queue.take([agent], 1))[0]?.attempt).toBe(1);
+          await store.queue.requeue(t, false);
+        }
+        expect(await store.queue.take([agent], 1)).toEqual([
+          { taskId: t, payload: payload('t'), attempt: 1 },
+        ]);
+        // One real run that did not finish (a hand-off), then an unstarted hand-back: attempt 2 next.
+        await store.queue.requeue(t, true);
+        expect((await store.queue.take([agent], 1))[0]?.attempt).toBe(2);
+        await store.queue.requeue(t, false);
+        expect((await store.queue.take([agent], 1))[0]?.attempt).toBe(2);
+      });
+
       it('requeue of a task that is not leased changes nothing', async () => {
         const agent = id('agent');
-        await store.queue.requeue(id('never'));
+        await store.queue.requeue(id('never'), true);
         const t = id('t');
         await store.queue.lease(t, agent, payload('t'));
         await store.queue.ack(t);
-        await store.queue.requeue(t);
+        await store.queue.requeue(t, true);
         expect(await store.queue.take([agent], 10)).toEqual([]);
         expect(await store.queue.isLeased(t)).toBe(false);
       });
@@ -946,7 +964,7 @@ export function storeConformance(name: string, make: () => Promise<StateStore>):
         await store.ping();
         await store.queue.lease(t, agent, payload('t'));
         const work = nextWork();
-        await store.queue.requeue(t);
+        await store.queue.requeue(t, true);
         await within(work, 'onWork after requeue');
         expect(await taken([agent])).toEqual([t]);
       });

@@ -290,7 +290,7 @@ describe('RedisWorkQueue leases across replicas (one Redis, one keyPrefix)', () 
     const b = replica(keyPrefix, 30_000);
     await a.queue.lease('t1', 'echo', '{}');
     await b.queue.ack('t1');
-    await b.queue.requeue('t1');
+    await b.queue.requeue('t1', true);
     expect(await a.queue.isLeased('t1')).toBe(true);
     expect(await b.queue.take(['echo'], 10)).toEqual([]);
   });

@@ -65,7 +65,7 @@ export class MemoryWorkQueue implements WorkQueue {
     this.leases.delete(taskId);
   }
 
-  async requeue(taskId: string): Promise<void> {
+  async requeue(taskId: string, started: boolean): Promise<void> {
     const lease = this.leases.get(taskId);
     if (!lease) return;
     this.leases.delete(taskId);
@@ -73,7 +73,8 @@ export class MemoryWorkQueue implements WorkQueue {
     const queue = this.queueOf(lease.agent);
     const rest = [...queue];
     queue.clear();
-    queue.set(taskId, { agent: lease.agent, payload: lease.payload, attempts: lease.attempt });
+    const attempts = started ? lease.attempt : lease.attempt - 1;
+    queue.set(taskId, { agent: lease.agent, payload: lease.payload, attempts });
     for (const [id, w] of rest) queue.set(id, w);
     this.count++;
     this.notifyWork();

@@ -97,14 +97,16 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1`;
 
 /**
- * Puts a task this replica holds back at the head of its agent's queue. KEYS: leases,
- * work. ARGV: id, replica, waiting-list prefix, channel.
+ * Puts a task this replica holds back at the head of its agent's queue. A task that never
+ * started here (ARGV[5] = '0') gives back the attempt its take counted. KEYS: leases,
+ * work. ARGV: id, replica, waiting-list prefix, channel, started ('1' or '0').
  */
 const REQUEUE = `${WORK}
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if not cur or owner_of(cur) ~= ARGV[2] then return 0 end
 local w = parse(cur)
 w.owner = ''
+if ARGV[5] == '0' and w.attempt > 0 then w.attempt = w.attempt - 1 end
 put(KEYS[2], ARGV[1], w)
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('LPUSH', ARGV[3] .. w.agent, ARGV[1])
@@ -297,7 +299,7 @@ export class RedisWorkQueue implements WorkQueue {
     await this.scripts.agentdAck(...this.leaseKeys(), taskId, this.replicaId);
   }
 
-  async requeue(taskId: string): Promise<void> {
+  async requeue(taskId: string, started: boolean): Promise<void> {
     this.held.delete(taskId);
     const q = this.keys;
     await this.scripts.agentdRequeue(
@@ -307,6 +309,7 @@ export class RedisWorkQueue implements WorkQueue {
       this.replicaId,
       q.waitingPrefix(),
       q.workChannel(),
+      started ? '1' : '0',
     );
   }
 

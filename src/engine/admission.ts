@@ -1,0 +1,218 @@
+/**
+ * Admission of a SendMessage: a new task or the continuation of one that asked for input,
+ * run at once in a free worker slot here or queued for any replica.
+ */
+import { TaskState } from '@a2a-js/sdk';
+import type { Message, SendMessageRequest, Task } from '@a2a-js/sdk';
+import type { ServerCallContext } from '@a2a-js/sdk/server';
+import { randomUUID } from 'node:crypto';
+import { err, invalidParams } from '../errors.js';
+import type { StoredTask } from '../store/ports.js';
+import { tenantOf } from './call-context.js';
+import { isoNow } from './clock.js';
+import type { EngineCore } from './engine-core.js';
+import type { HostedAgent } from './hosted-agent.js';
+import { queuedPayload } from './queued-request.js';
+import type { Recovery } from './recovery.js';
+import { appendHistory } from './reducer.js';
+import type { RunExecutor } from './run-executor.js';
+import { TaskRun, type RunOutcome } from './task-run.js';
+import type { TaskReader } from './task-reader.js';
+import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
+import { validateSendMessage } from './validate.js';
+import type { WorkerSlots } from './worker-slots.js';
+
+type Lease = (id: string, initial?: Task) => Promise<number>;
+
+/** A started message: its run, and (for a blocking caller) the outcome to wait for. */
+export interface Admitted {
+  readonly run: TaskRun;
+  readonly waiting: Promise<RunOutcome> | undefined;
+}
+
+export class Admission {
+  constructor(
+    private readonly core: EngineCore,
+    private readonly reader: TaskReader,
+    private readonly slots: WorkerSlots,
+    private readonly executor: RunExecutor,
+    private readonly recovery: Recovery,
+  ) {}
+
+  /**
+   * Admits a message: validates it, creates or continues its task, and runs it here or
+   * queues it. `beforeDispatch` sees the run before its agent can publish anything (a
+   * stream registers its follower there).
+   */
+  async start(
+    agent: HostedAgent,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+    beforeDispatch?: (run: TaskRun) => void,
+  ): Promise<Admitted> {
+    const message = validateSendMessage(params);
+    const { store, options } = this.core;
+    if (!this.core.isAccepting) throw err('SHUTTING_DOWN');
+    const tenant = tenantOf(params.tenant, ctx);
+    const satisfaction = satisfactionOf(message);
+    if (satisfaction !== undefined)
+      options.business?.recordMean(SATISFACTION, satisfaction, SATISFACTION_HELP);
+    // A free worker here runs the task at once; the slot is reserved before any await,
+    // so concurrent requests cannot overbook it. Otherwise the task waits in the queue.
+    const slot = this.slots.tryAcquire();
+    let leased = false;
+    const lease: Lease | undefined = slot
+      ? (id, initial) => {
+          leased = true;
+          // Only a durable queue needs what a lease carries (another replica may take it over).
+          const payload = store.queue.durable ? queuedPayload(agent, params, ctx, tenant, initial) : '';
+          return store.queue.lease(id, agent.name, payload);
+        }
+      : undefined;
+    // A blocking SendMessage on a free worker stores its task with its first events (one
+    // write fewer): nobody can know its id before the answer. The lease, written first,
+    // carries the task, so a replica taking it over can store it.
+    const deferCreate =
+      slot !== undefined &&
+      !beforeDispatch &&
+      params.configuration?.returnImmediately !== true &&
+      !params.configuration?.taskPushNotificationConfig;
+    let run: TaskRun;
+    try {
+      run = message.taskId
+        ? await this.continueTask(agent, message, tenant, lease)
+        : await this.createTask(agent, message, tenant, params, lease, deferCreate);
+    } catch (error) {
+      slot?.release();
+      if (leased && message.taskId) void store.queue.ack(message.taskId).catch(() => {});
+      throw error;
+    }
+    if (slot) {
+      const waiting = run.waitForRest();
+      beforeDispatch?.(run);
+      await this.executor.start(run, params, ctx, slot);
+      return { run, waiting };
+    }
+    // Queued: whichever replica takes it runs it. A blocking caller follows its event log
+    // (registered before the push, so no event can slip past).
+    beforeDispatch?.(run);
+    const controller = new AbortController();
+    const wanted = !beforeDispatch && params.configuration?.returnImmediately !== true;
+    const follower = wanted ? store.events.follow(run.id, run.lastSeq, controller.signal) : undefined;
+    try {
+      // A follow-up to a task already admitted is never refused for queue depth.
+      const depth = message.taskId ? Number.MAX_SAFE_INTEGER : options.maxQueueDepth;
+      await store.queue.push(run.id, agent.name, queuedPayload(agent, params, ctx, tenant), depth);
+    } catch (error) {
+      controller.abort();
+      if (!message.taskId) await this.executor.discardProvisionalTask(run).catch(() => {});
+      throw error;
+    }
+    return { run, waiting: follower ? this.recovery.awaitElsewhere(run, follower, controller) : undefined };
+  }
+
+  private async createTask(
+    agent: HostedAgent,
+    message: Message,
+    tenant: string,
+    params: SendMessageRequest,
+    lease: Lease | undefined,
+    deferCreate: boolean,
+  ): Promise<TaskRun> {
+    const { store } = this.core;
+    const pushConfig = params.configuration?.taskPushNotificationConfig;
+    if (pushConfig) requirePush(agent);
+    const id = randomUUID();
+    const contextId = message.contextId || randomUUID();
+    const task: Task = {
+      id,
+      contextId,
+      status: { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: isoNow() },
+      artifacts: [],
+      history: [{ ...message, taskId: id, contextId }],
+      metadata: undefined,
+    };
+    const record = { task, agent: agent.name, tenant, lastSeq: 0, updatedAt: Date.now() };
+    let stored: StoredTask;
+    if (deferCreate && lease) {
+      // Version 0: the run's first commit creates it.
+      await lease(id, task);
+      stored = { ...record, version: 0 };
+    } else {
+      // The lease is sent first (same connection, same batch): the task is never stored
+      // without a record of who runs it.
+      [, stored] = await Promise.all([lease?.(id), store.tasks.create(record)]);
+    }
+    const run = new TaskRun(this.core.runDeps, agent, stored);
+    run.exposed = params.configuration?.returnImmediately === true;
+    if (pushConfig) {
+      const config = { ...pushConfig, tenant, taskId: id, id: pushConfig.id || randomUUID() };
+      await store.pushConfigs.put(config);
+      run.pushConfigs = [config];
+    }
+    return run;
+  }
+
+  private async continueTask(
+    agent: HostedAgent,
+    message: Message,
+    tenant: string,
+    lease: Lease | undefined,
+  ): Promise<TaskRun> {
+    const id = message.taskId;
+    if (this.core.runs.has(id)) {
+      throw err(
+        'UNSUPPORTED_OPERATION',
+        `Task ${id} is still working; send a follow-up when it asks for input`,
+        {
+          taskId: id,
+        },
+      );
+    }
+    const stored = await this.reader.load(agent, id, tenant);
+    const state = stored.task.status?.state;
+    if (isTerminal(state)) {
+      throw err('UNSUPPORTED_OPERATION', `Task ${id} is ${stateLabel(state)} and accepts no more messages`, {
+        taskId: id,
+      });
+    }
+    if (!isInterrupted(state)) {
+      throw err(
+        'UNSUPPORTED_OPERATION',
+        `Task ${id} is ${stateLabel(state)}; send a follow-up when it asks for input`,
+        { taskId: id },
+      );
+    }
+    if (message.contextId && message.contextId !== stored.task.contextId) {
+      throw invalidParams(
+        'message.contextId',
+        `does not match the context of task ${id} (${stored.task.contextId})`,
+      );
+    }
+    const run = new TaskRun(this.core.runDeps, agent, stored);
+    run.exposed = true;
+    const [, configs] = await Promise.all([lease?.(id), this.core.store.pushConfigs.list(id)]);
+    run.pushConfigs = configs;
+    // Saved with the version read above: of two follow-ups racing on two replicas, one wins.
+    await run.saveSnapshot(appendHistory(run.task, { ...message, contextId: stored.task.contextId }));
+    return run;
+  }
+}
+
+/** PUSH_NOTIFICATION_NOT_SUPPORTED unless the agent's card says it supports push. */
+export function requirePush(agent: HostedAgent): void {
+  if (!agent.card.capabilities?.pushNotifications) {
+    throw err('PUSH_NOTIFICATION_NOT_SUPPORTED', `Agent "${agent.name}" does not support push notifications`);
+  }
+}
+
+/** The standard business metric, fed from message feedback (`metadata.feedback.satisfaction`). */
+const SATISFACTION = 'customer_satisfaction_score';
+const SATISFACTION_HELP = 'Average customer satisfaction score';
+
+/** A satisfaction score a client sent with a message (`metadata.feedback.satisfaction`, 0-10). */
+function satisfactionOf(message: Message): number | undefined {
+  const feedback = (message.metadata as Record<string, unknown> | undefined)?.feedback;
+  const score = (feedback as Record<string, unknown> | undefined)?.satisfaction;
+  return typeof score === 'number' && Number.isFinite(score) && score >= 0 && score <= 10 ? score : undefined;
+}

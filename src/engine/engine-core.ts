@@ -1,0 +1,66 @@
+/**
+ * What the engine's parts share: the options, the store, the hosted agents, and the runs
+ * this replica holds. Created once by {@link TaskEngine}; each part gets it by reference.
+ */
+import type { Logger } from 'pino';
+import type { StateStore } from '../store/ports.js';
+import type { EngineObserver } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
+import type { PushNotifierOptions } from './push-notifier.js';
+import type { RunDeps, RunLimits, TaskRun } from './task-run.js';
+
+export interface TaskEngineOptions {
+  readonly store: StateStore;
+  readonly logger: Logger;
+  /** `MAX_CONCURRENT_WORKFLOWS`: tasks executing at once in this process. */
+  readonly maxConcurrent: number;
+  /** Tasks of one agent that may wait for a worker before new ones are refused with QUEUE_FULL. */
+  readonly maxQueueDepth: number;
+  /** A task whose replicas died this many times while running it is marked FAILED instead of re-run. */
+  readonly maxAttempts: number;
+  /** How often idle workers look for queued work without being told (a missed notification). */
+  readonly pollMs?: number;
+  /** Spans for webhook deliveries and agents' outbound A2A calls (off: no-op). */
+  readonly tracing?: Tracing | undefined;
+  /** Told when tasks start and end executing here, and of errors (metrics). */
+  readonly observer?: EngineObserver | undefined;
+  /** Business metrics agents record through `requestContext.metrics`. */
+  readonly business?: BusinessMetricsApi | undefined;
+  /** How long an executor's `cancelTask` may take before the engine cancels regardless. */
+  readonly cancelGraceMs: number;
+  /** What one task may hold (events agents publish are checked against it). */
+  readonly limits: RunLimits;
+  readonly push: PushNotifierOptions;
+}
+
+export class EngineCore {
+  readonly store: StateStore;
+  readonly logger: Logger;
+  readonly agents = new Map<string, HostedAgent>();
+  /** Tasks queued or executing in this process, by id. */
+  readonly runs = new Map<string, TaskRun>();
+  private accepting = true;
+
+  constructor(
+    readonly options: TaskEngineOptions,
+    readonly runDeps: RunDeps,
+  ) {
+    this.store = options.store;
+    this.logger = options.logger;
+  }
+
+  /** Whether new work is accepted (false once draining for shutdown). */
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Forgets a run once it no longer executes here. */
+  finishRun(run: TaskRun): void {
+    if (this.runs.get(run.id) === run) this.runs.delete(run.id);
+  }
+}

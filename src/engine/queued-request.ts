@@ -1,0 +1,43 @@
+/**
+ * What the work queue holds for a task, so any replica can run it: the agent, the tenant,
+ * the request without its message (that is the task's last history entry), and for a task
+ * whose first commit also creates it, the task itself.
+ */
+import { SendMessageRequest as SendMessageRequestCodec } from '@a2a-js/sdk';
+import type { SendMessageRequest, Task } from '@a2a-js/sdk';
+import type { ServerCallContext } from '@a2a-js/sdk/server';
+import { taskJsonText } from '../codec.js';
+import type { HostedAgent } from './hosted-agent.js';
+
+export interface QueuedRequest {
+  readonly agent: string;
+  readonly tenant: string;
+  /** The SendMessageRequest (proto JSON) without its message: that is the task's last history entry. */
+  readonly request: unknown;
+  readonly extensions: string[] | undefined;
+  /** The new task (proto JSON) when its run stores it with its first events (a deferred create). */
+  readonly task?: unknown;
+}
+
+/** The queue payload (JSON text) for a task of `agent` started by `params`. */
+export function queuedPayload(
+  agent: HostedAgent,
+  params: SendMessageRequest,
+  ctx: ServerCallContext,
+  tenant: string,
+  task?: Task,
+): string {
+  const queued: Omit<QueuedRequest, 'task'> = {
+    agent: agent.name,
+    tenant,
+    // Most requests carry nothing but the message: no need to run the codec then.
+    request:
+      params.configuration || params.metadata
+        ? SendMessageRequestCodec.toJSON({ ...params, message: undefined })
+        : {},
+    extensions: ctx.requestedExtensions ? [...ctx.requestedExtensions] : undefined,
+  };
+  const json = JSON.stringify(queued);
+  // The task's text is the one its first event and snapshot reuse.
+  return task ? `${json.slice(0, -1)},"task":${taskJsonText(task)}}` : json;
+}
