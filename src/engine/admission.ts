@@ -50,7 +50,7 @@ export class Admission {
     ctx: ServerCallContext,
     beforeDispatch?: (run: TaskRun) => void,
   ): Promise<Admitted> {
-    const message = validateSendMessage(params);
+    const message = validateSendMessage(params, this.core.options.limits.maxDepth);
     const { store, options } = this.core;
     if (!this.core.isAccepting) throw err('SHUTTING_DOWN');
     const tenant = tenantOf(params.tenant, ctx);

@@ -49,6 +49,20 @@ export function checkAgentEvent(event: unknown, limits: EventLimits): CheckedEve
   }
 }
 
+/**
+ * Why `value` is not a JSON value agentd can store (a cycle, a function, a bigint, a
+ * non-finite number, nesting past `maxDepth`), naming where under `at`; undefined when fine.
+ */
+export function jsonValueProblem(value: unknown, at: string, maxDepth: number): string | undefined {
+  try {
+    new Walk({ maxDepth, maxEventBytes: Number.POSITIVE_INFINITY }).json(value, at, 0);
+    return undefined;
+  } catch (error) {
+    if (error instanceof EventProblem) return error.message;
+    throw error;
+  }
+}
+
 class Walk {
   bytes = 0;
 
@@ -193,7 +207,7 @@ class Walk {
   }
 
   /** A JSON value: no cycles, functions, bigints or non-finite numbers, at most `maxDepth` deep. */
-  private json(value: unknown, at: string, depth: number): void {
+  json(value: unknown, at: string, depth: number): void {
     if (value === null || typeof value === 'boolean') {
       this.bytes += 5;
       return;

@@ -300,13 +300,13 @@ export class TaskEngine {
     const run = runs.get(id);
     if (run) {
       if (run.agent !== agent || run.tenant !== tenant) throw taskNotFound(id);
-      assertCancelable(run.task);
+      if (alreadyCanceled(run.task)) return run.task;
       await this.executor.cancel(run, 'canceled by client');
       return run.task;
     }
     const loaded = await this.reader.load(agent, id, tenant);
     const stored = await this.reader.replayed(loaded);
-    assertCancelable(stored.task);
+    if (alreadyCanceled(stored.task)) return stored.task;
     // Still waiting in the queue: taken out, nobody will run it. Leased: running on a replica.
     if (!(await store.queue.remove(id, agent.name)) && (await store.queue.isLeased(id))) {
       // Executing on another replica: ask it to cancel, and answer with the outcome it records.
@@ -418,8 +418,13 @@ function requireStreaming(agent: HostedAgent): void {
   }
 }
 
-function assertCancelable(task: Task): void {
+/**
+ * Cancel is idempotent (A2A §3.3.1): a canceled task is returned as it is. Any other
+ * finished task cannot be canceled (TASK_NOT_CANCELABLE).
+ */
+function alreadyCanceled(task: Task): boolean {
   const state = task.status?.state;
+  if (state === TaskState.TASK_STATE_CANCELED) return true;
   if (isTerminal(state)) {
     throw err(
       'TASK_NOT_CANCELABLE',
@@ -429,6 +434,7 @@ function assertCancelable(task: Task): void {
       },
     );
   }
+  return false;
 }
 
 /** Yields followed records until one ends the stream. */

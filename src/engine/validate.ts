@@ -7,22 +7,37 @@ import { Role, TaskState } from '@a2a-js/sdk';
 import type { ListTasksRequest, SendMessageRequest, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import { invalidParams } from '../errors.js';
 import type { Message } from '@a2a-js/sdk';
+import { jsonValueProblem } from './agent-events.js';
 
 /** Default and maximum ListTasks page sizes (A2A §3.1.4). */
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
 
-/** Checks a SendMessage / SendStreamingMessage request; returns its message. */
-export function validateSendMessage(req: SendMessageRequest): Message {
+/** Longest id (task, context, message, push config) a request may carry. */
+export const MAX_ID_LENGTH = 1024;
+
+/**
+ * Checks a SendMessage / SendStreamingMessage request; returns its message. Free-form
+ * values (metadata, data parts) may nest at most `maxDepth` levels: anything deeper is
+ * refused here, before it is stored, so no stored task is one that cannot be encoded.
+ */
+export function validateSendMessage(req: SendMessageRequest, maxDepth: number): Message {
   const message = req.message;
   if (!message) throw invalidParams('message', 'is required');
   if (!message.messageId) throw invalidParams('message.messageId', 'is required');
+  validateLength(message.messageId, 'message.messageId');
+  if (message.taskId) validateLength(message.taskId, 'message.taskId');
+  if (message.contextId) validateLength(message.contextId, 'message.contextId');
   if (message.role === Role.UNRECOGNIZED)
     throw invalidParams('message.role', 'must be ROLE_USER or ROLE_AGENT');
   if (message.parts.length === 0) throw invalidParams('message.parts', 'must contain at least one part');
   message.parts.forEach((part, i) => {
     if (!part.content) throw invalidParams(`message.parts[${i}]`, 'must have one of text, raw, url or data');
+    if (part.content.$case === 'data') validateJson(part.content.value, `message.parts[${i}].data`, maxDepth);
+    validateJson(part.metadata, `message.parts[${i}].metadata`, maxDepth);
   });
+  validateJson(message.metadata, 'message.metadata', maxDepth);
+  validateJson(req.metadata, 'metadata', maxDepth);
   const config = req.configuration;
   if (config) {
     validateHistoryLength(config.historyLength, 'configuration.historyLength');
@@ -36,10 +51,28 @@ export function validateSendMessage(req: SendMessageRequest): Message {
   return message;
 }
 
-/** A task id must be a non-blank string. */
+/** A task id must be a non-blank string of at most {@link MAX_ID_LENGTH} characters. */
 export function validateTaskId(id: string, field = 'id'): string {
   if (!id || !id.trim()) throw invalidParams(field, 'is required');
+  validateLength(id, field);
   return id;
+}
+
+function validateLength(value: string, field: string): void {
+  if (value.length > MAX_ID_LENGTH)
+    throw invalidParams(field, `is ${value.length} characters long; at most ${MAX_ID_LENGTH} are allowed`);
+}
+
+function validateJson(value: unknown, field: string, maxDepth: number): void {
+  if (value === undefined) return;
+  const problem = jsonValueProblem(value, field, maxDepth);
+  if (!problem) return;
+  // "message.metadata.a.b is nested ..." → "message.metadata: is nested ... (at .a.b)", the path kept short.
+  const space = problem.indexOf(' ');
+  const path = problem.slice(0, space);
+  const below = path.startsWith(field) ? path.slice(field.length) : '';
+  const at = below.length > 80 ? `${below.slice(0, 40)}…${below.slice(-30)}` : below;
+  throw invalidParams(field, `${problem.slice(space + 1)}${at ? ` (at ${at})` : ''}`);
 }
 
 /** `historyLength`, when given, is a non-negative integer. */
