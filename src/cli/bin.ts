@@ -8,6 +8,9 @@ const code = await runCli(process.argv.slice(2));
 const server = activeServer;
 if (!server) {
   process.exitCode = code;
+  // A command that failed may leave handles behind (a server that could not start, a client
+  // socket): the process ends on its own once output is flushed, or at the latest here.
+  if (code !== 0) setTimeout(() => process.exit(code), 2000).unref();
 } else {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -142,7 +142,18 @@ export async function runCli(
           }
           throw error;
         }
-        const { url, grpcAddress } = await server.start();
+        let started: { url: string; grpcAddress: string | undefined };
+        try {
+          started = await server.start();
+        } catch (error) {
+          // A port in use (or any other failure to start): say which, and exit 1, not half-started.
+          const { ListenError } = await import('../server/agentd-server.js');
+          io.stderr.write(`agentd could not start: ${(error as Error).message}\n`);
+          if (!(error instanceof ListenError)) logger.error({ err: error }, 'start failed');
+          exitCode = EXIT.ERROR;
+          return;
+        }
+        const { url, grpcAddress } = started;
         const httpRole =
           config.server.transport === 'grpc'
             ? 'agent cards, /health, /ready, /api/v1/agents'

@@ -194,10 +194,26 @@ export class AgentdServer {
       );
   }
 
-  /** Listens on the configured host and ports and publishes the agent cards. */
+  /**
+   * Listens on the configured host and ports and publishes the agent cards. A listener
+   * that cannot bind fails the start with a {@link ListenError} naming the port and its
+   * setting, after closing whatever had started. A store that is unreachable does not: the
+   * server starts not ready, and registers its agents once the store answers.
+   */
   async start(): Promise<{ url: string; grpcAddress: string | undefined }> {
+    try {
+      return await this.listen();
+    } catch (error) {
+      await this.shutdown(0).catch(() => {});
+      throw error;
+    }
+  }
+
+  private async listen(): Promise<{ url: string; grpcAddress: string | undefined }> {
     const { host, httpPort, publicUrl, transport, grpcPort, grpcPublicAddress } = this.config.server;
-    await this.http.app.listen({ host, port: httpPort });
+    await bound('HTTP', host, httpPort, 'server.httpPort, HTTP_PORT or --port', () =>
+      this.http.app.listen({ host, port: httpPort }),
+    );
     const address = this.http.app.server.address() as AddressInfo;
     const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const hostPart = reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost;
@@ -205,24 +221,38 @@ export class AgentdServer {
     if (transport !== 'http') {
       // Loaded only when gRPC is served: grpc-js and the SDK's codec are ~15 MB of RSS.
       const { startGrpcServer } = await import('../protocol/grpc/grpc-server.js');
-      this.grpc = await startGrpcServer(
-        {
-          engine: this.engine,
-          logger: this.logger,
-          defaultAgent: () => this.defaultAgent,
-          maxMessageBytes: this.config.server.grpcMaxMessageBytes,
-          keepaliveMs: this.config.server.grpcKeepaliveMs,
-          compatV03: this.config.server.compatV03,
-          tracing: this.tracing,
-          observe: this.metrics
-            ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
-            : undefined,
-        },
-        host,
-        grpcPort,
+      this.grpc = await bound('gRPC', host, grpcPort, 'server.grpcPort, GRPC_PORT or --grpc-port', () =>
+        startGrpcServer(
+          {
+            engine: this.engine,
+            logger: this.logger,
+            defaultAgent: () => this.defaultAgent,
+            maxMessageBytes: this.config.server.grpcMaxMessageBytes,
+            keepaliveMs: this.config.server.grpcKeepaliveMs,
+            compatV03: this.config.server.compatV03,
+            tracing: this.tracing,
+            observe: this.metrics
+              ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
+              : undefined,
+          },
+          host,
+          grpcPort,
+        ),
       );
       this.grpcAddr =
         grpcPublicAddress ?? `${publicUrl ? new URL(publicUrl).hostname : hostPart}:${this.grpc.port}`;
+    }
+    if (this.metrics) {
+      const { startMetricsServer } = await import('../observability/metrics-server.js');
+      const metrics = this.metrics;
+      const port = this.config.prometheus.port;
+      this.metricsServer = await bound(
+        'metrics',
+        host,
+        port,
+        'prometheus.port or METRICS_PORT (MONITORING_ENABLED=false turns metrics off)',
+        () => startMetricsServer(metrics, host, port),
+      );
     }
     const endpoints = {
       baseUrl: this.baseUrl,
@@ -237,23 +267,50 @@ export class AgentdServer {
       const agent = this.agents[i];
       if (agent) publishCards(agent, cfg, endpoints);
     });
-    if (this.metrics) {
-      const { startMetricsServer } = await import('../observability/metrics-server.js');
-      this.metricsServer = await startMetricsServer(this.metrics, host, this.config.prometheus.port);
+    // Registered before the start completes, unless the store does not answer soon: then
+    // the server starts not ready and registers once the store is back.
+    const first = this.registerAgents();
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      first.then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2000))),
+    ]);
+    clearTimeout(timer);
+    if (answered) this.keepRegistered(this.config.registry.heartbeatSeconds * 1000);
+    else {
+      this.logger.warn('could not register the agents in the store (is it reachable?); retrying');
+      this.keepRegistered(1000, 1);
     }
-    await this.registerAgents();
-    const beatMs = this.config.registry.heartbeatSeconds * 1000;
-    this.heartbeat = setInterval(
-      () =>
-        void this.registerAgents().catch((error: unknown) =>
-          this.logger.warn({ err: error }, 'agent registry heartbeat failed'),
-        ),
-      beatMs,
-    );
-    this.heartbeat.unref();
     this.started = true;
     this.health.invalidate();
     return { url: this.baseUrl, grpcAddress: this.grpcAddr };
+  }
+
+  /**
+   * Registers the agents after `delayMs`, then every heartbeat. A failed registration (the
+   * store is unreachable) is retried sooner, backing off from one second to the heartbeat.
+   */
+  private keepRegistered(delayMs: number, failures = 0): void {
+    const beatMs = this.config.registry.heartbeatSeconds * 1000;
+    clearTimeout(this.heartbeat);
+    this.heartbeat = setTimeout(() => {
+      this.registerAgents().then(
+        () => {
+          if (failures > 0) this.logger.info('agents registered in the store');
+          if (!this.draining) this.keepRegistered(beatMs);
+        },
+        (error: unknown) => {
+          if (failures === 0)
+            this.logger.warn({ err: error }, 'could not register the agents in the store; retrying');
+          else this.logger.debug({ err: error }, 'agent registration failed again; retrying');
+          if (!this.draining) this.keepRegistered(Math.min(beatMs, 1000 * 2 ** failures), failures + 1);
+        },
+      );
+    }, delayMs);
+    this.heartbeat.unref();
   }
 
   /**
@@ -322,7 +379,7 @@ export class AgentdServer {
       const { unfinished } = await this.engine.shutdown(drainMs);
       if (unfinished > 0)
         this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
-      clearInterval(this.heartbeat);
+      clearTimeout(this.heartbeat);
       await this.store.registry
         .deregister(this.serverId)
         .catch((error: unknown) =>
@@ -339,5 +396,35 @@ export class AgentdServer {
       await this.store.close();
     })();
     return this.shutdownPromise;
+  }
+}
+
+/** A listener could not bind: the message names the listener, the port and the setting that chose it. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+}
+
+/** Runs `bind`, turning a failure to listen into a {@link ListenError} a user can act on. */
+async function bound<T>(
+  what: string,
+  host: string,
+  port: number,
+  setting: string,
+  bind: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await bind();
+  } catch (error) {
+    const text = `${(error as { code?: string }).code ?? ''} ${(error as Error).message}`;
+    const why = /EADDRINUSE/.test(text)
+      ? 'is already in use'
+      : /EACCES/.test(text)
+        ? 'needs privileges this process does not have (ports below 1024)'
+        : /EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN/.test(text)
+          ? `cannot be bound: ${host} is not an address of this machine`
+          : `cannot be bound (${(error as Error).message})`;
+    throw new ListenError(`${what} port ${port} on ${host} ${why}; choose another with ${setting}`, {
+      cause: error,
+    });
   }
 }
