@@ -5,7 +5,7 @@
 import { TaskState } from '@a2a-js/sdk';
 import type { Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { err, invalidParams } from '../errors.js';
 import type { StoredTask } from '../store/ports.js';
 import { tenantOf } from './call-context.js';
@@ -24,11 +24,13 @@ import type { WorkerSlots } from './worker-slots.js';
 
 type Lease = (id: string, initial?: Task) => Promise<number>;
 
-/** A started message: its run, and (for a blocking caller) the outcome to wait for. */
-export interface Admitted {
-  readonly run: TaskRun;
-  readonly waiting: Promise<RunOutcome> | undefined;
-}
+/**
+ * A message admitted: its run, and (for a blocking caller) the outcome to wait for; or a
+ * message accepted before (same agent, tenant, task and messageId), with what it produced.
+ */
+export type Admitted =
+  | { readonly run: TaskRun; readonly waiting: Promise<RunOutcome> | undefined; readonly repeat?: undefined }
+  | { readonly repeat: string; readonly run?: undefined; readonly waiting?: undefined };
 
 export class Admission {
   constructor(
@@ -42,7 +44,8 @@ export class Admission {
   /**
    * Admits a message: validates it, creates or continues its task, and runs it here or
    * queues it. `beforeDispatch` sees the run before its agent can publish anything (a
-   * stream registers its follower there).
+   * stream registers its follower there). A message whose id was accepted before is not
+   * run again: `repeat` is what the message ledger recorded for it.
    */
   async start(
     agent: HostedAgent,
@@ -54,19 +57,40 @@ export class Admission {
     const { store, options } = this.core;
     if (!this.core.isAccepting) throw err('SHUTTING_DOWN');
     const tenant = tenantOf(params.tenant, ctx);
-    const satisfaction = satisfactionOf(message);
-    if (satisfaction !== undefined)
-      options.business?.recordMean(SATISFACTION, satisfaction, SATISFACTION_HELP);
-    // A free worker here runs the task at once; the slot is reserved before any await,
-    // so concurrent requests cannot overbook it. Otherwise the task waits in the queue.
+    const key = messageKey(agent.name, tenant, message.taskId, message.messageId);
+    const id = message.taskId || randomUUID();
+    const recorded = await store.messages.claim(key, id, options.messageTtlMs);
+    if (recorded !== undefined) return { repeat: recorded };
+    try {
+      return await this.admit(agent, params, ctx, message, tenant, id, key, beforeDispatch);
+    } catch (error) {
+      // Refused before it ran (queue full, a task not waiting for input, ...): a retry may run it.
+      await store.messages.release(key).catch(() => {});
+      throw error;
+    }
+  }
+
+  private async admit(
+    agent: HostedAgent,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+    message: Message,
+    tenant: string,
+    id: string,
+    key: string,
+    beforeDispatch: ((run: TaskRun) => void) | undefined,
+  ): Promise<Admitted> {
+    const { store, options } = this.core;
+    // A free worker here runs the task at once (the slot is taken synchronously, so
+    // concurrent requests cannot overbook it). Otherwise the task waits in the queue.
     const slot = this.slots.tryAcquire();
     let leased = false;
     const lease: Lease | undefined = slot
-      ? (id, initial) => {
+      ? (taskId, initial) => {
           leased = true;
           // Only a durable queue needs what a lease carries (another replica may take it over).
-          const payload = store.queue.durable ? queuedPayload(agent, params, ctx, tenant, initial) : '';
-          return store.queue.lease(id, agent.name, payload);
+          const payload = store.queue.durable ? queuedPayload(agent, params, ctx, tenant, key, initial) : '';
+          return store.queue.lease(taskId, agent.name, payload);
         }
       : undefined;
     // A blocking SendMessage on a free worker stores its task with its first events (one
@@ -81,12 +105,16 @@ export class Admission {
     try {
       run = message.taskId
         ? await this.continueTask(agent, message, tenant, lease)
-        : await this.createTask(agent, message, tenant, params, lease, deferCreate);
+        : await this.createTask(agent, message, tenant, params, id, lease, deferCreate);
     } catch (error) {
       slot?.release();
       if (leased && message.taskId) void store.queue.ack(message.taskId).catch(() => {});
       throw error;
     }
+    run.messageKey = key;
+    const satisfaction = satisfactionOf(message);
+    if (satisfaction !== undefined)
+      options.business?.recordMean(SATISFACTION, satisfaction, SATISFACTION_HELP);
     if (slot) {
       const waiting = run.waitForRest();
       beforeDispatch?.(run);
@@ -102,7 +130,7 @@ export class Admission {
     try {
       // A follow-up to a task already admitted is never refused for queue depth.
       const depth = message.taskId ? Number.MAX_SAFE_INTEGER : options.maxQueueDepth;
-      await store.queue.push(run.id, agent.name, queuedPayload(agent, params, ctx, tenant), depth);
+      await store.queue.push(run.id, agent.name, queuedPayload(agent, params, ctx, tenant, key), depth);
     } catch (error) {
       controller.abort();
       if (!message.taskId) await this.executor.discardProvisionalTask(run).catch(() => {});
@@ -116,13 +144,13 @@ export class Admission {
     message: Message,
     tenant: string,
     params: SendMessageRequest,
+    id: string,
     lease: Lease | undefined,
     deferCreate: boolean,
   ): Promise<TaskRun> {
     const { store } = this.core;
     const pushConfig = params.configuration?.taskPushNotificationConfig;
     if (pushConfig) requirePush(agent);
-    const id = randomUUID();
     const contextId = message.contextId || randomUUID();
     const task: Task = {
       id,
@@ -197,6 +225,14 @@ export class Admission {
     await run.saveSnapshot(appendHistory(run.task, { ...message, contextId: stored.task.contextId }));
     return run;
   }
+}
+
+/**
+ * The message ledger's key for a message: agent, tenant, the task it continues (none for
+ * a new task) and its messageId, hashed so a long id costs the ledger a fixed size.
+ */
+export function messageKey(agent: string, tenant: string, taskId: string, messageId: string): string {
+  return createHash('sha256').update(`${agent}\0${tenant}\0${taskId}\0${messageId}`).digest('base64url');
 }
 
 /** PUSH_NOTIFICATION_NOT_SUPPORTED unless the agent's card says it supports push. */

@@ -15,6 +15,8 @@ export interface QueuedRequest {
   /** The SendMessageRequest (proto JSON) without its message: that is the task's last history entry. */
   readonly request: unknown;
   readonly extensions: string[] | undefined;
+  /** The message ledger's key for the message the task runs (see `messageKey`). */
+  readonly messageKey: string;
   /** The new task (proto JSON) when its run stores it with its first events (a deferred create). */
   readonly task?: unknown;
 }
@@ -25,11 +27,13 @@ export function queuedPayload(
   params: SendMessageRequest,
   ctx: ServerCallContext,
   tenant: string,
+  messageKey: string,
   task?: Task,
 ): string {
   const queued: Omit<QueuedRequest, 'task'> = {
     agent: agent.name,
     tenant,
+    messageKey,
     // Most requests carry nothing but the message: no need to run the codec then.
     request:
       params.configuration || params.metadata

@@ -69,6 +69,7 @@ export class Recovery {
       const run = new TaskRun(this.core.runDeps, agent, stored);
       run.indexedAs(found);
       run.attempt = item.attempt;
+      run.messageKey = queued.messageKey;
       const request = SendMessageRequestCodec.fromJSON(queued.request);
       run.exposed = request.configuration?.returnImmediately === true;
       if (isTerminal(run.state)) {

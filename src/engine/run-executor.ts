@@ -4,7 +4,8 @@
  * into the task's final state. The worker slot the run holds is released when it ends.
  */
 import { TaskState } from '@a2a-js/sdk';
-import type { Message, SendMessageRequest } from '@a2a-js/sdk';
+import { Message } from '@a2a-js/sdk';
+import type { SendMessageRequest } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import type { Context } from '@opentelemetry/api';
 import { REQUEST_ID_STATE_KEY, TRACE_CONTEXT_STATE_KEY } from './call-context.js';
@@ -15,6 +16,9 @@ import type { TaskRun } from './task-run.js';
 import type { TaskReader } from './task-reader.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import type { WorkerSlot } from './worker-slots.js';
+
+/** A message ledger value that is a direct reply (proto JSON of the Message), not a task id. */
+export const REPLY_PREFIX = 'reply:';
 
 export class RunExecutor {
   constructor(
@@ -172,10 +176,22 @@ export class RunExecutor {
     if (run.executing) run.giveUp();
   }
 
-  /** The agent answered with a Message: the provisional task never existed for the client. */
+  /**
+   * The agent answered with a Message: the provisional task never existed for the client.
+   * The reply is recorded for the message instead, so the same message sent again gets it.
+   */
   async discardProvisionalTask(run: TaskRun): Promise<void> {
-    await this.core.store.tasks.delete(run.id);
-    await this.core.store.events.delete(run.id);
+    const { store, options } = this.core;
+    const reply = run.reply;
+    if (reply && run.messageKey) {
+      await store.messages.settle(
+        run.messageKey,
+        REPLY_PREFIX + JSON.stringify(Message.toJSON(reply)),
+        options.messageTtlMs,
+      );
+    }
+    await store.tasks.delete(run.id);
+    await store.events.delete(run.id);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { TaskState } from '@a2a-js/sdk';
+import { Message as MessageCodec, TaskState } from '@a2a-js/sdk';
 import type {
   AgentCard,
   CancelTaskRequest,
@@ -18,7 +18,7 @@ import type {
 } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { randomUUID } from 'node:crypto';
-import { err, invalidParams } from '../errors.js';
+import { err, invalidParams, isAgentdError } from '../errors.js';
 import type { TaskEventRecord } from '../store/ports.js';
 import { Tracing } from '../observability/tracing.js';
 import { Admission, requirePush } from './admission.js';
@@ -31,7 +31,7 @@ import type { HostedAgent } from './hosted-agent.js';
 import { PushNotifier } from './push-notifier.js';
 import { Recovery } from './recovery.js';
 import { limitHistory } from './reducer.js';
-import { RunExecutor } from './run-executor.js';
+import { REPLY_PREFIX, RunExecutor } from './run-executor.js';
 import { TaskReader, taskNotFound } from './task-reader.js';
 import { TaskRun } from './task-run.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
@@ -179,7 +179,11 @@ export class TaskEngine {
     onStarted?: (taskId: string) => void,
   ): Promise<Message | Task> {
     const historyLength = params.configuration?.historyLength;
-    const { run, waiting } = await this.admission.start(agent, params, ctx);
+    const { run, waiting, repeat } = await this.admission.start(agent, params, ctx);
+    if (repeat !== undefined) {
+      const earlier = await this.repeated(agent, tenantOf(params.tenant, ctx), repeat, params);
+      return 'task' in earlier ? limitHistory(earlier.task, historyLength) : earlier.message;
+    }
     onStarted?.(run.id);
     if (params.configuration?.returnImmediately) {
       run.exposed = true;
@@ -208,11 +212,22 @@ export class TaskEngine {
       let follower: AsyncIterable<StreamRecord> | undefined;
       let snapshot: StreamRecord | undefined;
       // The follower is registered before the agent starts, so even an instant agent cannot outrun it.
-      await this.admission.start(agent, params, ctx, (run) => {
+      const { repeat } = await this.admission.start(agent, params, ctx, (run) => {
         if (run.initialLogged)
           snapshot = { seq: run.lastSeq, event: { payload: { $case: 'task', value: run.task } } };
         follower = this.core.store.events.follow(run.id, run.lastSeq, controller.signal);
       });
+      if (repeat !== undefined) {
+        // Sent before: the task it produced as it is now, then what follows until it rests.
+        const earlier = await this.repeated(agent, tenantOf(params.tenant, ctx), repeat, params);
+        if ('message' in earlier) {
+          yield { seq: 1, event: { payload: { $case: 'message', value: earlier.message } } };
+          return;
+        }
+        snapshot = { seq: earlier.lastSeq, event: { payload: { $case: 'task', value: earlier.task } } };
+        if (!endsStream(snapshot.event, true))
+          follower = this.core.store.events.follow(earlier.task.id, earlier.lastSeq, controller.signal);
+      }
       if (snapshot) yield snapshot;
       if (follower) yield* until(follower, true);
     } finally {
@@ -256,6 +271,43 @@ export class TaskEngine {
       yield* until(follower, false);
     } finally {
       controller.abort();
+    }
+  }
+
+  /**
+   * What a message sent again produced: its task as it is now, or its direct reply. A task
+   * stored by a first commit that is still on its way is waited for briefly.
+   */
+  private async repeated(
+    agent: HostedAgent,
+    tenant: string,
+    recorded: string,
+    params: SendMessageRequest,
+  ): Promise<{ task: Task; lastSeq: number } | { message: Message }> {
+    if (recorded.startsWith(REPLY_PREFIX))
+      return { message: MessageCodec.fromJSON(JSON.parse(recorded.slice(REPLY_PREFIX.length))) };
+    const messageId = params.message?.messageId ?? '';
+    this.core.logger.debug(
+      { task_id: recorded, message_id: messageId },
+      'message sent again: answered from its task',
+    );
+    for (let waited = 0; ; waited += 50) {
+      try {
+        return await this.reader.current(agent, recorded, tenant);
+      } catch (error) {
+        if (!isAgentdError(error, 'TASK_NOT_FOUND') || waited >= 2000) {
+          throw isAgentdError(error, 'TASK_NOT_FOUND')
+            ? err(
+                'TASK_NOT_FOUND',
+                `Message ${messageId} was accepted before (task ${recorded}), and that task is no longer kept`,
+                {
+                  taskId: recorded,
+                },
+              )
+            : error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     }
   }
 

@@ -69,6 +69,8 @@ export class TaskRun {
   bus: RunEventBus | undefined;
   /** 1 for the first run; more when this replica took the task over from one that died. */
   attempt = 1;
+  /** The message ledger's key for the message this run answers (a direct reply is recorded there). */
+  messageKey: string | undefined;
   /** The request that started this run (its `x-request-id`), for log correlation. */
   requestId: string | undefined;
   /** The trace context of the request's server span: parent of the run's outbound spans. */

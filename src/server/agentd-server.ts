@@ -90,6 +90,7 @@ export class AgentdServer {
       maxAttempts: config.execution.maxAttempts,
       cancelGraceMs: config.execution.cancelGraceMs,
       limits: config.limits,
+      messageTtlMs: config.store.retention.ttlSeconds * 1000,
       push: config.push,
     });
     for (const a of agents) this.engine.addAgent(a);

@@ -216,6 +216,24 @@ export interface AgentRegistry {
   list(): Promise<RegisteredAgent[]>;
 }
 
+/**
+ * Which task each accepted message produced, so a message sent again (a client retrying
+ * after a timeout) is answered from that task instead of running the agent twice. Keys
+ * are opaque (the engine derives them from agent, tenant, task and messageId); entries
+ * expire with the retention of finished tasks.
+ */
+export interface MessageLedger {
+  /**
+   * Records `value` (the task id) for `key` unless the key is recorded: then nothing
+   * changes and the recorded value is returned. Atomic across replicas.
+   */
+  claim(key: string, value: string, ttlMs: number): Promise<string | undefined>;
+  /** Replaces the recorded value (the message got a direct reply instead of a task). */
+  settle(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Forgets the key (the message was refused before anything ran, so a retry may run it). */
+  release(key: string): Promise<void>;
+}
+
 /** One write of a running task: its new events, then its snapshot, then the close of its log. */
 export interface RunCommit {
   readonly taskId: string;
@@ -243,6 +261,7 @@ export interface StateStore {
   readonly queue: WorkQueue;
   readonly checkpoints: CheckpointStore;
   readonly registry: AgentRegistry;
+  readonly messages: MessageLedger;
   /**
    * Writes a run's events, snapshot and log close in that order, as one round trip where
    * the backend allows (Redis: one script on the task's slot). Returns the sequence the

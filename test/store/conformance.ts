@@ -12,6 +12,7 @@ import { Role, TaskState } from '@a2a-js/sdk';
 import type { Message, StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/server.js';
 import { AgentdError } from '../../src/errors.js';
 import type {
   RegisteredAgent,
@@ -1013,6 +1014,47 @@ export function storeConformance(name: string, make: () => Promise<StateStore>):
         expect(await store.checkpoints.get(b, 'step')).toBe('2');
         expect(await store.checkpoints.get(a, 'other')).toBe('null');
         expect(await store.checkpoints.get(b, 'other')).toBeUndefined();
+      });
+    });
+
+    describe('MessageLedger', () => {
+      it('the first claim records the value; a later claim changes nothing and answers it', async () => {
+        const k = id('m1');
+        expect(await store.messages.claim(k, 'task-1', 60_000)).toBeUndefined();
+        expect(await store.messages.claim(k, 'task-2', 60_000)).toBe('task-1');
+        expect(await store.messages.claim(k, 'task-3', 60_000)).toBe('task-1');
+      });
+
+      it('of concurrent claims exactly one wins', async () => {
+        const k = id('race');
+        const answers = await Promise.all(
+          [1, 2, 3, 4, 5].map((n) => store.messages.claim(k, `task-${n}`, 60_000)),
+        );
+        const winners = answers.filter((a) => a === undefined);
+        expect(winners).toHaveLength(1);
+        const recorded = new Set(answers.filter((a) => a !== undefined));
+        expect(recorded.size).toBe(1);
+      });
+
+      it('settle replaces the value; release forgets the key', async () => {
+        const k = id('m2');
+        await store.messages.claim(k, 'task-1', 60_000);
+        await store.messages.settle(k, 'reply:{}', 60_000);
+        expect(await store.messages.claim(k, 'task-2', 60_000)).toBe('reply:{}');
+        await store.messages.release(k);
+        expect(await store.messages.claim(k, 'task-3', 60_000)).toBeUndefined();
+        expect(await store.messages.claim(k, 'task-4', 60_000)).toBe('task-3');
+      });
+
+      it('an entry expires after its ttl', async () => {
+        const k = id('m3');
+        await store.messages.claim(k, 'task-1', 30);
+        await eventually(
+          async () => (await store.messages.claim(k, 'task-2', 60_000)) === undefined,
+          5000,
+          'expiry',
+        );
+        expect(await store.messages.claim(k, 'task-3', 60_000)).toBe('task-2');
       });
     });
 

@@ -5,6 +5,7 @@ import { MemoryEventLog } from './memory-event-log.js';
 import { MemoryPushConfigStore } from './memory-push-config-store.js';
 import { MemoryTaskStore } from './memory-task-store.js';
 import { MemoryWorkQueue } from './memory-work-queue.js';
+import { MemoryMessageLedger } from './memory-message-ledger.js';
 
 export interface MemoryStateStoreOptions {
   readonly retention: RetentionPolicy;
@@ -27,10 +28,13 @@ export class MemoryStateStore implements StateStore {
   readonly queue = new MemoryWorkQueue();
   readonly checkpoints = new MemoryCheckpointStore();
   readonly registry = new MemoryAgentRegistry();
+  /** Twice as many messages as finished tasks are kept (each task's first and a follow-up), within 32 MiB. */
+  readonly messages: MemoryMessageLedger;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: MemoryStateStoreOptions) {
     this.events = new MemoryEventLog(options.maxEventsPerTask);
+    this.messages = new MemoryMessageLedger(2 * options.retention.maxTerminalTasks, 32 * 1024 * 1024);
     this.pushConfigs = new MemoryPushConfigStore();
     this.tasks = new MemoryTaskStore(options.retention.maxTerminalTasks, (taskId) => {
       void this.events.delete(taskId);

@@ -27,6 +27,11 @@ export class RedisKeys {
     return `${this.prefix}{t:${id}}:push`;
   }
 
+  /** String: the task (or direct reply) an accepted message produced (see MessageLedger). */
+  message(key: string): string {
+    return `${this.prefix}msg:${key}`;
+  }
+
   /** Hash: step name → JSON result of the agent's `step()` calls. */
   steps(id: string): string {
     return `${this.prefix}{t:${id}}:steps`;

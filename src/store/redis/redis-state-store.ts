@@ -5,6 +5,7 @@ import { RedisAgentRegistry } from './redis-agent-registry.js';
 import { RedisCheckpointStore } from './redis-checkpoint-store.js';
 import { eventJson, RedisEventLog } from './redis-event-log.js';
 import { RedisKeys } from './redis-keys.js';
+import { RedisMessageLedger } from './redis-message-ledger.js';
 import { RedisPushConfigStore } from './redis-push-config-store.js';
 import { RedisTaskStore, type SaveReply } from './redis-task-store.js';
 import { RedisWorkQueue } from './redis-work-queue.js';
@@ -41,6 +42,7 @@ export class RedisStateStore implements StateStore {
   readonly pushConfigs: RedisPushConfigStore;
   readonly queue: RedisWorkQueue;
   readonly checkpoints: RedisCheckpointStore;
+  readonly messages: RedisMessageLedger;
   readonly registry: RedisAgentRegistry;
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
@@ -77,6 +79,7 @@ export class RedisStateStore implements StateStore {
       }),
     );
     this.checkpoints = guardUnavailable(new RedisCheckpointStore(this.redis, keys));
+    this.messages = guardUnavailable(new RedisMessageLedger(this.redis, keys));
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);
     this.sweeper.unref();
