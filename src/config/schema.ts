@@ -185,6 +185,16 @@ export const configSchema = z
             ttlSeconds: z.number().min(0.01).default(3600),
             maxTerminalTasks: z.number().int().min(1).default(10_000),
             /**
+             * Embedded store: finished tasks kept weigh at most this many bytes (their
+             * snapshots and events, approximately); the oldest go first. Redis: bound its
+             * memory with maxTerminalTasks and Redis's own maxmemory.
+             */
+            maxTerminalBytes: z
+              .number()
+              .int()
+              .min(1024 * 1024)
+              .default(256 * MiB),
+            /**
              * Redis: a finished task's event stream is dropped this long after the task ended
              * (the snapshot keeps the outcome); resuming a stream later gets the final task.
              */

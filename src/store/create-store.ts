@@ -30,6 +30,7 @@ export async function createStore(
   const retention = {
     ttlMs: store.retention.ttlSeconds * 1000,
     maxTerminalTasks: store.retention.maxTerminalTasks,
+    maxTerminalBytes: store.retention.maxTerminalBytes,
   };
   if (store.kind === 'redis') {
     const { RedisStateStore } = await import('./redis/redis-state-store.js');

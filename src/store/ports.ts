@@ -130,6 +130,8 @@ export interface RetentionPolicy {
   readonly ttlMs: number;
   /** At most this many terminal tasks are kept; the oldest go first. */
   readonly maxTerminalTasks: number;
+  /** Embedded store: terminal tasks kept weigh at most this many bytes (approximate); the oldest go first. */
+  readonly maxTerminalBytes?: number;
 }
 
 /** A queued task as a worker takes it. */

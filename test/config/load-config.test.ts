@@ -77,7 +77,12 @@ describe('loadConfig defaults', () => {
     expect(config.store).toEqual({
       kind: 'memory',
       redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
-      retention: { ttlSeconds: 3600, maxTerminalTasks: 10_000, closedStreamSeconds: 30 },
+      retention: {
+        ttlSeconds: 3600,
+        maxTerminalTasks: 10_000,
+        maxTerminalBytes: 256 * 1024 * 1024,
+        closedStreamSeconds: 30,
+      },
       maxEventsPerTask: 10_000,
     });
     expect(config.push).toEqual({
@@ -137,6 +142,7 @@ describe('the bundled demo config', () => {
     expect(config.store.retention).toEqual({
       ttlSeconds: 3600,
       maxTerminalTasks: 10_000,
+      maxTerminalBytes: 256 * 1024 * 1024,
       closedStreamSeconds: 30,
     });
     expect(config.agents).toHaveLength(4);
@@ -200,7 +206,12 @@ agents:
     expect(config.store).toEqual({
       kind: 'memory',
       redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
-      retention: { ttlSeconds: 60, maxTerminalTasks: 5, closedStreamSeconds: 2 },
+      retention: {
+        ttlSeconds: 60,
+        maxTerminalTasks: 5,
+        maxTerminalBytes: 256 * 1024 * 1024,
+        closedStreamSeconds: 2,
+      },
       maxEventsPerTask: 50,
     });
     expect(config.execution).toEqual({
@@ -241,6 +252,7 @@ ${MINIMAL}`);
     expect(config.store.retention).toEqual({
       ttlSeconds: 3600,
       maxTerminalTasks: 10_000,
+      maxTerminalBytes: 256 * 1024 * 1024,
       closedStreamSeconds: 30,
     });
     expect(config.execution.maxConcurrentWorkflows).toBe(50);

@@ -80,10 +80,18 @@ async function readToEnd(iterable: AsyncIterable<TaskEventRecord>): Promise<Task
 describe('MemoryStateStore retention', () => {
   const stores: MemoryStateStore[] = [];
   function make(
-    options: Partial<MemoryStateStoreOptions> & { ttlMs?: number; maxTerminalTasks?: number } = {},
+    options: Partial<MemoryStateStoreOptions> & {
+      ttlMs?: number;
+      maxTerminalTasks?: number;
+      maxTerminalBytes?: number;
+    } = {},
   ): MemoryStateStore {
     const store = new MemoryStateStore({
-      retention: { ttlMs: options.ttlMs ?? 60_000, maxTerminalTasks: options.maxTerminalTasks ?? 1000 },
+      retention: {
+        ttlMs: options.ttlMs ?? 60_000,
+        maxTerminalTasks: options.maxTerminalTasks ?? 1000,
+        maxTerminalBytes: options.maxTerminalBytes,
+      },
       maxEventsPerTask: options.maxEventsPerTask,
       sweepIntervalMs: options.sweepIntervalMs ?? 3_600_000,
     });
@@ -133,6 +141,36 @@ describe('MemoryStateStore retention', () => {
     expect(
       (await readToEnd(store.events.follow('d', 0, new AbortController().signal))).map((r) => r.seq),
     ).toEqual([1, 2]);
+  });
+
+  it('keeps finished tasks within maxTerminalBytes, evicting the oldest; running tasks are never evicted', async () => {
+    const store = make({ maxTerminalBytes: 5 * 1024 * 1024 });
+    const big = (id: string, state: TaskState): Omit<StoredTask, 'version'> => {
+      const r = record(id, state);
+      const text = { content: { $case: 'text' as const, value: 'x'.repeat(1024 * 1024) } };
+      const parts = [{ ...text, metadata: undefined, filename: '', mediaType: 'text/plain' }];
+      const artifact = {
+        artifactId: 'a',
+        name: '',
+        description: '',
+        parts,
+        metadata: undefined,
+        extensions: [],
+      };
+      return { ...r, task: { ...r.task, artifacts: [artifact] } };
+    };
+    await store.tasks.create(big('running', TaskState.TASK_STATE_WORKING));
+    for (const id of ['t1', 't2', 't3', 't4', 't5'])
+      await store.tasks.create(big(id, TaskState.TASK_STATE_COMPLETED));
+    // Each weighs about 2 MiB (snapshot and events): two fit in 5 MiB, the oldest went first.
+    const kept = [];
+    for (const id of ['t1', 't2', 't3', 't4', 't5']) if (await store.tasks.get(id)) kept.push(id);
+    expect(kept).toEqual(['t4', 't5']);
+    expect(store.tasks.terminalBytes).toBeLessThanOrEqual(5 * 1024 * 1024);
+    expect(store.tasks.terminalBytes).toBeGreaterThan(4 * 1024 * 1024);
+    expect(await store.tasks.get('running')).toBeDefined();
+    await store.tasks.delete('t5');
+    expect(store.tasks.terminalBytes).toBeLessThan(3 * 1024 * 1024);
   });
 
   it('orders eviction by when tasks finished, not when they were created', async () => {

@@ -36,11 +36,15 @@ export class MemoryStateStore implements StateStore {
     this.events = new MemoryEventLog(options.maxEventsPerTask);
     this.messages = new MemoryMessageLedger(2 * options.retention.maxTerminalTasks, 32 * 1024 * 1024);
     this.pushConfigs = new MemoryPushConfigStore();
-    this.tasks = new MemoryTaskStore(options.retention.maxTerminalTasks, (taskId) => {
-      void this.events.delete(taskId);
-      this.pushConfigs.deleteTask(taskId);
-      this.checkpoints.deleteTask(taskId);
-    });
+    this.tasks = new MemoryTaskStore(
+      options.retention.maxTerminalTasks,
+      (taskId) => {
+        void this.events.delete(taskId);
+        this.pushConfigs.deleteTask(taskId);
+        this.checkpoints.deleteTask(taskId);
+      },
+      options.retention.maxTerminalBytes,
+    );
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => this.sweep(), interval);
     this.sweeper.unref();

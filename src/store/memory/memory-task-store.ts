@@ -3,6 +3,7 @@ import { isTerminal } from '../../engine/task-state.js';
 import type { StoredTask, TaskPage, TaskQuery, TaskStore } from '../ports.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { FinishQueue } from './finish-queue.js';
+import { taskJsonText } from '../../codec.js';
 
 /**
  * In-process {@link TaskStore}. Terminal tasks are tracked in finish order so retention
@@ -13,11 +14,20 @@ export class MemoryTaskStore implements TaskStore {
   private readonly tasks = new Map<string, StoredTask>();
   /** Terminal tasks in the order they finished. */
   private readonly finished = new FinishQueue();
+  /** What each terminal task weighs (see {@link weight}), and their sum. */
+  private readonly weights = new Map<string, number>();
+  private finishedBytes = 0;
 
   constructor(
     private readonly maxTerminalTasks: number,
     private readonly onEvict: (taskId: string) => void,
+    private readonly maxTerminalBytes = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** Approximate bytes the terminal tasks kept now hold (snapshots and their events). */
+  get terminalBytes(): number {
+    return this.finishedBytes;
+  }
 
   async create(record: Omit<StoredTask, 'version'>): Promise<StoredTask> {
     if (this.tasks.has(record.task.id)) {
@@ -80,7 +90,7 @@ export class MemoryTaskStore implements TaskStore {
 
   async delete(taskId: string): Promise<void> {
     this.tasks.delete(taskId);
-    this.finished.delete(taskId);
+    this.forget(taskId);
   }
 
   /** Evicts terminal tasks that finished before `cutoff` (epoch ms). */
@@ -101,7 +111,10 @@ export class MemoryTaskStore implements TaskStore {
   private trackTerminal(t: StoredTask): void {
     if (!isTerminal(t.task.status?.state) || this.finished.has(t.task.id)) return;
     this.finished.push(t.task.id, Date.now());
-    while (this.finished.size > this.maxTerminalTasks) {
+    const w = weight(t);
+    this.weights.set(t.task.id, w);
+    this.finishedBytes += w;
+    while (this.finished.size > this.maxTerminalTasks || this.finishedBytes > this.maxTerminalBytes) {
       const oldest = this.finished.shift();
       if (oldest === undefined) break;
       this.evict(oldest);
@@ -110,9 +123,24 @@ export class MemoryTaskStore implements TaskStore {
 
   private evict(taskId: string): void {
     this.tasks.delete(taskId);
-    this.finished.delete(taskId);
+    this.forget(taskId);
     this.onEvict(taskId);
   }
+
+  private forget(taskId: string): void {
+    this.finished.delete(taskId);
+    this.finishedBytes -= this.weights.get(taskId) ?? 0;
+    this.weights.delete(taskId);
+  }
+}
+
+/**
+ * What a finished task costs this process, approximately: its snapshot as JSON text (the
+ * text is memoized, and its response reuses it), twice: once for the snapshot objects and
+ * once for the events in its log, which carry the same artifacts and messages.
+ */
+function weight(t: StoredTask): number {
+  return 2 * taskJsonText(t.task).length + 512;
 }
 
 /** A stored record built field by field (object spread here showed up in profiles). */
