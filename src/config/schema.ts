@@ -144,6 +144,13 @@ export const configSchema = z
           .default(10 * MiB),
         sseKeepAliveMs: z.number().int().min(100).default(15_000),
         shutdownDrainMs: z.number().int().min(0).default(10_000),
+        /**
+         * On SIGTERM readiness turns 503 at once, but the listeners stay open this long (and
+         * answer what arrives with 503 SHUTTING_DOWN and `Connection: close`), so a load
+         * balancer removes the endpoint before connections are refused. Runs alongside the
+         * task drain; Kubernetes' terminationGracePeriodSeconds must cover both.
+         */
+        shutdownDelayMs: z.number().int().min(0).default(5000),
         /** Serve v0.3 clients through the SDK's compat layer. */
         compatV03: z.boolean().default(true),
         /** Which A2A bindings to serve: `http` (JSON-RPC + REST), `grpc`, or `both`. Cards and probes are always on HTTP. */

@@ -56,6 +56,8 @@ export class AgentdServer {
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
   private shutdownPromise: Promise<void> | undefined;
+  /** Resolves the HTTP layer's wait for final cards (see `listen`). */
+  private cardsPublished: () => void = () => {};
 
   private constructor(
     private readonly config: AgentdConfig,
@@ -126,6 +128,8 @@ export class AgentdServer {
       tracing,
       mcp: config.mcp.endpoint,
       mcpServers: mcp ? () => mcp.status() : undefined,
+      cardsPublished: new Promise<void>((resolve) => (this.cardsPublished = resolve)),
+      draining: () => this.draining,
     });
   }
 
@@ -205,7 +209,7 @@ export class AgentdServer {
     try {
       return await this.listen();
     } catch (error) {
-      await this.shutdown(0).catch(() => {});
+      await this.shutdown(0, 0).catch(() => {});
       throw error;
     }
   }
@@ -268,6 +272,7 @@ export class AgentdServer {
       const agent = this.agents[i];
       if (agent) publishCards(agent, cfg, endpoints);
     });
+    this.cardsPublished();
     // Registered before the start completes, unless the store does not answer soon: then
     // the server starts not ready and registers once the store is back.
     const first = this.registerAgents();
@@ -368,18 +373,33 @@ export class AgentdServer {
   }
 
   /**
-   * Graceful shutdown: readiness turns 503 and new work is refused at once; running tasks
-   * get `drainMs` to finish (the rest are marked FAILED); open streams are then closed
-   * cleanly and the listener stops. Idempotent.
+   * Graceful shutdown: readiness turns 503 and new work is refused at once. The listeners
+   * stay open for `server.shutdownDelayMs`, answering what arrives with 503 SHUTTING_DOWN
+   * and `Connection: close` (so a load balancer removes the endpoint before connections are
+   * refused), while running tasks get `drainMs` to finish (the rest are handed back to a
+   * durable queue, or marked FAILED). Requests in flight are answered, their connections
+   * closed after; open streams end cleanly; then the listeners close (gRPC with GOAWAY).
+   * Idempotent. `delayMs` defaults to the configured delay.
    */
-  shutdown(drainMs = this.config.server.shutdownDrainMs): Promise<void> {
+  shutdown(
+    drainMs = this.config.server.shutdownDrainMs,
+    delayMs = this.config.server.shutdownDelayMs,
+  ): Promise<void> {
     this.shutdownPromise ??= (async () => {
       this.draining = true;
       this.health.invalidate();
-      const deadline = Date.now() + drainMs;
-      const { unfinished } = await this.engine.shutdown(drainMs);
+      const deadline = Date.now() + Math.max(drainMs, delayMs);
+      const [{ unfinished }] = await Promise.all([
+        this.engine.shutdown(drainMs),
+        new Promise((resolve) => setTimeout(resolve, delayMs)),
+      ]);
       if (unfinished > 0)
-        this.logger.warn({ unfinished }, 'drain deadline passed; unfinished tasks marked failed');
+        this.logger.warn(
+          { unfinished },
+          this.store.queue.durable
+            ? 'drain deadline passed; unfinished tasks handed back to the queue'
+            : 'drain deadline passed; unfinished tasks marked failed',
+        );
       clearTimeout(this.heartbeat);
       await this.store.registry
         .deregister(this.serverId)

@@ -60,6 +60,7 @@ describe('loadConfig defaults', () => {
       bodyLimitBytes: 10 * 1024 * 1024,
       sseKeepAliveMs: 15_000,
       shutdownDrainMs: 10_000,
+      shutdownDelayMs: 5000,
       compatV03: true,
       transport: 'both',
       grpcPort: 8081,

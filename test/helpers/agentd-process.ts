@@ -26,6 +26,8 @@ const OVERRIDE_ENV = [
   'REDIS_HOST',
   'REDIS_PORT',
   'REDIS_PASSWORD',
+  'AGENTD_SHUTDOWN_DELAY_MS',
+  'AGENTD_SHUTDOWN_DRAIN_MS',
 ];
 
 export interface Agentd {
@@ -74,6 +76,8 @@ export function removeWorkDir(): void {
 export function spawnAgentd(args: string[], extraEnv: Record<string, string> = {}): Agentd {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of OVERRIDE_ENV) delete env[k];
+  // No load balancer in front of a test process: SIGTERM drains without the endpoint-removal delay.
+  env.AGENTD_SHUTDOWN_DELAY_MS = '0';
   Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [BIN, ...args], { cwd: workDir(), env, stdio: 'pipe' });
   started.push(child);

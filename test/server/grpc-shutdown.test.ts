@@ -60,7 +60,7 @@ describe('shutdown with open gRPC streams', () => {
     expect(t.server.stats()).toMatchObject({ openStreams: 2, subscribers: 2, running: 1 });
 
     const startedAt = Date.now();
-    const shutdown = t.server.shutdown(2000);
+    const shutdown = t.server.shutdown(2000, 0);
 
     // While draining, new work is refused with the retryable SHUTTING_DOWN, on unary and stream calls.
     const refused = await raw.unaryError('sendMessage', send('count to 1'));
@@ -113,7 +113,7 @@ describe('shutdown with open gRPC streams', () => {
     expect(firstTask([(await watcher.next()) as StreamResponse]).id).toBe(task.id);
 
     const startedAt = Date.now();
-    const shutdown = t.server.shutdown(200);
+    const shutdown = t.server.shutdown(200, 0);
     for (const s of [stream, watcher]) {
       const events = await s.rest();
       const end = last(events);

@@ -22,7 +22,7 @@ describe('readiness follows the server lifecycle', () => {
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { status: string }).status).toBe('ready');
 
-    const stopping = server.shutdown(500);
+    const stopping = server.shutdown(500, 0);
     const during = await server.health.run('readiness');
     expect(during.status).toBe('not_ready');
     expect(during.checks.accepting_work?.error).toContain('draining');
@@ -54,7 +54,7 @@ describe('probes', () => {
       }
       expect(((await (await fetch(`${url}/startup`)).json()) as { status: string }).status).toBe('started');
     } finally {
-      await server.shutdown(500);
+      await server.shutdown(500, 0);
     }
   });
 });

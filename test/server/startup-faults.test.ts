@@ -5,6 +5,7 @@
  * starts, reports not ready with the reason, and becomes ready by itself once Redis is up.
  */
 import { createServer, type Server } from 'node:net';
+import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnAgentd, stopStarted, removeWorkDir, writeConfig } from '../helpers/agentd-process.js';
 import { freePort, startRedis, type RedisProcess } from '../helpers/redis-server.js';
@@ -134,4 +135,49 @@ describe('Redis down when agentd starts', () => {
     expect(answer.result?.task?.status?.state).toBe('TASK_STATE_COMPLETED');
     expect(agentd.child.exitCode).toBeNull();
   }, 60_000);
+});
+
+describe('agent cards while the server starts', () => {
+  afterAll(() => {
+    stopStarted();
+    removeWorkDir();
+  });
+
+  it('are never served with placeholder URLs: the first card a client gets is the final one', async () => {
+    const [httpPort, grpcPort] = [await freePort(), await freePort()];
+    const root = resolve(import.meta.dirname, '../..');
+    // An MCP server to connect to widens the time between the HTTP listener opening and
+    // the cards getting their final URLs.
+    const file = config('cards-at-start.json', {
+      server: { host: '127.0.0.1', httpPort, grpcPort },
+      prometheus: { enabled: false },
+      mcp: {
+        servers: [
+          {
+            name: 'demo',
+            transport: 'stdio',
+            command: 'node',
+            args: [join(root, 'bin/agentd.js'), 'mcp-demo-server'],
+          },
+        ],
+      },
+      agents: [
+        { name: 'echo', kind: 'echo', default: true },
+        { name: 'tools', kind: 'tools', servers: ['demo'] },
+      ],
+    });
+    const agentd = spawnAgentd(['serve', '--config', file]);
+    const cardUrl = `http://127.0.0.1:${httpPort}/.well-known/agent-card.json`;
+    // As a client starting at the same time would: ask until the port answers.
+    let card: { supportedInterfaces?: Array<{ url: string; protocolBinding: string }> } | undefined;
+    while (!card) {
+      const res = await fetch(cardUrl).catch(() => undefined);
+      if (res) card = (await res.json()) as typeof card;
+      else await new Promise((r) => setImmediate(r));
+    }
+    const urls = (card?.supportedInterfaces ?? []).map((i) => `${i.protocolBinding} ${i.url}`);
+    expect(urls).toContain(`JSONRPC http://127.0.0.1:${httpPort}/a2a/echo/`);
+    expect(urls).toContain(`GRPC 127.0.0.1:${grpcPort}`);
+    await agentd.url;
+  }, 30_000);
 });

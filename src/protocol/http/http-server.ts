@@ -31,7 +31,14 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
   readonly mcp?: boolean;
   /** The MCP servers agents use, for `/api/v1/mcp/servers` (served when MCP servers are configured). */
   readonly mcpServers?: (() => McpServerStatus[]) | undefined;
+  /** Resolves once the agent cards carry their final URLs; card requests wait for it. */
+  readonly cardsPublished: Promise<void>;
+  /** Whether the server is draining for shutdown (requests get 503 SHUTTING_DOWN, probes answer). */
+  readonly draining: () => boolean;
 }
+
+/** Paths that answer while draining: the probes (readiness reports the drain). */
+const PROBES = new Set(['/health', '/ready', '/startup']);
 
 export interface HttpServer {
   readonly app: FastifyInstance;
@@ -66,7 +73,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     if (observed) observeRequest(options.metrics, request, reply);
+    if (options.draining() && !PROBES.has(request.url.split('?')[0] ?? '')) {
+      // Arrived while draining: refused in the binding's shape, and the connection closed, so
+      // the client's next request goes to another replica.
+      reply.header('connection', 'close').header('retry-after', '1');
+      const e = err('SHUTTING_DOWN');
+      if ((request.routeOptions.config as { protocol?: string } | undefined)?.protocol === 'jsonrpc')
+        sendJsonRpcError(reply.code(503), null, e);
+      else sendRestError(reply, e);
+      return;
+    }
     done();
+  });
+  // A response finished while draining closes its keep-alive connection (the request was in flight).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (options.draining()) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -124,12 +146,18 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   app.get('/ready', (_req, reply) => sendProbe(reply, 'readiness'));
   app.get('/startup', (_req, reply) => sendProbe(reply, 'startup'));
 
-  const sendCard = (reply: FastifyReply, agent: HostedAgent): FastifyReply =>
-    reply
+  // A card asked for while the server starts waits for its final URLs: never a card with
+  // placeholder URLs (a client that starts with the server would call the wrong port).
+  let published = false;
+  void options.cardsPublished.then(() => (published = true));
+  const sendCard = async (reply: FastifyReply, agent: () => HostedAgent): Promise<FastifyReply> => {
+    if (!published) await options.cardsPublished;
+    return reply
       .header('cache-control', 'public, max-age=60')
       .type('application/json')
-      .send(JSON.stringify(AgentCard.toJSON(agent.card)));
-  app.get('/.well-known/agent-card.json', (_req, reply) => sendCard(reply, options.defaultAgent()));
+      .send(JSON.stringify(AgentCard.toJSON(agent().card)));
+  };
+  app.get('/.well-known/agent-card.json', (_req, reply) => sendCard(reply, options.defaultAgent));
   // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
   // (without an explicit path) resolves the relative well-known path against the card URL
   // itself and asks for `.well-known/.well-known/agent-card.json`; serve that too.
@@ -137,7 +165,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     try {
       const rest = request.params['*'];
       if (rest !== 'agent-card.json' && rest !== '.well-known/agent-card.json') throw err('ROUTE_NOT_FOUND');
-      return sendCard(reply, options.engine.agent(request.params.agent));
+      const agent = options.engine.agent(request.params.agent);
+      return sendCard(reply, () => agent);
     } catch (error) {
       return sendRestError(reply, error);
     }
