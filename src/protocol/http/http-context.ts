@@ -61,6 +61,14 @@ export function requestedVersion(request: FastifyRequest): string | undefined {
 }
 
 /**
+ * Whether a requested version is A2A v0.x (what the SDK's compat layer serves). A2A §3.6.1
+ * assumes 0.3 when a client sends no version; callers decide what no version means.
+ */
+export function isV03Version(version: string): boolean {
+  return /^0(\.|$)/.test(version.trim());
+}
+
+/**
  * A2A §3.6.2: a request for a protocol version this endpoint does not speak gets
  * VersionNotSupportedError. Versions compare by `Major.Minor` (a patch number is ignored);
  * no version at all is served as the endpoint's current one.

@@ -1,5 +1,9 @@
-import { AgentCard } from '@a2a-js/sdk';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
 import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
@@ -10,7 +14,8 @@ import { traceFields } from '../../observability/tracing.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { registerMcpEndpoint } from '../../mcp/mcp-endpoint.js';
 import type { McpServerStatus } from '../../mcp/mcp-pool.js';
-import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import { agentCardJson } from './card-response.js';
+import { requestedVersion, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
 import { registerRestRoutes, sendRestError } from './rest-routes.js';
 import type { SseStream } from './sse-stream.js';
@@ -124,20 +129,28 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   app.get('/ready', (_req, reply) => sendProbe(reply, 'readiness'));
   app.get('/startup', (_req, reply) => sendProbe(reply, 'startup'));
 
-  const sendCard = (reply: FastifyReply, agent: HostedAgent): FastifyReply =>
+  // Which card a client gets depends on its A2A-Version (see agentCardJson).
+  const sendCard = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    agent: HostedAgent,
+  ): Promise<FastifyReply> =>
     reply
       .header('cache-control', 'public, max-age=60')
+      .header('vary', 'A2A-Version')
       .type('application/json')
-      .send(JSON.stringify(AgentCard.toJSON(agent.card)));
-  app.get('/.well-known/agent-card.json', (_req, reply) => sendCard(reply, options.defaultAgent()));
+      .send(await agentCardJson(agent.card, requestedVersion(request)));
+  app.get('/.well-known/agent-card.json', (request, reply) =>
+    sendCard(request, reply, options.defaultAgent()),
+  );
   // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
   // (without an explicit path) resolves the relative well-known path against the card URL
   // itself and asks for `.well-known/.well-known/agent-card.json`; serve that too.
-  app.get<{ Params: { agent: string; '*': string } }>('/a2a/:agent/.well-known/*', (request, reply) => {
+  app.get<{ Params: { agent: string; '*': string } }>('/a2a/:agent/.well-known/*', async (request, reply) => {
     try {
       const rest = request.params['*'];
       if (rest !== 'agent-card.json' && rest !== '.well-known/agent-card.json') throw err('ROUTE_NOT_FOUND');
-      return sendCard(reply, options.engine.agent(request.params.agent));
+      return await sendCard(request, reply, options.engine.agent(request.params.agent));
     } catch (error) {
       return sendRestError(reply, error);
     }
