@@ -1,6 +1,6 @@
 import { AgentCard, TaskState } from '@a2a-js/sdk';
 import type { StreamResponse } from '@a2a-js/sdk';
-import { LegacyJsonRpcTransport } from '@a2a-js/sdk/compat/v0_3/client';
+import { LegacyJsonRpcTransport, LegacyRestTransport } from '@a2a-js/sdk/compat/v0_3/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   artifactText,
@@ -22,12 +22,15 @@ describe('v0.3 clients (the SDK compat LegacyJsonRpcTransport)', () => {
   });
   afterAll(() => t.close());
 
-  it('the card also advertises the JSON-RPC endpoint as protocol 0.3', async () => {
+  it('the card also advertises the JSON-RPC and HTTP+JSON endpoints as protocol 0.3', async () => {
     const card = AgentCard.fromJSON(
       await (await fetch(`${t.agentUrl('echo')}.well-known/agent-card.json`)).json(),
     );
     const legacy = card.supportedInterfaces.filter((i) => i.protocolVersion === '0.3');
-    expect(legacy.map((i) => [i.protocolBinding, i.url])).toEqual([['JSONRPC', t.agentUrl('echo')]]);
+    expect(legacy.map((i) => [i.protocolBinding, i.url])).toEqual([
+      ['JSONRPC', t.agentUrl('echo')],
+      ['HTTP+JSON', `${t.agentUrl('echo')}rest`],
+    ]);
   });
 
   it('sendMessage to echo completes and echoes the text', async () => {
@@ -72,6 +75,52 @@ describe('v0.3 clients (the SDK compat LegacyJsonRpcTransport)', () => {
   });
 });
 
+describe('v0.3 REST clients (the SDK compat LegacyRestTransport) at each agent REST base', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(() => t.close());
+
+  it('send, get, stream and cancel', async () => {
+    const echo = new LegacyRestTransport({ endpoint: `${t.agentUrl('echo')}rest` });
+    const task = asTask(await echo.sendMessage(messageRequest('hello over v0.3 REST')));
+    expect(artifactText(task, 'echo')).toBe('hello over v0.3 REST');
+    expect((await echo.getTask({ tenant: '', id: task.id })).status?.state).toBe(
+      TaskState.TASK_STATE_COMPLETED,
+    );
+
+    const countdown = new LegacyRestTransport({ endpoint: `${t.agentUrl('countdown')}rest` });
+    const events = await collect(countdown.sendMessageStream(messageRequest('count to 3')));
+    expect(chunkTexts(events)).toEqual(countTo(3));
+    expect(stateOf(events[events.length - 1] as StreamResponse)).toBe(TaskState.TASK_STATE_COMPLETED);
+
+    const started = asTask(
+      await countdown.sendMessage(messageRequest('count to 500', { returnImmediately: true })),
+    );
+    const canceled = await countdown.cancelTask({ tenant: '', id: started.id, metadata: undefined });
+    expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+  });
+
+  it('errors come in the v0.3 shape with their catalogue codes', async () => {
+    const post = (agent: string, body: string): Promise<Response> =>
+      fetch(`${t.url}/a2a/${agent}/rest/v1/message:send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    const bad = await post('echo', '{not json');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: -32700 });
+    const nobody = await post('nobody', '{}');
+    expect(nobody.status).toBe(404);
+    expect(await nobody.json()).toMatchObject({ code: -32050, data: { agent: 'nobody' } });
+    const missing = await fetch(`${t.agentUrl('echo')}rest/v1/tasks/no-such-task`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: -32001 });
+  });
+});
+
 describe('v0.3 clients when compatibility is off', () => {
   let t: TestServer;
   beforeAll(async () => {
@@ -86,5 +135,16 @@ describe('v0.3 clients when compatibility is off', () => {
       await (await fetch(`${t.agentUrl('echo')}.well-known/agent-card.json`)).json(),
     );
     expect(card.supportedInterfaces.every((i) => i.protocolVersion === '1.0')).toBe(true);
+  });
+
+  it('a v0.3 REST request is refused the same way, and names the header a v1.0 "v1" tenant needs', async () => {
+    const rest = new LegacyRestTransport({ endpoint: `${t.agentUrl('echo')}rest` });
+    await expect(rest.sendMessage(messageRequest('hello'))).rejects.toThrow(/v0\.3 compatibility is off/);
+    const res = await fetch(`${t.agentUrl('echo')}rest/v1/tasks/x`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      code: -32009,
+      message: expect.stringContaining('A2A-Version: 1.0'),
+    });
   });
 });
