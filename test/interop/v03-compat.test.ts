@@ -121,6 +121,31 @@ describe('v0.3 REST clients (the SDK compat LegacyRestTransport) at each agent R
   });
 });
 
+describe('a v0.3 REST stream', () => {
+  it('gets keep-alives while idle and ends cleanly when the server shuts down', async () => {
+    const t = await startServer({ server: { sseKeepAliveMs: 100 } });
+    const rest = `${t.agentUrl('countdown')}rest`;
+    // A task waiting for input: its stream has nothing to say until the next message.
+    const paused = asTask(
+      await new LegacyRestTransport({ endpoint: rest }).sendMessage(messageRequest('count to 4 and ask')),
+    );
+    expect(paused.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
+    const res = await fetch(`${rest}/v1/tasks/${paused.id}:subscribe`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes(': keep-alive')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended early: ${text}`);
+      text += value;
+    }
+    expect(text).toContain('TASK_STATE_INPUT_REQUIRED');
+    const closed = t.close();
+    for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value;
+    await closed;
+  });
+});
+
 describe('v0.3 clients when compatibility is off', () => {
   let t: TestServer;
   beforeAll(async () => {

@@ -19,6 +19,7 @@ import { requestedVersion, UNSUPPORTED_BODY, type HttpDeps } from './http-contex
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
 import { registerRestRoutes, sendRestError } from './rest-routes.js';
 import type { SseStream } from './sse-stream.js';
+import type { V03RestRoutes } from './v03-rest-routes.js';
 
 export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
   /** Serve the A2A JSON-RPC and HTTP+JSON bindings (off with `--transport grpc`; cards and probes stay). */
@@ -200,9 +201,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const mcpServers = options.mcpServers;
   if (mcpServers) app.get('/api/v1/mcp/servers', (_req, reply) => reply.send({ servers: mcpServers() }));
 
+  let v03Rest: V03RestRoutes | undefined;
   if (options.a2a) {
     registerJsonRpcRoutes(app, deps);
-    registerRestRoutes(app, deps);
+    v03Rest = registerRestRoutes(app, deps);
   }
   if (options.mcp ?? true) {
     registerMcpEndpoint(app, {
@@ -217,6 +219,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     streams,
     closeStreams: () => {
       for (const s of [...streams]) s.end();
+      v03Rest?.closeStreams();
     },
   };
 }

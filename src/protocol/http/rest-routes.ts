@@ -113,9 +113,10 @@ export function sendRestError(reply: FastifyReply, error: unknown): FastifyReply
 
 /**
  * `/a2a/:agent/rest/*`: the HTTP+JSON binding, including tenant-prefixed paths; v0.3
- * requests (see {@link isV03RestRequest}) go to the SDK's v0.3 REST handler.
+ * requests (see {@link isV03RestRequest}) go to the SDK's v0.3 REST handler, returned so
+ * shutdown can end its streams.
  */
-export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): void {
+export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): V03RestRoutes {
   const v03 = new V03RestRoutes(deps);
   app.route<{ Params: { agent: string; '*': string } }>({
     method: ['GET', 'POST', 'DELETE'],
@@ -146,6 +147,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): void {
       }
     },
   });
+  return v03;
 }
 
 async function handle(

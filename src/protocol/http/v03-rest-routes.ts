@@ -70,11 +70,18 @@ export function isV03RestRequest(request: FastifyRequest, path: string): boolean
   return path.startsWith('v1/');
 }
 
-/** Serves v0.3 REST requests, one SDK router per agent, built on the agent's first v0.3 request. */
+/**
+ * Serves v0.3 REST requests, one SDK router per agent, built on the agent's first v0.3
+ * request. The router writes its SSE streams itself; this class adds what agentd's own
+ * streams have: comment keep-alives while idle, and an end at shutdown (the request's
+ * abort signal stops the engine's stream, and the router then ends the response).
+ */
 export class V03RestRoutes {
   private readonly apps = new Map<string, Promise<Express>>();
   /** Call contexts of requests in flight, found by their headers object (the only thing the SDK's context builder sees). */
   private readonly contexts = new WeakMap<object, ServerCallContext>();
+  /** Responses handed to the router and not closed yet, with their request's controller. */
+  private readonly open = new Map<ServerResponse, AbortController>();
 
   constructor(private readonly deps: HttpDeps) {}
 
@@ -124,8 +131,27 @@ export class V03RestRoutes {
       if (value !== undefined) reply.raw.setHeader(name, value);
     }
     reply.hijack();
-    app(raw, reply.raw as ServerResponse);
+    this.track(reply.raw, controller);
+    app(raw, reply.raw);
     return reply;
+  }
+
+  /** Ends every open v0.3 stream (shutdown): each ends cleanly once its engine stream stops. */
+  closeStreams(): void {
+    for (const [res, controller] of this.open) if (isEventStream(res)) controller.abort();
+  }
+
+  private track(res: ServerResponse, controller: AbortController): void {
+    this.open.set(res, controller);
+    // Comments between the router's whole-event writes keep proxies from timing the stream out.
+    const keepAlive = setInterval(() => {
+      if (isEventStream(res) && !res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
+    }, this.deps.sseKeepAliveMs);
+    keepAlive.unref();
+    res.once('close', () => {
+      clearInterval(keepAlive);
+      this.open.delete(res);
+    });
   }
 
   private appFor(agentName: string): Promise<Express> {
@@ -172,6 +198,10 @@ export class V03RestRoutes {
     });
     return app;
   }
+}
+
+function isEventStream(res: ServerResponse): boolean {
+  return res.headersSent && String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
 }
 
 /** The path and query below `/a2a/<agent>/rest`, as the SDK's router expects them. */
