@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AgentCard, TaskState } from '@a2a-js/sdk';
 import type { StreamResponse } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransport, LegacyRestTransport } from '@a2a-js/sdk/compat/v0_3/client';
@@ -100,6 +101,25 @@ describe('v0.3 REST clients (the SDK compat LegacyRestTransport) at each agent R
     );
     const canceled = await countdown.cancelTask({ tenant: '', id: started.id, metadata: undefined });
     expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+  });
+
+  it('on a /v1/ path, A2A-Version decides: 0.3 (or none) is v0.3, 2.0 is refused as v1.0 would be', async () => {
+    const send = (version: string): Promise<Response> =>
+      fetch(`${t.agentUrl('echo')}rest/v1/message:send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'A2A-Version': version },
+        body: JSON.stringify({
+          request: { messageId: randomUUID(), role: 'ROLE_USER', content: [{ text: 'hi' }] },
+        }),
+      });
+    const v03 = await send('0.3');
+    expect(v03.status).toBe(201);
+    expect(await v03.json()).toMatchObject({ task: { status: { state: 'TASK_STATE_COMPLETED' } } });
+    const v2 = await send('2.0');
+    expect(v2.status).toBe(400);
+    expect(await v2.json()).toMatchObject({
+      error: { status: 'FAILED_PRECONDITION', message: expect.stringContaining('"2.0"') },
+    });
   });
 
   it('errors come in the v0.3 shape with their catalogue codes', async () => {

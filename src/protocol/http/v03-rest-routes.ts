@@ -5,11 +5,12 @@
  * an express router; agentd hands the hijacked request to it instead of re-implementing the
  * v0.3 wire format.
  *
- * Which requests are v0.3 (the precedence): an `A2A-Version` (header or query parameter)
- * decides first: 0.x is v0.3, anything else is v1.0. With no version, a path below `v1/` is
- * v0.3 (A2A §3.6.1 assumes 0.3 for an empty header, and every v0.3 REST path starts with
- * `/v1/`); any other path is v1.0 as before. So a v1.0 tenant named `v1` is addressed with
- * `A2A-Version: 1.0`, which the v1.0 SDK clients always send.
+ * Which requests are v0.3 (the precedence): every v0.3 REST path starts with `/v1/`, so
+ * only a path below `v1/` can be v0.3, and there the `A2A-Version` (header or query
+ * parameter) decides: none (A2A §3.6.1 assumes 0.3 for an empty header) or 0.x is v0.3,
+ * anything else is v1.0 with `v1` as the tenant. So a v1.0 tenant named `v1` is addressed
+ * with `A2A-Version: 1.0`, which the v1.0 SDK clients always send. Any other path is v1.0
+ * as before (with `A2A-Version: 0.3` it is VersionNotSupported).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UnauthenticatedUser, type ServerCallContext } from '@a2a-js/sdk/server';
@@ -65,9 +66,9 @@ const V03_ROUTES: ReadonlyArray<readonly [string, RegExp, string, string]> = [
 
 /** Whether a request at an agent's REST base is A2A v0.3 (see the precedence above). */
 export function isV03RestRequest(request: FastifyRequest, path: string): boolean {
+  if (!path.startsWith('v1/')) return false;
   const version = requestedVersion(request);
-  if (version !== undefined) return isV03Version(version);
-  return path.startsWith('v1/');
+  return version === undefined || isV03Version(version);
 }
 
 /**
