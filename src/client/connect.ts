@@ -35,14 +35,19 @@ export async function fetchCard(url: string): Promise<{ url: string; card: Agent
   const raw: unknown = await res.json().catch(() => {
     throw new Error(`${cardUrl} did not return JSON`);
   });
-  const card = (await legacyCard(raw)) ?? AgentCard.fromJSON(raw);
+  const legacy = await legacyCard(raw).catch((error: unknown) => {
+    throw new Error(`${cardUrl} is not a valid A2A v0.3 agent card: ${(error as Error).message}`);
+  });
+  const card = legacy ?? AgentCard.fromJSON(raw);
   const problems: string[] = [];
   if (!card.name) problems.push('name is missing');
   if (card.supportedInterfaces.length === 0)
     problems.push('supportedInterfaces is empty (no way to reach the agent)');
   if (!card.version) problems.push('version is missing');
   if (problems.length > 0)
-    throw new Error(`${cardUrl} is not a valid A2A agent card: ${problems.join('; ')}`);
+    throw new Error(
+      `${cardUrl} is not a valid A2A ${legacy ? 'v0.3' : 'v1.0'} agent card: ${problems.join('; ')}`,
+    );
   return { url: cardUrl, card, raw };
 }
 

@@ -323,6 +323,9 @@ describe('outbound card fetches ask for v1.0', () => {
       seen.push(req.header('A2A-Version'));
       next();
     });
+    app.get('/incomplete/.well-known/agent-card.json', (_req, res) => {
+      res.json({ name: 'incomplete', url: 'http://127.0.0.1:1/', protocolVersion: '0.3.0' });
+    });
     app.use(
       '/.well-known/agent-card.json',
       agentCardHandler({
@@ -369,5 +372,11 @@ describe('outbound card fetches ask for v1.0', () => {
       unknown
     >;
     expect(legacy).not.toHaveProperty('capabilities.extendedAgentCard');
+  });
+
+  it('an incomplete v0.3 card is refused with a reason, not a crash', async () => {
+    await expect(fetchCard(`${url}/incomplete/`)).rejects.toThrow(
+      /is not a valid A2A v0\.3 agent card: .*capabilities/,
+    );
   });
 });
