@@ -103,6 +103,39 @@ describe('v0.3 REST clients (the SDK compat LegacyRestTransport) at each agent R
     expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
   });
 
+  it('push notification configs: set, list, get and delete', async () => {
+    const rest = new LegacyRestTransport({ endpoint: `${t.agentUrl('countdown')}rest` });
+    const task = asTask(await rest.sendMessage(messageRequest('count to 4 and ask')));
+    const config = {
+      tenant: '',
+      taskId: task.id,
+      id: 'hook-1',
+      url: 'https://example.com/hook',
+      token: 'secret',
+      authentication: undefined,
+    };
+    expect(await rest.createTaskPushNotificationConfig(config)).toMatchObject({
+      id: 'hook-1',
+      url: config.url,
+    });
+    const listed = await rest.listTaskPushNotificationConfig({
+      tenant: '',
+      taskId: task.id,
+      pageSize: 0,
+      pageToken: '',
+    });
+    expect(listed.configs.map((c) => c.id)).toEqual(['hook-1']);
+    expect(
+      await rest.getTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'hook-1' }),
+    ).toMatchObject({
+      token: 'secret',
+    });
+    await rest.deleteTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'hook-1' });
+    await expect(
+      rest.getTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'hook-1' }),
+    ).rejects.toThrow();
+  });
+
   it('on a /v1/ path, A2A-Version decides: 0.3 (or none) is v0.3, 2.0 is refused as v1.0 would be', async () => {
     const send = (version: string): Promise<Response> =>
       fetch(`${t.agentUrl('echo')}rest/v1/message:send`, {
