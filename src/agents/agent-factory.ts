@@ -148,7 +148,8 @@ export interface Endpoints {
 /**
  * The agent's public card: every transport it is reachable on. With v0.3 compat the
  * JSON-RPC and HTTP+JSON interfaces are listed again stamped `protocolVersion: 0.3`, so the
- * SDK's compat client finds them and the card route can add the v0.3 card fields. On gRPC, agents share one port and are told apart by `tenant`.
+ * SDK's compat client finds them and the card route can add the v0.3 card fields. On gRPC,
+ * agents share one port and are told apart by `tenant`.
  */
 export function buildCard(
   config: AgentConfig,

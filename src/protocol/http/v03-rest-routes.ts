@@ -79,7 +79,10 @@ export function isV03RestRequest(request: FastifyRequest, path: string): boolean
  */
 export class V03RestRoutes {
   private readonly apps = new Map<string, Promise<Express>>();
-  /** Call contexts of requests in flight, found by their headers object (the only thing the SDK's context builder sees). */
+  /**
+   * Call contexts of requests in flight, found by their headers object: the SDK's context
+   * builder is given the headers but not the request.
+   */
   private readonly contexts = new WeakMap<object, ServerCallContext>();
   /** Responses handed to the router and not closed yet, with their request's controller. */
   private readonly open = new Map<ServerResponse, AbortController>();
