@@ -147,8 +147,9 @@ export interface Endpoints {
 
 /**
  * The agent's public card: every transport it is reachable on. With v0.3 compat the
- * JSON-RPC interface is listed again stamped `protocolVersion: 0.3`, so the SDK's compat
- * client finds it. On gRPC, agents share one port and are told apart by `tenant`.
+ * JSON-RPC and HTTP+JSON interfaces are listed again stamped `protocolVersion: 0.3`, so the
+ * SDK's compat client finds them and the card route can add the v0.3 card fields. On gRPC,
+ * agents share one port and are told apart by `tenant`.
  */
 export function buildCard(
   config: AgentConfig,
@@ -178,7 +179,7 @@ export function buildCard(
     name: config.name,
     description: config.description || `agentd ${config.kind} agent`,
     supportedInterfaces: endpoints.compatV03
-      ? duplicateInterfacesForLegacy(interfaces, ['JSONRPC'])
+      ? duplicateInterfacesForLegacy(interfaces, ['JSONRPC', 'HTTP+JSON'])
       : interfaces,
     provider: { organization: 'agentd', url: baseUrl },
     version: config.version,

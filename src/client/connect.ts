@@ -1,5 +1,6 @@
 import { AgentCard } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
+import { CARD_FETCH_HEADERS } from './card-fetch.js';
 
 /** Transports the CLI can use, by their command-line names. */
 export const TRANSPORTS = { jsonrpc: 'JSONRPC', rest: 'HTTP+JSON', grpc: 'GRPC' } as const;
@@ -16,12 +17,17 @@ export function cardUrlOf(url: string): string {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}/.well-known/agent-card.json`;
 }
 
-/** Fetches and decodes an agent card; throws a readable error when it is not one. */
+/**
+ * Fetches and decodes an agent card (asking for v1.0); throws a readable error when it is
+ * not one. A v0.3 card (an agent that predates v1.0) is translated by the SDK's compat layer
+ * into a v1.0 card whose interfaces say `protocolVersion` 0.3, so {@link connect} talks to
+ * it over the v0.3 wire format.
+ */
 export async function fetchCard(url: string): Promise<{ url: string; card: AgentCard; raw: unknown }> {
   const cardUrl = cardUrlOf(url);
   let res: Response;
   try {
-    res = await fetch(cardUrl, { headers: { accept: 'application/json' } });
+    res = await fetch(cardUrl, { headers: CARD_FETCH_HEADERS });
   } catch (error) {
     throw new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`);
   }
@@ -29,20 +35,40 @@ export async function fetchCard(url: string): Promise<{ url: string; card: Agent
   const raw: unknown = await res.json().catch(() => {
     throw new Error(`${cardUrl} did not return JSON`);
   });
-  const card = AgentCard.fromJSON(raw);
+  const legacy = await legacyCard(raw).catch((error: unknown) => {
+    throw new Error(`${cardUrl} is not a valid A2A v0.3 agent card: ${(error as Error).message}`);
+  });
+  const card = legacy ?? AgentCard.fromJSON(raw);
   const problems: string[] = [];
   if (!card.name) problems.push('name is missing');
   if (card.supportedInterfaces.length === 0)
     problems.push('supportedInterfaces is empty (no way to reach the agent)');
   if (!card.version) problems.push('version is missing');
   if (problems.length > 0)
-    throw new Error(`${cardUrl} is not a valid A2A v1.0 agent card: ${problems.join('; ')}`);
+    throw new Error(
+      `${cardUrl} is not a valid A2A ${legacy ? 'v0.3' : 'v1.0'} agent card: ${problems.join('; ')}`,
+    );
   return { url: cardUrl, card, raw };
 }
 
+/** The v1.0 form of a v0.3 card, or undefined when `raw` is not one (a v1.0 or superset card). */
+async function legacyCard(raw: unknown): Promise<AgentCard | undefined> {
+  const interfaces = (raw as { supportedInterfaces?: unknown } | null)?.supportedInterfaces;
+  if (Array.isArray(interfaces) && interfaces.length > 0) return undefined;
+  const { isLegacyAgentCard, parseLegacyAgentCard } = await import('@a2a-js/sdk/compat/v0_3/client');
+  return isLegacyAgentCard(raw) ? parseLegacyAgentCard(raw) : undefined;
+}
+
+/** Protocol versions agentd's client speaks: v1.x, and v0.3 through the SDK's compat transports. */
+function spoken(version: string): boolean {
+  const v = version || '1.0';
+  return v.startsWith('1.') || v === '1' || v.startsWith('0.3');
+}
+
 /**
- * An official SDK client for the agent at `url`, on the chosen transport. Fails clearly
- * when the card does not offer that transport.
+ * An official SDK client for the agent at `url`, on the chosen transport, speaking v1.0 or,
+ * to an agent whose card offers that transport only as v0.3, v0.3. Fails clearly when the
+ * card does not offer that transport.
  */
 export async function connect(
   url: string,
@@ -50,11 +76,7 @@ export async function connect(
 ): Promise<{ client: Client; card: AgentCard }> {
   const { card } = await fetchCard(url);
   const binding = TRANSPORTS[transport];
-  if (
-    !card.supportedInterfaces.some(
-      (i) => i.protocolBinding === binding && (i.protocolVersion || '1.0').startsWith('1'),
-    )
-  ) {
+  if (!card.supportedInterfaces.some((i) => i.protocolBinding === binding && spoken(i.protocolVersion))) {
     const offered = [...new Set(card.supportedInterfaces.map((i) => i.protocolBinding))].join(', ');
     throw new Error(`agent "${card.name}" does not offer ${binding} (its card lists: ${offered})`);
   }
@@ -62,9 +84,16 @@ export async function connect(
   const { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory, RestTransportFactory } =
     await import('@a2a-js/sdk/client');
   const { GrpcTransportFactory } = await import('@a2a-js/sdk/client/grpc');
+  // With legacyCompat the factories pick the SDK's v0.3 transports for an interface the
+  // card says is v0.3, and the v1.0 ones otherwise (v1.0 wins when a card lists both).
+  const legacyCompat = { enabled: true };
   const factory = new ClientFactory(
     ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
-      transports: [new JsonRpcTransportFactory(), new RestTransportFactory(), new GrpcTransportFactory()],
+      transports: [
+        new JsonRpcTransportFactory({ legacyCompat }),
+        new RestTransportFactory({ legacyCompat }),
+        new GrpcTransportFactory({ legacyCompat }),
+      ],
       preferredTransports: [binding],
     }),
   );

@@ -678,7 +678,7 @@ export const REST_CASES: readonly BadRequestCase[] = [
     },
   },
   {
-    name: 'A2A-Version 0.3 (no v0.3 HTTP+JSON interface) on message:stream → 400, not a stream',
+    name: 'A2A-Version 0.3 on a v1.0 path (v0.3 paths start with /v1/) on message:stream → 400, not a stream',
     binding: 'rest',
     send: (c) =>
       rest(c.url, c.agent, 'POST', '/message:stream', send(messageJson('x')), { 'a2a-version': '0.3' }),

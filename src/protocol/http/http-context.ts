@@ -31,11 +31,17 @@ export interface HttpDeps {
   readonly tracing: Tracing;
 }
 
-/** A fresh call context; `signal` (streams only) lets SDK-facing code see disconnects. */
-export function callContext(request: FastifyRequest, signal?: AbortSignal): ServerCallContext {
-  const version = request.headers['a2a-version'];
+/**
+ * A fresh call context; `signal` (streams only) lets SDK-facing code see disconnects.
+ * `version` overrides the requested version (the v0.3 routes, whose clients send none).
+ */
+export function callContext(
+  request: FastifyRequest,
+  signal?: AbortSignal,
+  version: string | undefined = requestedVersion(request),
+): ServerCallContext {
   return new ServerCallContext({
-    requestedVersion: typeof version === 'string' && version ? version : '1.0',
+    requestedVersion: version ?? '1.0',
     state: new Map<string, unknown>([
       [REQUEST_ID_STATE_KEY, request.id],
       [TRACE_CONTEXT_STATE_KEY, traceContextOf(request)],
@@ -58,6 +64,14 @@ export function requestedVersion(request: FastifyRequest): string | undefined {
   const raw =
     typeof header === 'string' && header.trim() ? header : typeof query === 'string' ? query : undefined;
   return raw?.trim() || undefined;
+}
+
+/**
+ * Whether a requested version is A2A v0.x (what the SDK's compat layer serves). A2A §3.6.1
+ * assumes 0.3 when a client sends no version; callers decide what no version means.
+ */
+export function isV03Version(version: string): boolean {
+  return /^0(\.|$)/.test(version.trim());
 }
 
 /**

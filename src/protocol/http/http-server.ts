@@ -1,5 +1,9 @@
-import { AgentCard } from '@a2a-js/sdk';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
 import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
@@ -10,10 +14,12 @@ import { traceFields } from '../../observability/tracing.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { registerMcpEndpoint } from '../../mcp/mcp-endpoint.js';
 import type { McpServerStatus } from '../../mcp/mcp-pool.js';
-import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import { agentCardJson } from './card-response.js';
+import { requestedVersion, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
 import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
 import { registerRestRoutes, sendRestError } from './rest-routes.js';
 import type { SseStream } from './sse-stream.js';
+import type { V03RestRoutes } from './v03-rest-routes.js';
 
 export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
   /** Serve the A2A JSON-RPC and HTTP+JSON bindings (off with `--transport grpc`; cards and probes stay). */
@@ -148,25 +154,31 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   // A card asked for while the server starts waits for its final URLs: never a card with
   // placeholder URLs (a client that starts with the server would call the wrong port).
+  // Which card a client gets depends on its A2A-Version (see agentCardJson).
   let published = false;
   void options.cardsPublished.then(() => (published = true));
-  const sendCard = async (reply: FastifyReply, agent: () => HostedAgent): Promise<FastifyReply> => {
+  const sendCard = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    agent: () => HostedAgent,
+  ): Promise<FastifyReply> => {
     if (!published) await options.cardsPublished;
     return reply
       .header('cache-control', 'public, max-age=60')
+      .header('vary', 'A2A-Version')
       .type('application/json')
-      .send(JSON.stringify(AgentCard.toJSON(agent().card)));
+      .send(await agentCardJson(agent().card, requestedVersion(request)));
   };
-  app.get('/.well-known/agent-card.json', (_req, reply) => sendCard(reply, options.defaultAgent));
+  app.get('/.well-known/agent-card.json', (request, reply) => sendCard(request, reply, options.defaultAgent));
   // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
   // (without an explicit path) resolves the relative well-known path against the card URL
   // itself and asks for `.well-known/.well-known/agent-card.json`; serve that too.
-  app.get<{ Params: { agent: string; '*': string } }>('/a2a/:agent/.well-known/*', (request, reply) => {
+  app.get<{ Params: { agent: string; '*': string } }>('/a2a/:agent/.well-known/*', async (request, reply) => {
     try {
       const rest = request.params['*'];
       if (rest !== 'agent-card.json' && rest !== '.well-known/agent-card.json') throw err('ROUTE_NOT_FOUND');
       const agent = options.engine.agent(request.params.agent);
-      return sendCard(reply, () => agent);
+      return await sendCard(request, reply, () => agent);
     } catch (error) {
       return sendRestError(reply, error);
     }
@@ -216,9 +228,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const mcpServers = options.mcpServers;
   if (mcpServers) app.get('/api/v1/mcp/servers', (_req, reply) => reply.send({ servers: mcpServers() }));
 
+  let v03Rest: V03RestRoutes | undefined;
   if (options.a2a) {
     registerJsonRpcRoutes(app, deps);
-    registerRestRoutes(app, deps);
+    v03Rest = registerRestRoutes(app, deps);
   }
   if (options.mcp ?? true) {
     registerMcpEndpoint(app, {
@@ -233,6 +246,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     streams,
     closeStreams: () => {
       for (const s of [...streams]) s.end();
+      v03Rest?.closeStreams();
     },
   };
 }

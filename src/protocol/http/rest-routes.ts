@@ -22,6 +22,7 @@ import {
   type HttpDeps,
 } from './http-context.js';
 import { markA2A, markA2AError } from './http-metrics.js';
+import { isV03RestRequest, V03RestRoutes } from './v03-rest-routes.js';
 
 const A2A_JSON = 'application/a2a+json';
 
@@ -110,12 +111,20 @@ export function sendRestError(reply: FastifyReply, error: unknown): FastifyReply
     .send(JSON.stringify(toRestErrorBody(e)));
 }
 
-/** `/a2a/:agent/rest/*`: the HTTP+JSON binding, including tenant-prefixed paths. */
-export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): void {
+/**
+ * `/a2a/:agent/rest/*`: the HTTP+JSON binding, including tenant-prefixed paths; v0.3
+ * requests (see {@link isV03RestRequest}) go to the SDK's v0.3 REST handler, returned so
+ * shutdown can end its streams.
+ */
+export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): V03RestRoutes {
+  const v03 = new V03RestRoutes(deps);
   app.route<{ Params: { agent: string; '*': string } }>({
     method: ['GET', 'POST', 'DELETE'],
     url: '/a2a/:agent/rest/*',
     handler: async (request, reply) => {
+      if (isV03RestRequest(request, request.params['*'])) {
+        return v03.serve(request.params.agent, request.params['*'], request, reply);
+      }
       try {
         const agent = deps.engine.agent(request.params.agent);
         const match = matchRestRoute(request.method, request.params['*']);
@@ -138,6 +147,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): void {
       }
     },
   });
+  return v03;
 }
 
 async function handle(
