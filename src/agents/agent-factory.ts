@@ -143,6 +143,11 @@ export interface Endpoints {
   readonly grpcAddress: string | undefined;
   /** v0.3 compat is on. */
   readonly compatV03: boolean;
+  /**
+   * The default agent's name: v0.3 gRPC has no tenant, so it reaches only that agent, and
+   * only its card lists gRPC for v0.3 clients.
+   */
+  readonly defaultAgent?: string | undefined;
 }
 
 /**
@@ -179,7 +184,12 @@ export function buildCard(
     name: config.name,
     description: config.description || `agentd ${config.kind} agent`,
     supportedInterfaces: endpoints.compatV03
-      ? duplicateInterfacesForLegacy(interfaces, ['JSONRPC', 'HTTP+JSON'])
+      ? duplicateInterfacesForLegacy(
+          interfaces,
+          endpoints.defaultAgent === config.name
+            ? ['JSONRPC', 'HTTP+JSON', 'GRPC']
+            : ['JSONRPC', 'HTTP+JSON'],
+        )
       : interfaces,
     provider: { organization: 'agentd', url: baseUrl },
     version: config.version,

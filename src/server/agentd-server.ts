@@ -264,6 +264,7 @@ export class AgentdServer {
       http: transport !== 'grpc',
       grpcAddress: this.grpcAddr,
       compatV03: this.config.server.compatV03,
+      defaultAgent: this.defaultAgent.name,
     };
     // Tools agents' skills are their servers' tools: wait for each server's first attempt.
     await this.mcp?.start();

@@ -61,9 +61,14 @@ describe('two agents on one gRPC port', () => {
     for (const agent of ['echo', 'countdown']) {
       const card = await cardOf(t, agent);
       const grpcInterfaces = card.supportedInterfaces.filter((i) => i.protocolBinding === 'GRPC');
-      expect(grpcInterfaces).toEqual([
-        { url: t.server.grpcAddress, protocolBinding: 'GRPC', tenant: agent, protocolVersion: '1.0' },
-      ]);
+      const v1 = {
+        url: t.server.grpcAddress,
+        protocolBinding: 'GRPC',
+        tenant: agent,
+        protocolVersion: '1.0',
+      };
+      // v0.3 gRPC has no tenant: only the default agent (echo) is listed for v0.3 clients.
+      expect(grpcInterfaces).toEqual(agent === 'echo' ? [v1, { ...v1, protocolVersion: '0.3' }] : [v1]);
       // The HTTP interfaces stay, without a tenant.
       expect(
         card.supportedInterfaces.filter((i) => i.protocolBinding !== 'GRPC').every((i) => i.tenant === ''),
@@ -155,12 +160,21 @@ describe("server.transport: 'grpc'", () => {
   it('cards list only the GRPC interface', async () => {
     for (const agent of ['echo', 'countdown']) {
       const card = await cardOf(t, agent);
-      expect(card.supportedInterfaces).toEqual([
-        { url: t.server.grpcAddress, protocolBinding: 'GRPC', tenant: agent, protocolVersion: '1.0' },
-      ]);
+      const v1 = {
+        url: t.server.grpcAddress,
+        protocolBinding: 'GRPC',
+        tenant: agent,
+        protocolVersion: '1.0',
+      };
+      expect(card.supportedInterfaces).toEqual(
+        agent === 'echo' ? [v1, { ...v1, protocolVersion: '0.3' }] : [v1],
+      );
     }
     const root = AgentCard.fromJSON(await (await fetch(`${t.url}/.well-known/agent-card.json`)).json());
-    expect(root.supportedInterfaces.map((i) => i.protocolBinding)).toEqual(['GRPC']);
+    expect(root.supportedInterfaces.map((i) => `${i.protocolBinding} ${i.protocolVersion}`)).toEqual([
+      'GRPC 1.0',
+      'GRPC 0.3',
+    ]);
   });
 
   it('JSON-RPC and REST routes are gone (404); cards, /health and /ready still answer', async () => {

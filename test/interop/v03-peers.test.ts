@@ -99,7 +99,11 @@ describe('v0.3 SDK clients discover and use agentd', () => {
     expect(card.url).toBe(t.agentUrl('echo'));
     expect(card.preferredTransport).toBe('JSONRPC');
     expect(card.protocolVersion).toMatch(/^0\.3/);
-    expect(card.additionalInterfaces).toEqual([{ url: `${t.agentUrl('echo')}rest`, transport: 'HTTP+JSON' }]);
+    // echo is the default agent: v0.3 gRPC (no tenant) reaches it, so its card lists gRPC too.
+    expect(card.additionalInterfaces).toEqual([
+      { url: `${t.agentUrl('echo')}rest`, transport: 'HTTP+JSON' },
+      { url: t.server.grpcAddress, transport: 'GRPC' },
+    ]);
     // What the v0.3 schema requires, skills' descriptions included.
     for (const field of ['name', 'description', 'version', 'capabilities', 'defaultInputModes'] as const) {
       expect(card[field]).toBeDefined();
@@ -194,12 +198,25 @@ describe('a v0.3 SDK gRPC client (GrpcTransport; v0.3 gRPC has no tenant, so it 
   let t: TestServer;
   let grpc: GrpcTransport;
   beforeAll(async () => {
-    t = await startServer({ agents: [{ name: 'countdown', kind: 'countdown', stepMs: 20, default: true }] });
+    t = await startServer({
+      agents: [
+        { name: 'countdown', kind: 'countdown', stepMs: 20, default: true },
+        { name: 'echo', kind: 'echo' },
+      ],
+    });
     grpc = new GrpcTransport({ endpoint: t.server.grpcAddress as string });
   });
   afterAll(async () => {
     (grpc as unknown as { grpcClient: { close(): void } }).grpcClient.close();
     await t.close();
+  });
+
+  it("finds gRPC on the default agent's card, and only there", async () => {
+    type V03Card = { additionalInterfaces?: Array<{ transport: string; url: string }> };
+    const card = (await (await fetch(`${t.url}/.well-known/agent-card.json`)).json()) as V03Card;
+    expect(card.additionalInterfaces).toContainEqual({ transport: 'GRPC', url: t.server.grpcAddress });
+    const other = (await (await fetch(`${t.agentUrl('echo')}.well-known/agent-card.json`)).json()) as V03Card;
+    expect(other.additionalInterfaces?.map((i) => i.transport)).not.toContain('GRPC');
   });
 
   it('sends a message and gets the task', async () => {
