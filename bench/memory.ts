@@ -30,7 +30,7 @@ const STREAM_SECONDS = 60;
 
 const CONFIG = `
 server: { transport: http, shutdownDelayMs: 0 }
-prometheus: { enabled: false }
+prometheus: { port: METRICS_PORT }
 execution: { maxConcurrentWorkflows: ${STREAMS + 100}, maxQueueDepth: 10000 }
 agents:
   - { name: echo, kind: echo, default: true }
@@ -51,9 +51,10 @@ function post(
   url: string,
   body: string | Buffer,
   contentType = 'application/json',
+  method = 'POST',
 ): Promise<number> {
   return new Promise((done) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': contentType } }, (res) => {
+    const req = request(url, { method, agent, headers: { 'content-type': contentType } }, (res) => {
       res.resume();
       res.on('end', () => done(res.statusCode ?? 0));
       res.on('error', () => done(0));
@@ -88,7 +89,10 @@ function nested(depth: number): string {
 }
 
 /** The hostile mix, one request at a time by index: cheap to generate, bounded in size. */
-function hostile(i: number, url: string): { url: string; body: string | Buffer; type?: string } {
+function hostile(
+  i: number,
+  url: string,
+): { url: string; body: string | Buffer; type?: string; method?: string } {
   const rpcUrl = `${url}/a2a/echo/`;
   switch (i % 10) {
     case 0:
@@ -111,7 +115,7 @@ function hostile(i: number, url: string): { url: string; body: string | Buffer; 
     case 5:
       return { url: rpcUrl, body: Buffer.from([0xff, 0xfe, 0x00, 0x01]), type: 'application/octet-stream' };
     case 6:
-      return { url: `${url}/a2a/echo/rest/tasks?pageSize=1&pageSize=2`, body: '' };
+      return { url: `${url}/a2a/echo/rest/tasks?pageSize=1&pageSize=2`, body: '', method: 'GET' };
     case 7:
       return {
         url: rpcUrl,
@@ -132,14 +136,24 @@ function hostile(i: number, url: string): { url: string; body: string | Buffer; 
 interface Phase {
   readonly phase: string;
   readonly rssMb: number;
+  /** V8 heap in use (`nodejs_heap_size_used_bytes`), MB: live objects plus garbage not yet collected. */
+  readonly heapMb: number;
   readonly note: string;
+}
+
+/** `nodejs_heap_size_used_bytes` from the server's /metrics, in MB. */
+async function heapUsedMb(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1];
+  return value ? Number(value) / 1024 / 1024 : Number.NaN;
 }
 
 async function main(): Promise<void> {
   const dir = join(tmpdir(), `agentd-bench-memory-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'memory.yaml');
-  writeFileSync(config, CONFIG);
+  const metricsPort = await freePort();
+  writeFileSync(config, CONFIG.replace('METRICS_PORT', String(metricsPort)));
   const port = await freePort();
   const server = await startServer(agentdSpec({ name: 'agentd', root: ROOT, config, port }));
   const url = `http://127.0.0.1:${port}`;
@@ -147,7 +161,12 @@ async function main(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, 2000));
     const idle = readRssMb(server.pid);
-    phases.push({ phase: 'idle', rssMb: idle, note: 'after start-up' });
+    phases.push({
+      phase: 'idle',
+      rssMb: idle,
+      heapMb: await heapUsedMb(metricsPort),
+      note: 'after start-up',
+    });
     console.log(`idle: ${idle.toFixed(1)} MB`);
 
     // 2,000 long streams at once.
@@ -162,10 +181,12 @@ async function main(): Promise<void> {
       ),
     );
     const samples: number[] = [];
+    let heapOpen = 0;
     while (opened < STREAMS) await new Promise((r) => setTimeout(r, 200));
     for (let s = 0; s < STREAM_SECONDS - 10; s++) {
       await new Promise((r) => setTimeout(r, 1000));
       samples.push(readRssMb(server.pid));
+      heapOpen = Math.max(heapOpen, await heapUsedMb(metricsPort));
     }
     const events = await Promise.all(all);
     const peak = Math.max(...samples);
@@ -174,6 +195,7 @@ async function main(): Promise<void> {
     phases.push({
       phase: `${STREAMS} long streams`,
       rssMb: peak,
+      heapMb: heapOpen,
       note: `peak while open (last 10 s average ${steady.toFixed(1)} MB; ${complete}/${STREAMS} streams got every event; ${(((peak - idle) * 1024) / STREAMS).toFixed(1)} KB per stream)`,
     });
     console.log(`streams: peak ${peak.toFixed(1)} MB, ${complete}/${STREAMS} complete`);
@@ -184,12 +206,19 @@ async function main(): Promise<void> {
     const statuses = new Map<number, number>();
     let next = 0;
     let peakHostile = 0;
-    const sampler = setInterval(() => (peakHostile = Math.max(peakHostile, readRssMb(server.pid))), 250);
+    let heapHostile = 0;
+    const sampler = setInterval(() => {
+      peakHostile = Math.max(peakHostile, readRssMb(server.pid));
+      void heapUsedMb(metricsPort).then(
+        (h) => (heapHostile = Math.max(heapHostile, h)),
+        () => {},
+      );
+    }, 250);
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         while (next < HOSTILE) {
           const r = hostile(next++, url);
-          const status = await post(hostileAgent, r.url, r.body, r.type);
+          const status = await post(hostileAgent, r.url, r.body, r.type, r.method);
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
         }
       }),
@@ -203,6 +232,7 @@ async function main(): Promise<void> {
     phases.push({
       phase: `hostile load (${HOSTILE} requests)`,
       rssMb: peakHostile,
+      heapMb: heapHostile,
       note: `peak during the load; answers by status ${byStatus}`,
     });
     console.log(`hostile: peak ${peakHostile.toFixed(1)} MB (${byStatus})`);
@@ -212,6 +242,7 @@ async function main(): Promise<void> {
     phases.push({
       phase: 'after',
       rssMb: after,
+      heapMb: await heapUsedMb(metricsPort),
       note: 'everything finished; finished tasks retained within the byte budget',
     });
     console.log(`after: ${after.toFixed(1)} MB`);
@@ -230,9 +261,11 @@ async function main(): Promise<void> {
     '',
     `agentd (embedded store, default limits), RSS of the server process. ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}. \`npm run bench:memory\`.`,
     '',
-    '| phase | RSS MB | |',
-    '|---|--:|---|',
-    ...phases.map((p) => `| ${p.phase} | ${p.rssMb.toFixed(1)} | ${p.note} |`),
+    'RSS is what the process holds from the OS; the V8 heap figure is what its JavaScript objects use, garbage not yet collected included (V8 collects lazily while memory is plentiful, and returns freed pages slowly).',
+    '',
+    '| phase | RSS MB | V8 heap used MB | |',
+    '|---|--:|--:|---|',
+    ...phases.map((p) => `| ${p.phase} | ${p.rssMb.toFixed(1)} | ${p.heapMb.toFixed(1)} | ${p.note} |`),
     '',
   ].join('\n');
   await writeFormatted(join(RESULTS_DIR, 'memory.md'), md, 'markdown');
