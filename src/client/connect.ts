@@ -12,8 +12,36 @@ export type TransportName = keyof typeof TRANSPORTS;
  */
 export function cardUrlOf(url: string): string {
   const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`an agent URL starts with http:// or https:// (got "${url}")`);
   if (u.pathname.endsWith('.json')) return u.href;
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}/.well-known/agent-card.json`;
+}
+
+/**
+ * Headers of every agent-card request: the protocol version we speak (A2A §3.6.1), so a
+ * server that serves several versions answers with the v1.0 card.
+ */
+export const CARD_REQUEST_HEADERS = { accept: 'application/json', 'A2A-Version': '1.0' } as const;
+
+/**
+ * The message of an error answer: `error.message` of an A2A HTTP+JSON (`google.rpc.Status`)
+ * or JSON-RPC body, else a top-level `message`; undefined when the body has none.
+ */
+async function errorMessageOf(res: Response): Promise<string | undefined> {
+  const text = await res.text().catch(() => '');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { error, message } = body as { error?: unknown; message?: unknown };
+  const nested =
+    typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  const found = typeof nested === 'string' ? nested : typeof message === 'string' ? message : undefined;
+  return found?.trim() || undefined;
 }
 
 /** Fetches and decodes an agent card; throws a readable error when it is not one. */
@@ -21,11 +49,15 @@ export async function fetchCard(url: string): Promise<{ url: string; card: Agent
   const cardUrl = cardUrlOf(url);
   let res: Response;
   try {
-    res = await fetch(cardUrl, { headers: { accept: 'application/json' } });
+    res = await fetch(cardUrl, { headers: CARD_REQUEST_HEADERS });
   } catch (error) {
     throw new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`);
   }
-  if (!res.ok) throw new Error(`GET ${cardUrl} answered HTTP ${res.status}`);
+  if (!res.ok) {
+    const message = await errorMessageOf(res);
+    const what = `GET ${cardUrl} answered HTTP ${res.status}`;
+    throw new Error(message ? `${message} (${what})` : what);
+  }
   const raw: unknown = await res.json().catch(() => {
     throw new Error(`${cardUrl} did not return JSON`);
   });
