@@ -606,9 +606,9 @@ function markdown(
       'event back and then sends them in one burst scores high; "last event ms" (request sent to stream ' +
       'complete) is the end-to-end figure.',
     '',
-    '## Against the seed’s claimed table',
+    '## Against the figures commonly quoted for A2A transports',
     '',
-    '| transport | seed claims (latency, throughput) | agentd p50 ms, 1 in flight | agentd p99 ms, 32 in flight | agentd req/s, 32 in flight |',
+    '| transport | quoted (latency, throughput) | agentd p50 ms, 1 in flight | agentd p99 ms, 32 in flight | agentd req/s, 32 in flight |',
     '| --- | --- | ---: | ---: | ---: |',
   );
   for (const r of results.filter((x) => x.server === 'agentd')) {
@@ -621,7 +621,7 @@ function markdown(
   }
   lines.push(
     '',
-    'The seed’s figures come with no harness, machine or payload; they are shown as claimed.',
+    'Those figures come with no harness, machine or payload; they are shown as quoted.',
     'REST has no SDK reference here (—).',
     '',
     'Idle RSS here is with HTTP and gRPC both listening (the default); the core runtime’s ≤ 80 MB target is measured ' +

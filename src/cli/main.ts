@@ -9,11 +9,16 @@ import { isTerminal, stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
 import type { AgentdServer } from '../server/agentd-server.js';
 import { redisAddress } from '../store/create-store.js';
+import { parseAgentUrl } from './agent-url.js';
 import { formatEvent, formatMessage, formatTask } from './format.js';
 import { textMessage } from '../agents/parts.js';
 import { FETCH_ALLOW_ENV, parseFetchAllow, runDemoMcpServerStdio } from '../mcp/demo-server.js';
 
-/** Exit codes: 0 ok, 1 runtime or remote error, 2 bad configuration or usage. */
+/**
+ * Exit codes (docs/cli.md): 0 ok (help included, and `agentd` alone, which prints it), 1 a
+ * runtime or remote error or a task that ended other than completed, 2 bad usage or an
+ * invalid configuration.
+ */
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2 } as const;
 
 export interface CliIo {
@@ -45,7 +50,9 @@ export async function runCli(
   let exitCode: number = EXIT.OK;
 
   const program = new Command('agentd')
-    .description('agentd: a production runtime for A2A v1.0 agents (JSON-RPC + SSE, HTTP+JSON)')
+    .description(
+      'agentd: a production runtime for A2A v1.0 agents, served over JSON-RPC 2.0 + SSE, HTTP+JSON (REST) and gRPC',
+    )
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -172,7 +179,7 @@ export async function runCli(
             (a) => `  agent     ${a.name.padEnd(12)} ${url}/a2a/${a.name}/.well-known/agent-card.json`,
           ),
           `  default   ${url}/.well-known/agent-card.json`,
-          `try: npx agentd send ${url}/a2a/${server.listAgents[0]?.name ?? 'echo'}/ "hello"`,
+          `try: npx --no-install agentd send ${url}/a2a/${server.listAgents[0]?.name ?? 'echo'}/ "hello"   (in the agentd directory; \`agentd send\` after \`npm link\`)`,
         ];
         io.stderr.write(`${banner.join('\n')}\n`);
         logger.info(
@@ -192,7 +199,11 @@ export async function runCli(
   program
     .command('send')
     .description('send a message to an agent and print the reply (or the streamed events)')
-    .argument('<url>', 'agent card URL, or the agent base URL (e.g. http://localhost:8080/a2a/echo)')
+    .argument(
+      '<url>',
+      'agent card URL, or the agent base URL (e.g. http://localhost:8080/a2a/echo/; http:// may be left out)',
+      parseAgentUrl,
+    )
     .argument('<text>', 'message text')
     .option('-s, --stream', 'stream events as they arrive (SendStreamingMessage)')
     .addOption(
@@ -259,7 +270,7 @@ export async function runCli(
   program
     .command('card')
     .description('fetch, validate and pretty-print an agent card')
-    .argument('<url>', 'agent card URL, or an agent / server base URL')
+    .argument('<url>', 'agent card URL, or an agent / server base URL', parseAgentUrl)
     .option('--json', 'print the card JSON only')
     .action(async (url: string, opts: { json?: boolean }) => {
       const { url: cardUrl, card } = await fetchCard(url);
@@ -290,7 +301,7 @@ export async function runCli(
   tasks
     .command('list')
     .description('list tasks, most recently updated first')
-    .argument('<url>', 'agent card URL or agent base URL')
+    .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
     .option('--context <id>', 'only tasks in this context')
     .option('--status <state>', 'only tasks in this state (e.g. working, completed, TASK_STATE_FAILED)')
     .option('--page-size <n>', 'tasks per page (1-100, default 50)', intArg('--page-size', 1))
@@ -342,7 +353,7 @@ export async function runCli(
   tasks
     .command('get')
     .description('show one task')
-    .argument('<url>', 'agent card URL or agent base URL')
+    .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
     .argument('<id>', 'task id')
     .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
     .addOption(transportOption())
@@ -361,7 +372,7 @@ export async function runCli(
   tasks
     .command('cancel')
     .description('cancel a task')
-    .argument('<url>', 'agent card URL or agent base URL')
+    .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
     .argument('<id>', 'task id')
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
@@ -391,7 +402,7 @@ export async function runCli(
       'after',
       `
 An MCP client starts it as a child process and talks MCP over its stdin/stdout, e.g.
-  npx agentd mcp-demo-server --fetch-allow 'example.com,*.wikipedia.org'
+  agentd mcp-demo-server --fetch-allow 'example.com,*.wikipedia.org'
 stdout carries only the protocol (newline-delimited JSON-RPC); diagnostics go to stderr.
 
 Tools:
@@ -417,8 +428,10 @@ Exit codes: 0 when stdin closes, 2 for an invalid --fetch-allow or ${FETCH_ALLOW
       await runDemoMcpServerStdio({ fetchAllow });
     });
 
+  // `agentd` alone (or a command group alone) is a request for help, answered on stdout.
+  const args = argv.length === 0 || (argv.length === 1 && argv[0] === 'tasks') ? [...argv, '--help'] : argv;
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help')

@@ -13,8 +13,30 @@ export type TransportName = keyof typeof TRANSPORTS;
  */
 export function cardUrlOf(url: string): string {
   const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`an agent URL starts with http:// or https:// (got "${url}")`);
   if (u.pathname.endsWith('.json')) return u.href;
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}/.well-known/agent-card.json`;
+}
+
+/**
+ * The message of an error answer: `error.message` of an A2A HTTP+JSON (`google.rpc.Status`)
+ * or JSON-RPC body, else a top-level `message`; undefined when the body has none.
+ */
+async function errorMessageOf(res: Response): Promise<string | undefined> {
+  const text = await res.text().catch(() => '');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { error, message } = body as { error?: unknown; message?: unknown };
+  const nested =
+    typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  const found = typeof nested === 'string' ? nested : typeof message === 'string' ? message : undefined;
+  return found?.trim() || undefined;
 }
 
 /**
@@ -31,7 +53,11 @@ export async function fetchCard(url: string): Promise<{ url: string; card: Agent
   } catch (error) {
     throw new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`);
   }
-  if (!res.ok) throw new Error(`GET ${cardUrl} answered HTTP ${res.status}`);
+  if (!res.ok) {
+    const message = await errorMessageOf(res);
+    const what = `GET ${cardUrl} answered HTTP ${res.status}`;
+    throw new Error(message ? `${message} (${what})` : what);
+  }
   const raw: unknown = await res.json().catch(() => {
     throw new Error(`${cardUrl} did not return JSON`);
   });

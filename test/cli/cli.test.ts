@@ -178,7 +178,46 @@ describe('agentd send', () => {
     const second = await cli(['send', '--task', paused.id, countdown, 'go on']);
     expect(second.code).toBe(EXIT.OK);
     expect(lines(second.stdout)[0]).toMatch(new RegExp(`^task ${paused.id} \\(context \\S+\\): completed$`));
-    expect(second.stdout).toContain('artifact count: 1\n2\n3\n4');
+    expect(second.stdout).toContain('  artifact count:\n    1\n    2\n    3\n    4');
+  });
+
+  it('prints a multi-line artifact indented under its heading', async () => {
+    const r = await cli(['send', countdown, 'count to 3']);
+    expect(r.code).toBe(EXIT.OK);
+    expect(lines(r.stdout).slice(1)).toEqual([
+      '  Counted to 3',
+      '  artifact count:',
+      '    1',
+      '    2',
+      '    3',
+    ]);
+  });
+
+  it('accepts a URL without http://', async () => {
+    const bare = echo.replace(/^http:\/\//, '');
+    expect(bare).toMatch(/^127\.0\.0\.1:\d+\/a2a\/echo\/$/);
+    for (const url of [bare, bare.replace('127.0.0.1', 'localhost')]) {
+      const r = await cli(['send', url, 'no scheme']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(EXIT.OK);
+      expect(r.stdout).toContain('artifact echo: no scheme');
+    }
+  });
+
+  it('a URL of another scheme is a usage error that says what to type', async () => {
+    const r = await cli(['send', 'ftp://localhost:8080/a2a/echo/', 'hello']);
+    expect(r.code).toBe(EXIT.USAGE);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('agents are reached over http:// or https://');
+    expect(r.stderr).toContain('e.g. http://localhost:8080/a2a/echo/');
+  });
+
+  it("an unknown agent exits 1 with the server's message", async () => {
+    const r = await cli(['send', `${t.url}/a2a/ehco/`, 'hello']);
+    expect(r.code).toBe(EXIT.ERROR);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('error: No agent named "ehco" on this server (agents: echo, countdown)');
+    expect(r.stderr).toContain('HTTP 404');
   });
 
   it('exits 1 and says so when the streamed task ends other than completed', async () => {
@@ -206,6 +245,39 @@ describe('agentd send', () => {
     const r = await cli(['send', `http://127.0.0.1:${port}/a2a/echo/`, 'hello']);
     expect(r.code).toBe(EXIT.ERROR);
     expect(r.stderr).toContain('cannot reach');
+  });
+});
+
+describe('agent card requests', () => {
+  let recorder: Server;
+  let recorderUrl: string;
+  const seen: Array<{ url: string; version: string | undefined }> = [];
+  beforeAll(async () => {
+    // Serves the real echo card (whose interfaces point at the test server) and records
+    // the headers of each request.
+    const card = await (await fetch(`${echo}.well-known/agent-card.json`)).text();
+    recorder = createServer((req, res) => {
+      const version = req.headers['a2a-version'];
+      seen.push({ url: req.url ?? '', version: Array.isArray(version) ? version[0] : version });
+      res.setHeader('content-type', 'application/json');
+      res.end(card);
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+    recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => recorder.close(() => resolve())));
+
+  it('send the A2A-Version: 1.0 header (card, and the connection send and tasks make)', async () => {
+    const card = await cli(['card', `${recorderUrl}/agent/`]);
+    expect(card.code).toBe(EXIT.OK);
+    expect(card.stdout).toContain('echo 1.0.0');
+    const sent = await cli(['send', `${recorderUrl}/agent/`, 'via the recorder']);
+    expect(sent.code).toBe(EXIT.OK);
+    expect(sent.stdout).toContain('artifact echo: via the recorder');
+    expect(seen).toEqual([
+      { url: '/agent/.well-known/agent-card.json', version: '1.0' },
+      { url: '/agent/.well-known/agent-card.json', version: '1.0' },
+    ]);
   });
 });
 
@@ -341,6 +413,11 @@ describe('agentd tasks', () => {
       expect(lines(r.stdout)[0]).toMatch(new RegExp(`^task ${sent.id} \\(context \\S+\\): completed$`));
       expect(r.stdout).toContain('artifact echo: remember me');
     }
+    const counted = JSON.parse((await cli(['send', '--json', countdown, 'count to 2'])).stdout) as {
+      id: string;
+    };
+    const got = await cli(['tasks', 'get', countdown, counted.id]);
+    expect(lines(got.stdout).slice(1)).toEqual(['  Counted to 2', '  artifact count:', '    1', '    2']);
     const json = JSON.parse(
       (await cli(['tasks', 'get', echo, sent.id, '--json', '--history-length', '0'])).stdout,
     ) as {
@@ -422,6 +499,23 @@ describe('help and usage', () => {
     expect(r.code).toBe(EXIT.OK);
     expect(r.stdout).toContain(`Usage: agentd${command.length ? ` ${command.join(' ')}` : ''}`);
     for (const m of mentions) expect(r.stdout).toContain(m);
+  });
+
+  it('agentd alone, or tasks alone, prints the help on stdout and exits 0', async () => {
+    for (const argv of [[], ['tasks']]) {
+      const r = await cli(argv);
+      expect(r.code).toBe(EXIT.OK);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain(
+        `Usage: agentd${argv.length ? ` ${argv.join(' ')}` : ''} [options] [command]`,
+      );
+    }
+  });
+
+  it('the top-level help names the three transports', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(EXIT.OK);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain('JSON-RPC 2.0 + SSE, HTTP+JSON (REST) and gRPC');
   });
 
   it('"help <command>" works too', async () => {

@@ -176,6 +176,24 @@ describe('the bundled demo config', () => {
   });
 });
 
+describe('the bundled demo config and the state store', () => {
+  it('is the embedded memory store without Redis variables', () => {
+    expect(loadConfig({ configPath: BUNDLED_DEMO_CONFIG, env: {} }).config.store.kind).toBe('memory');
+  });
+
+  it('REDIS_URL or REDIS_HOST alone selects Redis, as the distributed-mode docs say', () => {
+    const byUrl = loadConfig({
+      configPath: BUNDLED_DEMO_CONFIG,
+      env: { REDIS_URL: 'redis://localhost:6379' },
+    });
+    expect(byUrl.config.store.kind).toBe('redis');
+    expect(redisAddress(byUrl.config.store.redis)).toBe('redis://localhost:6379');
+    const byHost = loadConfig({ configPath: BUNDLED_DEMO_CONFIG, env: { REDIS_HOST: 'redis-service' } });
+    expect(byHost.config.store.kind).toBe('redis');
+    expect(byHost.config.store.retention.maxTerminalTasks).toBe(10_000);
+  });
+});
+
 describe('YAML values', () => {
   it('are read and typed', () => {
     const { config } = load(`
