@@ -6,13 +6,14 @@ import { TaskState } from '@a2a-js/sdk';
 import type { Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { createHash, randomUUID } from 'node:crypto';
-import { err, invalidParams } from '../errors.js';
+import { err, invalidParams, isAgentdError } from '../errors.js';
 import type { StoredTask } from '../store/ports.js';
 import { tenantOf } from './call-context.js';
 import { isoNow } from './clock.js';
 import type { EngineCore } from './engine-core.js';
 import type { HostedAgent } from './hosted-agent.js';
 import { queuedPayload } from './queued-request.js';
+import { parseMessageRecord, taskRecord } from './message-record.js';
 import type { Recovery } from './recovery.js';
 import { appendHistory } from './reducer.js';
 import type { RunExecutor } from './run-executor.js';
@@ -24,13 +25,19 @@ import type { WorkerSlots } from './worker-slots.js';
 
 type Lease = (id: string, initial?: Task) => Promise<number>;
 
+/** What a message sent again produced: its task as it is now, or its direct reply. */
+export type Repeat = { readonly task: Task; readonly lastSeq: number } | { readonly message: Message };
+
 /**
  * A message admitted: its run, and (for a blocking caller) the outcome to wait for; or a
  * message accepted before (same agent, tenant, task and messageId), with what it produced.
  */
 export type Admitted =
   | { readonly run: TaskRun; readonly waiting: Promise<RunOutcome> | undefined; readonly repeat?: undefined }
-  | { readonly repeat: string; readonly run?: undefined; readonly waiting?: undefined };
+  | { readonly repeat: Repeat; readonly run?: undefined; readonly waiting?: undefined };
+
+/** How long a repeat waits for the task of a message accepted moments ago to be stored. */
+const REPEAT_WAIT_MS = 10_000;
 
 export class Admission {
   constructor(
@@ -59,8 +66,19 @@ export class Admission {
     const tenant = tenantOf(params.tenant, ctx);
     const key = messageKey(agent.name, tenant, message.taskId, message.messageId);
     const id = message.taskId || randomUUID();
-    const recorded = await store.messages.claim(key, id, options.messageTtlMs);
-    if (recorded !== undefined) return { repeat: recorded };
+    for (;;) {
+      const recorded = await store.messages.claim(key, taskRecord(id), options.messageTtlMs);
+      if (recorded === undefined) break;
+      const repeat = await this.repeated(agent, tenant, key, recorded);
+      if (repeat) return { repeat };
+      // Recorded, but its task is gone and nothing runs it (a refused admission whose release
+      // failed, or a task retention dropped): the message is accepted anew.
+      await store.messages.release(key);
+    }
+    if (!this.core.isAccepting) {
+      await store.messages.release(key).catch(() => {});
+      throw err('SHUTTING_DOWN');
+    }
     try {
       return await this.admit(agent, params, ctx, message, tenant, id, key, beforeDispatch);
     } catch (error) {
@@ -68,6 +86,63 @@ export class Admission {
       await store.messages.release(key).catch(() => {});
       throw error;
     }
+  }
+
+  /**
+   * What the message recorded as `recorded` produced. A task stored by a first commit still
+   * on its way is waited for while some replica holds its lease (or, briefly, while the
+   * record is new); undefined when the task is gone and nothing runs it.
+   */
+  private async repeated(
+    agent: HostedAgent,
+    tenant: string,
+    key: string,
+    recorded: string,
+  ): Promise<Repeat | undefined> {
+    const { store, runs, logger } = this.core;
+    const deadline = Date.now() + REPEAT_WAIT_MS;
+    for (
+      let value: string | undefined = recorded;
+      value !== undefined;
+      value = await store.messages.get(key)
+    ) {
+      const record = parseMessageRecord(value);
+      if (!record) return undefined;
+      if (record.kind === 'reply') return { message: record.message };
+      const local = runs.get(record.taskId);
+      if (local?.reply) return { message: local.reply };
+      try {
+        const found = await this.reader.current(agent, record.taskId, tenant);
+        logger.debug({ task_id: record.taskId }, 'message sent again: answered from its task');
+        return found;
+      } catch (error) {
+        if (!isAgentdError(error, 'TASK_NOT_FOUND')) throw error;
+      }
+      const running = await store.queue.isLeased(record.taskId);
+      if (!running && Date.now() - record.acceptedAt > REPEAT_WAIT_MS) return undefined;
+      if (Date.now() > deadline) {
+        throw err(
+          'TASK_NOT_FOUND',
+          `This message was accepted moments ago and its task ${record.taskId} is still starting; retry shortly`,
+          {
+            taskId: record.taskId,
+          },
+        );
+      }
+      // Its first commit is on its way: wait for its first event (or a moment), then look again.
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 250);
+      try {
+        for await (const first of store.events.follow(record.taskId, 0, controller.signal)) {
+          void first;
+          break;
+        }
+      } finally {
+        clearTimeout(timer);
+        controller.abort();
+      }
+    }
+    return undefined;
   }
 
   private async admit(

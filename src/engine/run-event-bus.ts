@@ -19,8 +19,9 @@ export class RunEventBus implements ExecutionEventBus {
 
   publish(event: AgentExecutionEvent): void {
     // What an agent publishes is checked before the run applies it (see agent-events.ts).
-    this.run.publish(event);
-    if (this.listeners.event.size > 0) for (const l of this.listeners.event) l(event);
+    // Only what the run accepted reaches the executor's own listeners.
+    if (this.run.publish(event) && this.listeners.event.size > 0)
+      for (const l of this.listeners.event) l(event);
   }
 
   finished(): void {

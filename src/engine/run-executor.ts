@@ -4,21 +4,18 @@
  * into the task's final state. The worker slot the run holds is released when it ends.
  */
 import { TaskState } from '@a2a-js/sdk';
-import { Message } from '@a2a-js/sdk';
-import type { SendMessageRequest } from '@a2a-js/sdk';
+import type { Message, SendMessageRequest } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import type { Context } from '@opentelemetry/api';
 import { REQUEST_ID_STATE_KEY, TRACE_CONTEXT_STATE_KEY } from './call-context.js';
 import type { EngineCore } from './engine-core.js';
 import { AgentdRequestContext } from './hosted-agent.js';
 import { RunEventBus } from './run-event-bus.js';
+import { replyRecord } from './message-record.js';
 import type { TaskRun } from './task-run.js';
 import type { TaskReader } from './task-reader.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import type { WorkerSlot } from './worker-slots.js';
-
-/** A message ledger value that is a direct reply (proto JSON of the Message), not a task id. */
-export const REPLY_PREFIX = 'reply:';
 
 export class RunExecutor {
   constructor(
@@ -172,8 +169,13 @@ export class RunExecutor {
       this.core.logger.debug({ task_id: run.id, reason }, 'task canceled');
       await run.setStatus(TaskState.TASK_STATE_CANCELED);
     }
-    // The task is over; an agent still running past the grace period no longer holds a worker.
-    if (run.executing) run.giveUp();
+    // The task is over. An agent whose execute() still has not returned a grace period later
+    // no longer holds a worker (its code may go on; what it publishes is ignored).
+    if (run.executing) {
+      setTimeout(() => {
+        if (run.executing) run.giveUp();
+      }, this.core.options.cancelGraceMs).unref();
+    }
   }
 
   /**
@@ -184,11 +186,7 @@ export class RunExecutor {
     const { store, options } = this.core;
     const reply = run.reply;
     if (reply && run.messageKey) {
-      await store.messages.settle(
-        run.messageKey,
-        REPLY_PREFIX + JSON.stringify(Message.toJSON(reply)),
-        options.messageTtlMs,
-      );
+      await store.messages.settle(run.messageKey, replyRecord(reply), options.messageTtlMs);
     }
     await store.tasks.delete(run.id);
     await store.events.delete(run.id);

@@ -1,4 +1,4 @@
-import { Message as MessageCodec, TaskState } from '@a2a-js/sdk';
+import { TaskState } from '@a2a-js/sdk';
 import type {
   AgentCard,
   CancelTaskRequest,
@@ -18,7 +18,7 @@ import type {
 } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { randomUUID } from 'node:crypto';
-import { err, invalidParams, isAgentdError } from '../errors.js';
+import { err, invalidParams } from '../errors.js';
 import type { TaskEventRecord } from '../store/ports.js';
 import { Tracing } from '../observability/tracing.js';
 import { Admission, requirePush } from './admission.js';
@@ -31,7 +31,7 @@ import type { HostedAgent } from './hosted-agent.js';
 import { PushNotifier } from './push-notifier.js';
 import { Recovery } from './recovery.js';
 import { limitHistory } from './reducer.js';
-import { REPLY_PREFIX, RunExecutor } from './run-executor.js';
+import { RunExecutor } from './run-executor.js';
 import { TaskReader, taskNotFound } from './task-reader.js';
 import { TaskRun } from './task-run.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
@@ -180,10 +180,7 @@ export class TaskEngine {
   ): Promise<Message | Task> {
     const historyLength = params.configuration?.historyLength;
     const { run, waiting, repeat } = await this.admission.start(agent, params, ctx);
-    if (repeat !== undefined) {
-      const earlier = await this.repeated(agent, tenantOf(params.tenant, ctx), repeat, params);
-      return 'task' in earlier ? limitHistory(earlier.task, historyLength) : earlier.message;
-    }
+    if (repeat) return 'task' in repeat ? limitHistory(repeat.task, historyLength) : repeat.message;
     onStarted?.(run.id);
     if (params.configuration?.returnImmediately) {
       run.exposed = true;
@@ -217,16 +214,15 @@ export class TaskEngine {
           snapshot = { seq: run.lastSeq, event: { payload: { $case: 'task', value: run.task } } };
         follower = this.core.store.events.follow(run.id, run.lastSeq, controller.signal);
       });
-      if (repeat !== undefined) {
+      if (repeat) {
         // Sent before: the task it produced as it is now, then what follows until it rests.
-        const earlier = await this.repeated(agent, tenantOf(params.tenant, ctx), repeat, params);
-        if ('message' in earlier) {
-          yield { seq: 1, event: { payload: { $case: 'message', value: earlier.message } } };
+        if ('message' in repeat) {
+          yield { seq: 1, event: { payload: { $case: 'message', value: repeat.message } } };
           return;
         }
-        snapshot = { seq: earlier.lastSeq, event: { payload: { $case: 'task', value: earlier.task } } };
+        snapshot = { seq: repeat.lastSeq, event: { payload: { $case: 'task', value: repeat.task } } };
         if (!endsStream(snapshot.event, true))
-          follower = this.core.store.events.follow(earlier.task.id, earlier.lastSeq, controller.signal);
+          follower = this.core.store.events.follow(repeat.task.id, repeat.lastSeq, controller.signal);
       }
       if (snapshot) yield snapshot;
       if (follower) yield* until(follower, true);
@@ -271,43 +267,6 @@ export class TaskEngine {
       yield* until(follower, false);
     } finally {
       controller.abort();
-    }
-  }
-
-  /**
-   * What a message sent again produced: its task as it is now, or its direct reply. A task
-   * stored by a first commit that is still on its way is waited for briefly.
-   */
-  private async repeated(
-    agent: HostedAgent,
-    tenant: string,
-    recorded: string,
-    params: SendMessageRequest,
-  ): Promise<{ task: Task; lastSeq: number } | { message: Message }> {
-    if (recorded.startsWith(REPLY_PREFIX))
-      return { message: MessageCodec.fromJSON(JSON.parse(recorded.slice(REPLY_PREFIX.length))) };
-    const messageId = params.message?.messageId ?? '';
-    this.core.logger.debug(
-      { task_id: recorded, message_id: messageId },
-      'message sent again: answered from its task',
-    );
-    for (let waited = 0; ; waited += 50) {
-      try {
-        return await this.reader.current(agent, recorded, tenant);
-      } catch (error) {
-        if (!isAgentdError(error, 'TASK_NOT_FOUND') || waited >= 2000) {
-          throw isAgentdError(error, 'TASK_NOT_FOUND')
-            ? err(
-                'TASK_NOT_FOUND',
-                `Message ${messageId} was accepted before (task ${recorded}), and that task is no longer kept`,
-                {
-                  taskId: recorded,
-                },
-              )
-            : error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
     }
   }
 

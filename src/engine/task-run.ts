@@ -243,22 +243,23 @@ export class TaskRun {
    * or one past the task's byte budget, fails the task with a message that says what was
    * wrong; the run is aborted so the agent can stop, and what it publishes after is ignored.
    */
-  publish(event: unknown): void {
-    if (this.detached || this.rejected) return;
+  publish(event: unknown): boolean {
+    if (this.detached || this.rejected) return false;
     const { limits } = this.deps;
     const checked = checkAgentEvent(event, limits);
     if (typeof checked === 'string') {
       this.reject(`published an invalid event: ${checked}`);
-      return;
+      return false;
     }
     this.publishedBytes += checked.bytes;
     if (this.publishedBytes > limits.maxTaskBytes) {
       this.reject(
         `published more than the ${limits.maxTaskBytes}-byte limit for one task (about ${this.publishedBytes} bytes)`,
       );
-      return;
+      return false;
     }
     this.enqueue(checked.event);
+    return true;
   }
 
   /** Accepts an event; applied asynchronously, in order. */
@@ -331,32 +332,43 @@ export class TaskRun {
    */
   private async drain(): Promise<void> {
     try {
-      // The agent's synchronous burst of publishes arrives first and is written together.
-      await Promise.resolve();
-      while (this.pending.length > 0 || this.saveDue) {
-        const batch = this.pending.splice(0, BATCH_MAX);
-        for (const event of batch) {
+      await this.drainBatches();
+    } catch (error) {
+      // Never a rejection nobody handles: that would end the process.
+      this.log.error({ err: error }, 'task event loop failed');
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private async drainBatches(): Promise<void> {
+    // The agent's synchronous burst of publishes arrives first and is written together.
+    await Promise.resolve();
+    while (this.pending.length > 0 || this.saveDue) {
+      const batch = this.pending.splice(0, BATCH_MAX);
+      for (const event of batch) {
+        try {
+          this.apply(event);
+        } catch (error) {
+          // A bug or an event the checks let through: that task fails, the process serves on.
+          this.log.error({ err: error, event_kind: event.kind }, 'could not apply an event');
           try {
-            this.apply(event);
-          } catch (error) {
-            // A bug or an event the checks let through: that task fails, the process serves on.
-            this.log.error({ err: error, event_kind: event.kind }, 'could not apply an event');
             if (!isTerminal(this.draft.status?.state))
               this.apply(
                 this.statusEvent(TaskState.TASK_STATE_FAILED, `Could not apply an event: ${String(error)}`),
               );
+          } catch (again) {
+            this.log.error({ err: again }, 'could not record the failure either');
           }
         }
-        try {
-          await this.write();
-        } catch (error) {
-          this.log.error({ err: error }, 'failed to record agent events');
-        }
-        // A long burst: let I/O run between batches, so streams see the first events early.
-        if (this.pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
       }
-    } finally {
-      this.draining = undefined;
+      try {
+        await this.write();
+      } catch (error) {
+        this.log.error({ err: error }, 'failed to record agent events');
+      }
+      // A long burst: let I/O run between batches, so streams see the first events early.
+      if (this.pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

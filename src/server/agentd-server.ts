@@ -21,6 +21,7 @@ import { Tracing } from '../observability/tracing.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { createStore } from '../store/create-store.js';
+import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
 
 export interface ServerStats extends EngineStats {
@@ -56,8 +57,9 @@ export class AgentdServer {
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
   private shutdownPromise: Promise<void> | undefined;
-  /** Resolves the HTTP layer's wait for final cards (see `listen`). */
+  /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   private cardsPublished: () => void = () => {};
+  private cardsAbandoned: (error: Error) => void = () => {};
 
   private constructor(
     private readonly config: AgentdConfig,
@@ -128,7 +130,10 @@ export class AgentdServer {
       tracing,
       mcp: config.mcp.endpoint,
       mcpServers: mcp ? () => mcp.status() : undefined,
-      cardsPublished: new Promise<void>((resolve) => (this.cardsPublished = resolve)),
+      cardsPublished: new Promise<void>((resolve, reject) => {
+        this.cardsPublished = resolve;
+        this.cardsAbandoned = reject;
+      }),
       draining: () => this.draining,
     });
   }
@@ -388,6 +393,8 @@ export class AgentdServer {
   ): Promise<void> {
     this.shutdownPromise ??= (async () => {
       this.draining = true;
+      // A card request still waiting for a start that will not finish is answered 503.
+      this.cardsAbandoned(err('SHUTTING_DOWN'));
       this.health.invalidate();
       const deadline = Date.now() + Math.max(drainMs, delayMs);
       const [{ unfinished }] = await Promise.all([

@@ -230,6 +230,8 @@ export interface MessageLedger {
    * changes and the recorded value is returned. Atomic across replicas.
    */
   claim(key: string, value: string, ttlMs: number): Promise<string | undefined>;
+  /** The recorded value, if any. */
+  get(key: string): Promise<string | undefined>;
   /** Replaces the recorded value (the message got a direct reply instead of a task). */
   settle(key: string, value: string, ttlMs: number): Promise<void>;
   /** Forgets the key (the message was refused before anything ran, so a retry may run it). */

@@ -13,6 +13,8 @@ import { TRANSPORTS, asTask, collect, messageRequest, messageText } from '../hel
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { clientFor, waitForTaskState } from '../helpers/sdk-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { messageKey } from '../../src/engine/admission.js';
+import { taskRecord } from '../../src/engine/message-record.js';
 
 const COUNTING = resolve('test/fixtures/counting-agent.mjs');
 
@@ -93,6 +95,18 @@ describe.each(TRANSPORTS)('a message sent twice over %s', (transport) => {
     expect(only?.$case === 'task' && only.value.id).toBe(first.id);
   });
 
+  it('a message whose recorded task is gone (a failed release, or retention) runs again', async () => {
+    const request = messageRequest('hello again');
+    const key = messageKey('counter', '', '', request.message?.messageId ?? '');
+    // As if an earlier admission of this message failed and could not release its record.
+    await t.server.store.messages.claim(key, taskRecord('no-such-task', Date.now() - 60_000), 60_000);
+    const ran = asTask(await client.sendMessage(request));
+    expect(ran.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(ran.id).not.toBe('no-such-task');
+    const again = asTask(await client.sendMessage(request));
+    expect(again.id).toBe(ran.id);
+  });
+
   it('a message refused (queue full) was not accepted: sent again later, it runs', async () => {
     // One worker, no queue: a second task while the first works is refused.
     const busy = asTask(await client.sendMessage(messageRequest('slow', { returnImmediately: true })));
@@ -132,6 +146,13 @@ describe('a message sent again to another replica', () => {
     const second = asTask(await onB.sendMessage(request));
     expect(second.id).toBe(first.id);
     expect(messageText(second.status?.message)).toBe(messageText(first.status?.message));
+    // Sent again to B while A still runs it and has stored nothing yet: B waits for it.
+    const quiet = messageRequest('quiet');
+    const running = onA.sendMessage(quiet);
+    const early = asTask(await onB.sendMessage(quiet));
+    const done = asTask(await running);
+    expect(early.id).toBe(done.id);
+    expect(messageText(done.status?.message)).toMatch(/^run #\d+$/);
     const reply = messageRequest('reply');
     const r1 = await onA.sendMessage(reply);
     const r2 = await onB.sendMessage(reply);

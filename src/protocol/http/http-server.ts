@@ -156,7 +156,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   // placeholder URLs (a client that starts with the server would call the wrong port).
   // Which card a client gets depends on its A2A-Version (see agentCardJson).
   let published = false;
-  void options.cardsPublished.then(() => (published = true));
+  void options.cardsPublished.then(
+    () => (published = true),
+    () => {}, // shut down before starting: waiting card requests get the rejection below
+  );
   const sendCard = async (
     request: FastifyRequest,
     reply: FastifyReply,

@@ -25,6 +25,10 @@ export class MemoryMessageLedger implements MessageLedger {
     return undefined;
   }
 
+  async get(key: string): Promise<string | undefined> {
+    return this.live(key)?.value;
+  }
+
   async settle(key: string, value: string, ttlMs: number): Promise<void> {
     this.set(key, value, ttlMs);
   }

@@ -114,7 +114,11 @@ export class MemoryTaskStore implements TaskStore {
     const w = weight(t);
     this.weights.set(t.task.id, w);
     this.finishedBytes += w;
-    while (this.finished.size > this.maxTerminalTasks || this.finishedBytes > this.maxTerminalBytes) {
+    // The task that just finished stays, whatever it weighs: its readers are still on it.
+    while (
+      this.finished.size > 1 &&
+      (this.finished.size > this.maxTerminalTasks || this.finishedBytes > this.maxTerminalBytes)
+    ) {
       const oldest = this.finished.shift();
       if (oldest === undefined) break;
       this.evict(oldest);

@@ -29,7 +29,12 @@ export class RedisKeys {
 
   /** String: the task (or direct reply) an accepted message produced (see MessageLedger). */
   message(key: string): string {
-    return `${this.prefix}msg:${key}`;
+    return `${this.prefix}{m}:msg:${key}`;
+  }
+
+  /** Sorted set of the message keys by when they were claimed (bounds the ledger). */
+  messageIndex(): string {
+    return `${this.prefix}{m}:messages`;
   }
 
   /** Hash: step name → JSON result of the agent's `step()` calls. */

@@ -79,7 +79,9 @@ export class RedisStateStore implements StateStore {
       }),
     );
     this.checkpoints = guardUnavailable(new RedisCheckpointStore(this.redis, keys));
-    this.messages = guardUnavailable(new RedisMessageLedger(this.redis, keys));
+    this.messages = guardUnavailable(
+      new RedisMessageLedger(this.redis, keys, 2 * options.retention.maxTerminalTasks),
+    );
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);
     this.sweeper.unref();
