@@ -176,6 +176,28 @@ export const ERROR_CATALOGUE = {
     reason: 'PAYLOAD_TOO_LARGE',
     defaultMessage: 'Request body is larger than the configured limit',
   },
+  URI_TOO_LONG: {
+    jsonRpc: -32600,
+    http: 414,
+    grpc: 'RESOURCE_EXHAUSTED',
+    reason: 'URI_TOO_LONG',
+    defaultMessage: 'The request URI is longer than this server accepts',
+  },
+  HEADERS_TOO_LARGE: {
+    jsonRpc: -32600,
+    http: 431,
+    grpc: 'RESOURCE_EXHAUSTED',
+    reason: 'HEADERS_TOO_LARGE',
+    defaultMessage: 'The request headers are larger than this server accepts',
+  },
+  REQUEST_TIMEOUT: {
+    jsonRpc: -32600,
+    http: 408,
+    grpc: 'DEADLINE_EXCEEDED',
+    reason: 'REQUEST_TIMEOUT',
+    retryable: true,
+    defaultMessage: 'The request was not received in time',
+  },
   QUEUE_FULL: {
     jsonRpc: -32051,
     http: 503,

@@ -1,18 +1,19 @@
 import { AgentCard } from '@a2a-js/sdk';
+import { maxHeaderSize } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
 import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';
-import { observeRequest, traceContextOf } from './http-metrics.js';
-import { traceFields } from '../../observability/tracing.js';
+import { observeRequest } from './http-metrics.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { registerMcpEndpoint } from '../../mcp/mcp-endpoint.js';
 import type { McpServerStatus } from '../../mcp/mcp-pool.js';
-import { UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
-import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
-import { registerRestRoutes, sendRestError } from './rest-routes.js';
+import { queryParam, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import { registerJsonRpcRoutes } from './jsonrpc-routes.js';
+import { registerRestRoutes } from './rest-routes.js';
+import { clientErrorHandler, frameworkErrorHandler, sendHttpError, sendRestError } from './http-errors.js';
 import type { SseStream } from './sse-stream.js';
 
 export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
@@ -51,6 +52,7 @@ export interface HttpServer {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const streams = new Set<SseStream>();
   const deps: HttpDeps = { ...options, streams };
+  const logger = options.logger;
   const app = Fastify({
     bodyLimit: options.bodyLimitBytes,
     logger: false,
@@ -59,6 +61,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     requestIdHeader: false,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: true },
+    // fastify's and Node's own errors get the catalogue's bodies too (see http-errors.ts).
+    frameworkErrors: frameworkErrorHandler(logger),
+    clientErrorHandler: clientErrorHandler(logger, maxHeaderSize),
   });
 
   // One hook for every request: echo its id, and watch it for metrics and tracing when on.
@@ -90,24 +95,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           : error.statusCode !== undefined && error.statusCode < 500
             ? err('INVALID_REQUEST', error.message)
             : toAgentdError(error);
-    if (e.code === 'INTERNAL') {
-      options.logger.error(
-        {
-          err: error,
-          request_id: request.id,
-          ...traceFields(traceContextOf(request)),
-          path: request.url.split('?')[0],
-        },
-        'unhandled error',
-      );
-    }
-    if ((request.routeOptions.config as { protocol?: string } | undefined)?.protocol === 'jsonrpc') {
-      return sendJsonRpcError(reply, null, e);
-    }
-    return sendRestError(reply, e);
+    sendHttpError(logger, request, reply, e);
   });
   app.setNotFoundHandler((request, reply) =>
     sendRestError(
+      logger,
       reply,
       err('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`),
     ),
@@ -139,11 +131,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       if (rest !== 'agent-card.json' && rest !== '.well-known/agent-card.json') throw err('ROUTE_NOT_FOUND');
       return sendCard(reply, options.engine.agent(request.params.agent));
     } catch (error) {
-      return sendRestError(reply, error);
+      return sendRestError(logger, reply, error);
     }
   });
   app.get('/a2a/.well-known/agent-card.json', (_req, reply) =>
     sendRestError(
+      logger,
       reply,
       err(
         'AGENT_NOT_FOUND',
@@ -152,8 +145,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ),
   );
 
-  app.get<{ Querystring: { capability?: string } }>('/api/v1/agents', async (request, reply) => {
-    const capability = request.query.capability?.trim() || undefined;
+  app.get('/api/v1/agents', async (request, reply) => {
+    let capability: string | undefined;
+    try {
+      capability = queryParam(request, 'capability')?.trim() || undefined;
+    } catch (error) {
+      return sendRestError(logger, reply, error);
+    }
     const defaultName = options.defaultAgent().name;
     const agents = await options.discover(capability);
     return reply.send({
