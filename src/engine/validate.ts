@@ -17,6 +17,14 @@ export function validateSendMessage(req: SendMessageRequest): Message {
   const message = req.message;
   if (!message) throw invalidParams('message', 'is required');
   if (!message.messageId) throw invalidParams('message.messageId', 'is required');
+  for (const [field, id] of [
+    ['message.messageId', message.messageId],
+    ['message.taskId', message.taskId],
+    ['message.contextId', message.contextId],
+  ] as const) {
+    if (id && id.length > MAX_ID_LENGTH)
+      throw invalidParams(field, `must be at most ${MAX_ID_LENGTH} characters`);
+  }
   if (message.role === Role.UNRECOGNIZED)
     throw invalidParams('message.role', 'must be ROLE_USER or ROLE_AGENT');
   if (message.parts.length === 0) throw invalidParams('message.parts', 'must contain at least one part');
@@ -36,9 +44,14 @@ export function validateSendMessage(req: SendMessageRequest): Message {
   return message;
 }
 
-/** A task id must be a non-blank string. */
+/** Longest id (task, context, message, push config) accepted; real ids are UUIDs. */
+export const MAX_ID_LENGTH = 1024;
+
+/** A task id must be a non-blank string of at most {@link MAX_ID_LENGTH} characters. */
 export function validateTaskId(id: string, field = 'id'): string {
-  if (!id || !id.trim()) throw invalidParams(field, 'is required');
+  // typeof: the v0.3 compat layer passes JSON values on unchecked.
+  if (typeof id !== 'string' || !id.trim()) throw invalidParams(field, 'is required');
+  if (id.length > MAX_ID_LENGTH) throw invalidParams(field, `must be at most ${MAX_ID_LENGTH} characters`);
   return id;
 }
 
