@@ -16,7 +16,19 @@ import { registerRestRoutes } from './rest-routes.js';
 import { clientErrorHandler, frameworkErrorHandler, sendHttpError, sendRestError } from './http-errors.js';
 import type { SseStream } from './sse-stream.js';
 
+/** Limits against slow and greedy clients (defaults and reasons in the config schema). */
+export interface HttpLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** No traffic at all on a connection for this long closes it; 0: off. */
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
 export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
+  /** Timeouts and the connection cap; Node's defaults when absent (tests of other concerns). */
+  readonly limits?: HttpLimits | undefined;
   /** Serve the A2A JSON-RPC and HTTP+JSON bindings (off with `--transport grpc`; cards and probes stay). */
   readonly a2a: boolean;
   readonly bodyLimitBytes: number;
@@ -53,7 +65,23 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const streams = new Set<SseStream>();
   const deps: HttpDeps = { ...options, streams };
   const logger = options.logger;
+  const limits = options.limits;
   const app = Fastify({
+    ...(limits
+      ? {
+          http: {
+            headersTimeout: limits.headersTimeoutMs,
+            // Node checks the header and request timeouts on this interval (default 30 s).
+            connectionsCheckingInterval: Math.max(
+              50,
+              Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)),
+            ),
+          },
+          requestTimeout: limits.requestTimeoutMs,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+          connectionTimeout: limits.idleTimeoutMs,
+        }
+      : {}),
     bodyLimit: options.bodyLimitBytes,
     logger: false,
     forceCloseConnections: 'idle',
@@ -65,6 +93,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     frameworkErrors: frameworkErrorHandler(logger),
     clientErrorHandler: clientErrorHandler(logger, maxHeaderSize),
   });
+
+  // Over the cap, Node closes a new connection on accept (no bytes can be answered safely).
+  if (limits) app.server.maxConnections = limits.maxConnections;
 
   // One hook for every request: echo its id, and watch it for metrics and tracing when on.
   const observed = Boolean(options.metrics || options.tracing.enabled);
