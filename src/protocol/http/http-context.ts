@@ -16,6 +16,7 @@ import type { Tracing } from '../../observability/tracing.js';
 import { traceContextOf } from './http-metrics.js';
 import { err, invalidParams } from '../../errors.js';
 import { SseStream } from './sse-stream.js';
+import type { CardCache } from './card-caching.js';
 
 /** Marker body for a request whose Content-Type we do not accept. */
 export const UNSUPPORTED_BODY: unique symbol = Symbol('agentd.unsupportedBody');
@@ -29,6 +30,8 @@ export interface HttpDeps {
   /** Open SSE streams, so shutdown can close them and tests can count them. */
   readonly streams: Set<SseStream>;
   readonly tracing: Tracing;
+  /** ETag / Last-Modified of the agent cards served. */
+  readonly cards: CardCache;
 }
 
 /** A fresh call context; `signal` (streams only) lets SDK-facing code see disconnects. */

@@ -1,6 +1,11 @@
 import { AgentCard } from '@a2a-js/sdk';
 import { maxHeaderSize } from 'node:http';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
 import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
@@ -11,6 +16,7 @@ import type { RegisteredAgent } from '../../store/ports.js';
 import { registerMcpEndpoint } from '../../mcp/mcp-endpoint.js';
 import type { McpServerStatus } from '../../mcp/mcp-pool.js';
 import { queryParam, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import { CardCache } from './card-caching.js';
 import { registerJsonRpcRoutes } from './jsonrpc-routes.js';
 import { registerRestRoutes } from './rest-routes.js';
 import { clientErrorHandler, frameworkErrorHandler, sendHttpError, sendRestError } from './http-errors.js';
@@ -26,7 +32,7 @@ export interface HttpLimits {
   readonly maxConnections: number;
 }
 
-export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
+export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
   /** Timeouts and the connection cap; Node's defaults when absent (tests of other concerns). */
   readonly limits?: HttpLimits | undefined;
   /** Serve the A2A JSON-RPC and HTTP+JSON bindings (off with `--transport grpc`; cards and probes stay). */
@@ -63,7 +69,8 @@ export interface HttpServer {
  */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const streams = new Set<SseStream>();
-  const deps: HttpDeps = { ...options, streams };
+  const cards = new CardCache();
+  const deps: HttpDeps = { ...options, streams, cards };
   const logger = options.logger;
   const limits = options.limits;
   const app = Fastify({
@@ -147,12 +154,18 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   app.get('/ready', (_req, reply) => sendProbe(reply, 'readiness'));
   app.get('/startup', (_req, reply) => sendProbe(reply, 'startup'));
 
-  const sendCard = (reply: FastifyReply, agent: HostedAgent): FastifyReply =>
-    reply
-      .header('cache-control', 'public, max-age=60')
-      .type('application/json')
-      .send(JSON.stringify(AgentCard.toJSON(agent.card)));
-  app.get('/.well-known/agent-card.json', (_req, reply) => sendCard(reply, options.defaultAgent()));
+  const sendCard = (request: FastifyRequest, reply: FastifyReply, agent: HostedAgent): FastifyReply =>
+    cards.send(
+      request,
+      reply,
+      agent.name,
+      JSON.stringify(AgentCard.toJSON(agent.card)),
+      'application/json',
+      'public, max-age=60',
+    );
+  app.get('/.well-known/agent-card.json', (request, reply) =>
+    sendCard(request, reply, options.defaultAgent()),
+  );
   // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
   // (without an explicit path) resolves the relative well-known path against the card URL
   // itself and asks for `.well-known/.well-known/agent-card.json`; serve that too.
@@ -160,7 +173,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     try {
       const rest = request.params['*'];
       if (rest !== 'agent-card.json' && rest !== '.well-known/agent-card.json') throw err('ROUTE_NOT_FOUND');
-      return sendCard(reply, options.engine.agent(request.params.agent));
+      return sendCard(request, reply, options.engine.agent(request.params.agent));
     } catch (error) {
       return sendRestError(logger, reply, error);
     }

@@ -248,7 +248,15 @@ async function handle(
       );
     }
     case '/extendedAgentCard':
-      return send(200, AgentCard.toJSON(engine.extendedCard(agent)));
+      // `private`: the extended card is for authenticated callers; shared caches must not keep it.
+      return deps.cards.send(
+        request,
+        reply,
+        `${agent.name}#extended`,
+        JSON.stringify(AgentCard.toJSON(engine.extendedCard(agent))),
+        A2A_JSON,
+        'private, max-age=60',
+      );
     default:
       throw err('ROUTE_NOT_FOUND');
   }
