@@ -176,6 +176,28 @@ export const ERROR_CATALOGUE = {
     reason: 'PAYLOAD_TOO_LARGE',
     defaultMessage: 'Request body is larger than the configured limit',
   },
+  URI_TOO_LONG: {
+    jsonRpc: -32600,
+    http: 414,
+    grpc: 'RESOURCE_EXHAUSTED',
+    reason: 'URI_TOO_LONG',
+    defaultMessage: 'The request URI is longer than this server accepts',
+  },
+  HEADERS_TOO_LARGE: {
+    jsonRpc: -32600,
+    http: 431,
+    grpc: 'RESOURCE_EXHAUSTED',
+    reason: 'HEADERS_TOO_LARGE',
+    defaultMessage: 'The request headers are larger than this server accepts',
+  },
+  REQUEST_TIMEOUT: {
+    jsonRpc: -32600,
+    http: 408,
+    grpc: 'DEADLINE_EXCEEDED',
+    reason: 'REQUEST_TIMEOUT',
+    retryable: true,
+    defaultMessage: 'The request was not received in time',
+  },
   QUEUE_FULL: {
     jsonRpc: -32051,
     http: 503,
@@ -335,16 +357,47 @@ export function toAgentdError(error: unknown): AgentdError {
   return new AgentdError('INTERNAL', undefined, undefined, { cause: error });
 }
 
+/** Longest run of a client's value an error echoes back (ids, names, paths). */
+export const MAX_ECHO_CHARS = 128;
+/** Longest error message put on the wire. */
+const MAX_MESSAGE_CHARS = 1024;
+
+/** `value`, or its first {@link MAX_ECHO_CHARS} characters and an ellipsis. */
+export function capEcho(value: string, max = MAX_ECHO_CHARS): string {
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}
+
+/**
+ * The message of an error as sent on every transport: each run of more than
+ * {@link MAX_ECHO_CHARS} non-space characters (an echoed id, name or path) is capped, then
+ * the whole message. A 100,000-character task id used to be repeated in full in the message
+ * and in ErrorInfo, making gRPC trailers of ~800 KB that wedged the caller's connection.
+ */
+export function wireMessage(e: AgentdError): string {
+  const capped = e.message.replace(/\S{129,}/g, (run) => capEcho(run));
+  return capEcho(capped, MAX_MESSAGE_CHARS);
+}
+
+/** ErrorInfo metadata as sent on every transport: the error's data, values capped, plus `retryable`. */
+export function wireMetadata(e: AgentdError): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(e.data ?? {})) metadata[capEcho(key)] = capEcho(value);
+  if (e.retryable) metadata.retryable = 'true';
+  return metadata;
+}
+
 /** JSON-RPC `error` member for a catalogue error (A2A §9.5: ErrorInfo in `data`). */
 export function toJsonRpcErrorBody(e: AgentdError): { code: number; message: string; data: unknown[] } {
-  return { code: e.jsonRpcCode, message: e.message, data: [errorInfo(e)] };
+  return { code: e.jsonRpcCode, message: wireMessage(e), data: [errorInfo(e)] };
 }
 
 /** HTTP+JSON error body: the `google.rpc.Status` JSON shape of A2A §11.6. */
 export function toRestErrorBody(e: AgentdError): {
   error: { code: number; status: string; message: string; details: unknown[] };
 } {
-  return { error: { code: e.httpStatus, status: e.grpcStatus, message: e.message, details: [errorInfo(e)] } };
+  return {
+    error: { code: e.httpStatus, status: e.grpcStatus, message: wireMessage(e), details: [errorInfo(e)] },
+  };
 }
 
 /** `google.rpc.ErrorInfo` for a catalogue error. */
@@ -354,8 +407,7 @@ export function errorInfo(e: AgentdError): Record<string, unknown> {
     reason: e.reason,
     domain: 'a2a-protocol.org',
   };
-  const metadata: Record<string, string> = { ...(e.data ?? {}) };
-  if (e.retryable) metadata.retryable = 'true';
+  const metadata = wireMetadata(e);
   if (Object.keys(metadata).length > 0) info.metadata = metadata;
   return info;
 }

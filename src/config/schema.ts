@@ -143,6 +143,29 @@ export const configSchema = z
           .min(1024)
           .default(10 * MiB),
         sseKeepAliveMs: z.number().int().min(100).default(15_000),
+        // Limits against slow and greedy clients. A client that trickles its headers or body
+        // (slowloris) holds a socket and parser state for as long as the server lets it.
+        /** Time to receive the request headers. 10 s is ample for any real client (nginx: 60 s, but per read). */
+        httpHeadersTimeoutMs: z.number().int().min(100).default(10_000),
+        /**
+         * Time to receive the whole request, body included: 30 s moves the 10 MiB default body
+         * limit at ~350 KB/s. Responses (SSE streams, long blocking calls) are not limited by it.
+         */
+        httpRequestTimeoutMs: z.number().int().min(100).default(30_000),
+        /**
+         * How long an idle keep-alive connection stays open between requests. 65 s outlasts the
+         * 60 s idle timeout of common load balancers (AWS ALB, GCP, nginx upstreams), so the
+         * proxy closes first and never reuses a connection we are closing.
+         */
+        httpKeepAliveTimeoutMs: z.number().int().min(1000).default(65_000),
+        /**
+         * A connection with no traffic at all in either direction for this long is closed. 300 s:
+         * a blocking SendMessage may wait that long on an MCP tool (MCP_SERVER_TIMEOUT); SSE
+         * streams send keep-alives well within it. 0 turns it off.
+         */
+        httpIdleTimeoutMs: z.number().int().min(0).default(300_000),
+        /** Open HTTP connections at most; more are closed on accept. 10,000 sockets stay well under a default 65,536 fd limit. */
+        httpMaxConnections: z.number().int().min(1).default(10_000),
         shutdownDrainMs: z.number().int().min(0).default(10_000),
         /**
          * On SIGTERM readiness turns 503 at once, but the listeners stay open this long (and
@@ -166,7 +189,11 @@ export const configSchema = z
         /** Keep-alive ping interval on gRPC connections, so long-lived streams survive idle proxies. */
         grpcKeepaliveMs: z.number().int().min(1000).default(30_000),
       })
-      .prefault({}),
+      .prefault({})
+      .refine((server) => server.httpHeadersTimeoutMs <= server.httpRequestTimeoutMs, {
+        path: ['httpHeadersTimeoutMs'],
+        message: 'must not exceed httpRequestTimeoutMs (the headers are part of the request)',
+      }),
     store: z
       .strictObject({
         /** `memory` (embedded, one process) or `redis` (shared by every replica). */

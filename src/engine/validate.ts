@@ -53,7 +53,8 @@ export function validateSendMessage(req: SendMessageRequest, maxDepth: number): 
 
 /** A task id must be a non-blank string of at most {@link MAX_ID_LENGTH} characters. */
 export function validateTaskId(id: string, field = 'id'): string {
-  if (!id || !id.trim()) throw invalidParams(field, 'is required');
+  // typeof: the v0.3 compat layer passes JSON values on unchecked.
+  if (typeof id !== 'string' || !id.trim()) throw invalidParams(field, 'is required');
   validateLength(id, field);
   return id;
 }

@@ -406,8 +406,9 @@ function evaluate(expression: string): number {
     }
     if (t.kind !== 'name') throw unexpected(t);
     const name = t.text.toLowerCase();
-    const fn = FUNCTIONS[name];
-    const constant = CONSTANTS[name];
+    // Own properties only: "constructor" or "toString" must not find Object.prototype members.
+    const fn = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
+    const constant = Object.hasOwn(CONSTANTS, name) ? CONSTANTS[name] : undefined;
     if (constant !== undefined) return constant;
     if (!fn) throw new CalcError(`unknown name "${t.text}" (known: ${KNOWN_NAMES})`, t.pos);
     if (!isOp(peek(), '(')) throw new CalcError(`${name} is a function: write ${name}(...)`, t.pos);

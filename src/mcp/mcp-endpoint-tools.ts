@@ -108,7 +108,7 @@ export class ToolCatalogue {
     for (const skill of card.skills) {
       const baseName = toolName(agentName, skill.id);
       const common = { baseName, title: skill.name || skill.id, skillId: skill.id };
-      const tool = declared?.[skill.id];
+      const tool = declared?.get(skill.id);
       if (!tool) {
         drafts.push({
           ...common,
@@ -164,18 +164,19 @@ interface DeclaredTool {
 }
 
 /** The tools a card declares through the mcp-tools extension, by skill id (entries of the wrong shape are ignored). */
-function declaredTools(card: AgentCard): Record<string, DeclaredTool> | undefined {
+function declaredTools(card: AgentCard): Map<string, DeclaredTool> | undefined {
   const extension = card.capabilities?.extensions.find((e) => e.uri === MCP_TOOLS_EXTENSION);
   const tools: unknown = extension?.params?.tools;
   if (!isObject(tools)) return undefined;
-  const declared: Record<string, DeclaredTool> = {};
+  // A Map: skill ids come from remote cards, and "constructor" must not find Object.prototype.
+  const declared = new Map<string, DeclaredTool>();
   for (const [skillId, entry] of Object.entries(tools)) {
     if (!isObject(entry) || !isObject(entry.inputSchema)) continue;
-    declared[skillId] = {
+    declared.set(skillId, {
       server: typeof entry.server === 'string' ? entry.server : '',
       tool: typeof entry.tool === 'string' ? entry.tool : skillId,
       inputSchema: entry.inputSchema,
-    };
+    });
   }
   return declared;
 }

@@ -123,5 +123,6 @@ export class FastHistogram extends FastMetric<HistogramSeries> {
 }
 
 function escape(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  // String(): a label value that is not a string (a bug elsewhere) must not fail every scrape.
+  return String(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

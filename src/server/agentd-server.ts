@@ -122,6 +122,13 @@ export class AgentdServer {
       sseKeepAliveMs: config.server.sseKeepAliveMs,
       compatV03: config.server.compatV03,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      limits: {
+        headersTimeoutMs: config.server.httpHeadersTimeoutMs,
+        requestTimeoutMs: config.server.httpRequestTimeoutMs,
+        keepAliveTimeoutMs: config.server.httpKeepAliveTimeoutMs,
+        idleTimeoutMs: config.server.httpIdleTimeoutMs,
+        maxConnections: config.server.httpMaxConnections,
+      },
       health: this.health,
       defaultAgent: () => defaultAgent as HostedAgent,
       discover: (capability) => this.discover(capability),

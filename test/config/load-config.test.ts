@@ -59,6 +59,11 @@ describe('loadConfig defaults', () => {
       httpPort: 8080,
       bodyLimitBytes: 10 * 1024 * 1024,
       sseKeepAliveMs: 15_000,
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
+      httpKeepAliveTimeoutMs: 65_000,
+      httpIdleTimeoutMs: 300_000,
+      httpMaxConnections: 10_000,
       shutdownDrainMs: 10_000,
       shutdownDelayMs: 5000,
       compatV03: true,
@@ -316,6 +321,25 @@ describe('environment overrides', () => {
     expect(config.server.compatV03).toBe(false);
     expect(config.logging.level).toBe('info');
     expect(config.execution.maxConcurrentWorkflows).toBe(12);
+  });
+
+  it('AGENTD_HTTP_* set the HTTP timeouts and connection cap; headers may not outlast the request', () => {
+    const { config } = load(MINIMAL, {
+      AGENTD_HTTP_HEADERS_TIMEOUT_MS: '2000',
+      AGENTD_HTTP_REQUEST_TIMEOUT_MS: '5000',
+      AGENTD_HTTP_KEEPALIVE_TIMEOUT_MS: '7000',
+      AGENTD_HTTP_IDLE_TIMEOUT_MS: '0',
+      AGENTD_HTTP_MAX_CONNECTIONS: '50',
+    });
+    expect(config.server).toMatchObject({
+      httpHeadersTimeoutMs: 2000,
+      httpRequestTimeoutMs: 5000,
+      httpKeepAliveTimeoutMs: 7000,
+      httpIdleTimeoutMs: 0,
+      httpMaxConnections: 50,
+    });
+    const problems = problemsOf(() => load(MINIMAL, { AGENTD_HTTP_HEADERS_TIMEOUT_MS: '40000' }));
+    expect(problems.join('\n')).toContain('server.httpHeadersTimeoutMs');
   });
 
   it('METRICS_PORT, MONITORING_ENABLED and AGENTD_ENVIRONMENT set the Prometheus listener', () => {

@@ -18,7 +18,7 @@ import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { encodeGrpcStatusDetails, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
 import { ServerCallContext } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
-import { err, GrpcStatus, toAgentdError, type AgentdError } from '../../errors.js';
+import { err, GrpcStatus, toAgentdError, wireMessage, wireMetadata, type AgentdError } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import {
   ABORT_SIGNAL_STATE_KEY,
@@ -54,6 +54,32 @@ function callFields(ctx: ServerCallContext): Record<string, string> {
   };
 }
 
+/** Marks a request whose bytes did not decode; the handler answers INVALID_ARGUMENT. */
+const UNPARSABLE = Symbol('agentd.unparsable');
+
+/**
+ * The service with request decoders that do not throw: grpc-js answers a decoder's throw
+ * with a bare INTERNAL (no ErrorInfo), while bytes that are not the method's protobuf message
+ * are the caller's error. A failed decode becomes a marked request instead.
+ */
+function tolerantService(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(service).map(([name, def]) => [
+      name,
+      {
+        ...def,
+        requestDeserialize: (bytes: Buffer): unknown => {
+          try {
+            return def.requestDeserialize(bytes);
+          } catch (error) {
+            return { [UNPARSABLE]: error, tenant: '' };
+          }
+        },
+      },
+    ]),
+  );
+}
+
 /** Messages a stream may buffer in grpc-js before the producer waits for the socket. */
 const MAX_BUFFERED_MESSAGES = 512;
 
@@ -86,10 +112,9 @@ export function toGrpcError(error: unknown): Partial<grpc.StatusObject> {
   const e: AgentdError = toAgentdError(error);
   const code = GrpcStatus[e.grpcStatus];
   const metadata = new grpc.Metadata();
-  const info: Record<string, string> = { ...(e.data ?? {}) };
-  if (e.retryable) info.retryable = 'true';
-  metadata.set(GRPC_STATUS_DETAILS_BIN, encodeGrpcStatusDetails(code, e.message, e.reason, info));
-  return { code, details: e.message, metadata };
+  const message = wireMessage(e);
+  metadata.set(GRPC_STATUS_DETAILS_BIN, encodeGrpcStatusDetails(code, message, e.reason, wireMetadata(e)));
+  return { code, details: message, metadata };
 }
 
 /** Builds the service and starts listening on `host:port` (0 picks a free port). */
@@ -106,7 +131,11 @@ export async function startGrpcServer(
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    // Streams per connection: one client cannot hold more than this many calls open at once.
     'grpc.max_concurrent_streams': 1000,
+    // A connection with no call for 5 min gets GOAWAY (clients reconnect on their next call),
+    // so idle clients do not hold sockets forever; open streams are calls and keep theirs.
+    'grpc.max_connection_idle_ms': 300_000,
     // Channelz traces every call (~5 % of a unary call's CPU in our profile) and agentd does not serve it.
     'grpc.enable_channelz': 0,
   });
@@ -118,6 +147,11 @@ export async function startGrpcServer(
     signal: AbortSignal | undefined,
     traced: ReturnType<Tracing['start']>,
   ): { agent: HostedAgent; ctx: ServerCallContext; params: T } => {
+    if (UNPARSABLE in call.request) {
+      throw err('PARSE_ERROR', 'The request is not a valid protobuf message for this method', {
+        problem: String((call.request[UNPARSABLE] as Error | undefined)?.message ?? 'undecodable'),
+      });
+    }
     const route = routeTenant(call.request.tenant);
     const agent = route.agent === undefined ? options.defaultAgent() : engine.agent(route.agent);
     const version = call.metadata.get('a2a-version')[0];
@@ -331,7 +365,7 @@ export async function startGrpcServer(
       async (agent: HostedAgent, _params: { tenant: string }) => engine.extendedCard(agent),
     ),
   };
-  server.addService(A2AService, implementation);
+  server.addService(tolerantService(A2AService), implementation);
 
   if (options.compatV03) {
     // v0.3 has no tenant field: legacy clients reach the default agent, through the SDK's compat service.

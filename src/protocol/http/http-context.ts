@@ -16,6 +16,7 @@ import type { Tracing } from '../../observability/tracing.js';
 import { traceContextOf } from './http-metrics.js';
 import { err, invalidParams } from '../../errors.js';
 import { SseStream } from './sse-stream.js';
+import type { CardCache } from './card-caching.js';
 
 /** Marker body for a request whose Content-Type we do not accept. */
 export const UNSUPPORTED_BODY: unique symbol = Symbol('agentd.unsupportedBody');
@@ -29,6 +30,8 @@ export interface HttpDeps {
   /** Open SSE streams, so shutdown can close them and tests can count them. */
   readonly streams: Set<SseStream>;
   readonly tracing: Tracing;
+  /** ETag / Last-Modified of the agent cards served. */
+  readonly cards: CardCache;
 }
 
 /**
@@ -57,12 +60,23 @@ export function disconnectController(reply: FastifyReply): AbortController {
   return controller;
 }
 
+/**
+ * A query parameter that may appear at most once (every A2A one): its value, or undefined.
+ * A repeated parameter is the client's error, named, not an array the route trips over.
+ */
+export function queryParam(request: FastifyRequest, name: string): string | undefined {
+  const query = request.query as Record<string, string | string[] | undefined> | undefined;
+  // fastify's query object has no prototype, but be explicit: only the client's own keys count.
+  const value = query && Object.hasOwn(query, name) ? query[name] : undefined;
+  if (Array.isArray(value)) throw invalidParams(name, 'must be given at most once');
+  return value;
+}
+
 /** The `A2A-Version` the client asked for (header, or the query parameter of A2A §3.6.1), if any. */
 export function requestedVersion(request: FastifyRequest): string | undefined {
   const header = request.headers['a2a-version'];
-  const query = (request.query as Record<string, unknown> | undefined)?.['A2A-Version'];
-  const raw =
-    typeof header === 'string' && header.trim() ? header : typeof query === 'string' ? query : undefined;
+  const query = queryParam(request, 'A2A-Version');
+  const raw = typeof header === 'string' && header.trim() ? header : query;
   return raw?.trim() || undefined;
 }
 

@@ -35,19 +35,24 @@ export const A2A_METHODS = new Set([
   'GetExtendedAgentCard',
 ]);
 
-/** v0.3 JSON-RPC method names, served through the compat layer, as the v1.0 operations they are. */
-const V03_METHODS: Record<string, string> = {
-  'message/send': 'SendMessage',
-  'message/stream': 'SendStreamingMessage',
-  'tasks/get': 'GetTask',
-  'tasks/cancel': 'CancelTask',
-  'tasks/resubscribe': 'SubscribeToTask',
-  'tasks/pushNotificationConfig/set': 'CreateTaskPushNotificationConfig',
-  'tasks/pushNotificationConfig/get': 'GetTaskPushNotificationConfig',
-  'tasks/pushNotificationConfig/list': 'ListTaskPushNotificationConfigs',
-  'tasks/pushNotificationConfig/delete': 'DeleteTaskPushNotificationConfig',
-  'agent/getAuthenticatedExtendedCard': 'GetExtendedAgentCard',
-};
+/**
+ * v0.3 JSON-RPC method names, served through the compat layer, as the v1.0 operations they
+ * are. A Map, not an object literal: the key is the client's method name, and `constructor`
+ * or `__proto__` must not find `Object.prototype` members (a function as a label value
+ * broke every later scrape).
+ */
+const V03_METHODS: ReadonlyMap<string, string> = new Map([
+  ['message/send', 'SendMessage'],
+  ['message/stream', 'SendStreamingMessage'],
+  ['tasks/get', 'GetTask'],
+  ['tasks/cancel', 'CancelTask'],
+  ['tasks/resubscribe', 'SubscribeToTask'],
+  ['tasks/pushNotificationConfig/set', 'CreateTaskPushNotificationConfig'],
+  ['tasks/pushNotificationConfig/get', 'GetTaskPushNotificationConfig'],
+  ['tasks/pushNotificationConfig/list', 'ListTaskPushNotificationConfigs'],
+  ['tasks/pushNotificationConfig/delete', 'DeleteTaskPushNotificationConfig'],
+  ['agent/getAuthenticatedExtendedCard', 'GetExtendedAgentCard'],
+]);
 
 /**
  * Marks the request as an A2A operation (its method, and a finer endpoint template if
@@ -60,7 +65,7 @@ export function markA2A(
   method: string,
   endpoint?: string,
 ): void {
-  const known = A2A_METHODS.has(method) ? method : (V03_METHODS[method] ?? 'unknown');
+  const known = A2A_METHODS.has(method) ? method : (V03_METHODS.get(method) ?? 'unknown');
   const span = tracing.enabled
     ? tracing.start(`A2A ${known}`, SpanKind.SERVER, tracing.extract(request.headers), {
         'rpc.system': 'a2a',

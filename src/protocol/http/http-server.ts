@@ -1,3 +1,4 @@
+import { maxHeaderSize } from 'node:http';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -9,19 +10,32 @@ import { requestIdFrom } from '../../engine/task-engine.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';
-import { observeRequest, traceContextOf } from './http-metrics.js';
-import { traceFields } from '../../observability/tracing.js';
+import { observeRequest } from './http-metrics.js';
 import type { RegisteredAgent } from '../../store/ports.js';
 import { registerMcpEndpoint } from '../../mcp/mcp-endpoint.js';
 import type { McpServerStatus } from '../../mcp/mcp-pool.js';
-import { agentCardJson } from './card-response.js';
-import { requestedVersion, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
-import { registerJsonRpcRoutes, sendJsonRpcError } from './jsonrpc-routes.js';
-import { registerRestRoutes, sendRestError } from './rest-routes.js';
+import { agentCardJson, wantsV1Card } from './card-response.js';
+import { queryParam, requestedVersion, UNSUPPORTED_BODY, type HttpDeps } from './http-context.js';
+import { CardCache } from './card-caching.js';
+import { registerJsonRpcRoutes } from './jsonrpc-routes.js';
+import { registerRestRoutes } from './rest-routes.js';
+import { clientErrorHandler, frameworkErrorHandler, sendHttpError, sendRestError } from './http-errors.js';
 import type { SseStream } from './sse-stream.js';
 import type { V03RestRoutes } from './v03-rest-routes.js';
 
-export interface HttpServerOptions extends Omit<HttpDeps, 'streams'> {
+/** Limits against slow and greedy clients (defaults and reasons in the config schema). */
+export interface HttpLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** No traffic at all on a connection for this long closes it; 0: off. */
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
+  /** Timeouts and the connection cap; Node's defaults when absent (tests of other concerns). */
+  readonly limits?: HttpLimits | undefined;
   /** Serve the A2A JSON-RPC and HTTP+JSON bindings (off with `--transport grpc`; cards and probes stay). */
   readonly a2a: boolean;
   readonly bodyLimitBytes: number;
@@ -63,8 +77,26 @@ export interface HttpServer {
  */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const streams = new Set<SseStream>();
-  const deps: HttpDeps = { ...options, streams };
+  const cards = new CardCache();
+  const deps: HttpDeps = { ...options, streams, cards };
+  const logger = options.logger;
+  const limits = options.limits;
   const app = Fastify({
+    ...(limits
+      ? {
+          http: {
+            headersTimeout: limits.headersTimeoutMs,
+            // Node checks the header and request timeouts on this interval (default 30 s).
+            connectionsCheckingInterval: Math.max(
+              50,
+              Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)),
+            ),
+          },
+          requestTimeout: limits.requestTimeoutMs,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+          connectionTimeout: limits.idleTimeoutMs,
+        }
+      : {}),
     bodyLimit: options.bodyLimitBytes,
     logger: false,
     forceCloseConnections: 'idle',
@@ -72,7 +104,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     requestIdHeader: false,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: true },
+    // fastify's and Node's own errors get the catalogue's bodies too (see http-errors.ts).
+    frameworkErrors: frameworkErrorHandler(logger),
+    clientErrorHandler: clientErrorHandler(logger, maxHeaderSize),
   });
+
+  // Over the cap, Node closes a new connection on accept (no bytes can be answered safely).
+  if (limits) app.server.maxConnections = limits.maxConnections;
 
   // One hook for every request: echo its id, and watch it for metrics and tracing when on.
   const observed = Boolean(options.metrics || options.tracing.enabled);
@@ -83,10 +121,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       // Arrived while draining: refused in the binding's shape, and the connection closed, so
       // the client's next request goes to another replica.
       reply.header('connection', 'close').header('retry-after', '1');
-      const e = err('SHUTTING_DOWN');
-      if ((request.routeOptions.config as { protocol?: string } | undefined)?.protocol === 'jsonrpc')
-        sendJsonRpcError(reply.code(503), null, e);
-      else sendRestError(reply, e);
+      sendHttpError(logger, request, reply, err('SHUTTING_DOWN'));
       return;
     }
     done();
@@ -118,24 +153,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           : error.statusCode !== undefined && error.statusCode < 500
             ? err('INVALID_REQUEST', error.message)
             : toAgentdError(error);
-    if (e.code === 'INTERNAL') {
-      options.logger.error(
-        {
-          err: error,
-          request_id: request.id,
-          ...traceFields(traceContextOf(request)),
-          path: request.url.split('?')[0],
-        },
-        'unhandled error',
-      );
-    }
-    if ((request.routeOptions.config as { protocol?: string } | undefined)?.protocol === 'jsonrpc') {
-      return sendJsonRpcError(reply, null, e);
-    }
-    return sendRestError(reply, e);
+    sendHttpError(logger, request, reply, e);
   });
   app.setNotFoundHandler((request, reply) =>
     sendRestError(
+      logger,
       reply,
       err('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`),
     ),
@@ -154,7 +176,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   // A card asked for while the server starts waits for its final URLs: never a card with
   // placeholder URLs (a client that starts with the server would call the wrong port).
-  // Which card a client gets depends on its A2A-Version (see agentCardJson).
+  // Which card a client gets depends on its A2A-Version (see agentCardJson); each variant has
+  // its own validators (ETag, Last-Modified).
   let published = false;
   void options.cardsPublished.then(
     () => (published = true),
@@ -166,11 +189,18 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     agent: () => HostedAgent,
   ): Promise<FastifyReply> => {
     if (!published) await options.cardsPublished;
-    return reply
-      .header('cache-control', 'public, max-age=60')
-      .header('vary', 'A2A-Version')
-      .type('application/json')
-      .send(await agentCardJson(agent().card, requestedVersion(request)));
+    const { card, name } = agent();
+    const version = requestedVersion(request);
+    const json = await agentCardJson(card, version);
+    reply.header('vary', 'A2A-Version');
+    return cards.send(
+      request,
+      reply,
+      `${name}:${wantsV1Card(version) ? 'v1' : 'v0.3'}`,
+      json,
+      'application/json',
+      'public, max-age=60',
+    );
   };
   app.get('/.well-known/agent-card.json', (request, reply) => sendCard(request, reply, options.defaultAgent));
   // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
@@ -183,11 +213,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       const agent = options.engine.agent(request.params.agent);
       return await sendCard(request, reply, () => agent);
     } catch (error) {
-      return sendRestError(reply, error);
+      return sendRestError(logger, reply, error);
     }
   });
   app.get('/a2a/.well-known/agent-card.json', (_req, reply) =>
     sendRestError(
+      logger,
       reply,
       err(
         'AGENT_NOT_FOUND',
@@ -196,8 +227,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ),
   );
 
-  app.get<{ Querystring: { capability?: string } }>('/api/v1/agents', async (request, reply) => {
-    const capability = request.query.capability?.trim() || undefined;
+  app.get('/api/v1/agents', async (request, reply) => {
+    let capability: string | undefined;
+    try {
+      capability = queryParam(request, 'capability')?.trim() || undefined;
+    } catch (error) {
+      return sendRestError(logger, reply, error);
+    }
     const defaultName = options.defaultAgent().name;
     const agents = await options.discover(capability);
     return reply.send({

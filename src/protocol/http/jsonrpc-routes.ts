@@ -1,7 +1,7 @@
 import { StreamResponse } from '@a2a-js/sdk';
 import type { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AgentdError, err, toAgentdError } from '../../errors.js';
+import { err, toAgentdError } from '../../errors.js';
 import type { AgentRequestHandler } from '../../engine/task-engine.js';
 import {
   callStreaming,
@@ -10,7 +10,6 @@ import {
   parseJsonRpc,
   resultEnvelope,
   STREAMING_METHODS,
-  type JsonRpcId,
 } from '../jsonrpc.js';
 import {
   callContext,
@@ -22,29 +21,9 @@ import {
   type HttpDeps,
 } from './http-context.js';
 import { SseStream } from './sse-stream.js';
-import { markA2A, markA2AError } from './http-metrics.js';
-
-/** Errors that are about the HTTP exchange itself keep their HTTP status; A2A errors ride on 200. */
-const TRANSPORT_LEVEL: ReadonlySet<string> = new Set([
-  'AGENT_NOT_FOUND',
-  'PAYLOAD_TOO_LARGE',
-  'INTERNAL',
-  'QUEUE_FULL',
-  'SHUTTING_DOWN',
-  'STORE_UNAVAILABLE',
-]);
-
-/** HTTP status for a JSON-RPC error response. */
-export function jsonRpcHttpStatus(e: AgentdError): number {
-  return TRANSPORT_LEVEL.has(e.code) ? e.httpStatus : 200;
-}
-
-/** Sends a JSON-RPC error response. */
-export function sendJsonRpcError(reply: FastifyReply, id: JsonRpcId, error: unknown): FastifyReply {
-  const e = toAgentdError(error);
-  markA2AError(reply.request, e.code);
-  return reply.code(jsonRpcHttpStatus(e)).type('application/json').send(errorEnvelope(id, e));
-}
+import { markA2A } from './http-metrics.js';
+import { sendJsonRpcError } from './http-errors.js';
+import { checkV03Params } from '../jsonrpc-v03-params.js';
 
 /**
  * `POST /a2a/:agent`: the JSON-RPC 2.0 binding, with SSE for the streaming methods.
@@ -61,6 +40,7 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
       const body = request.body as string | typeof UNSUPPORTED_BODY | undefined;
       if (body === UNSUPPORTED_BODY || body === undefined) {
         return sendJsonRpcError(
+          deps.logger,
           reply,
           null,
           err(
@@ -70,7 +50,7 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
         );
       }
       const parsed = parseJsonRpc(body);
-      if (!parsed.ok) return sendJsonRpcError(reply, parsed.id, parsed.error);
+      if (!parsed.ok) return sendJsonRpcError(deps.logger, reply, parsed.id, parsed.error);
       const { id, method, params } = parsed.request;
       markA2A(request, deps.tracing, 'jsonrpc', method);
       let agent;
@@ -78,12 +58,13 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
         agent = deps.engine.agent(request.params.agent);
         checkVersion(request, ['1.0', '0.3']);
       } catch (error) {
-        return sendJsonRpcError(reply, id, error);
+        return sendJsonRpcError(deps.logger, reply, id, error);
       }
 
       if (method.includes('/') || request.headers['a2a-version'] === '0.3') {
         if (!deps.compatV03) {
           return sendJsonRpcError(
+            deps.logger,
             reply,
             id,
             err(
@@ -91,6 +72,11 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
               `"${method}" is an A2A v0.3 method and v0.3 compatibility is off on this server`,
             ),
           );
+        }
+        try {
+          checkV03Params(method, params);
+        } catch (error) {
+          return sendJsonRpcError(deps.logger, reply, id, error);
         }
         let handler = legacy.get(agent.name);
         if (!handler) {
@@ -126,7 +112,7 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
           );
           return reply;
         } catch (error) {
-          return sendJsonRpcError(reply, id, error);
+          return sendJsonRpcError(deps.logger, reply, id, error);
         }
       }
 
@@ -134,12 +120,17 @@ export function registerJsonRpcRoutes(app: FastifyInstance, deps: HttpDeps): voi
         const result = await callUnary(deps.engine, agent, method, params, callContext(request));
         return reply.type('application/json').send(resultEnvelope(id, result));
       } catch (error) {
-        return sendJsonRpcError(reply, id, error);
+        return sendJsonRpcError(deps.logger, reply, id, error);
       }
     },
   );
 }
 
+/**
+ * A v0.3 request through the SDK's compat layer. The layer answers failures itself, as
+ * v0.3 JSON-RPC errors; an internal one (-32603) carries the raw exception message, so it is
+ * logged here and answered with the generic message instead.
+ */
 async function handleLegacy(
   deps: HttpDeps,
   handler: LegacyJsonRpcTransportHandler,
@@ -147,14 +138,36 @@ async function handleLegacy(
   reply: FastifyReply,
   body: Record<string, unknown>,
 ): Promise<FastifyReply> {
+  const Legacy = handler.constructor as typeof LegacyJsonRpcTransportHandler;
+  const id = body.id ?? null;
+  const legacyError = (error: unknown): string =>
+    JSON.stringify({ jsonrpc: '2.0', id, error: Legacy.mapToLegacyJSONRPCError(error) });
+  /** Logs and masks an internal error the compat layer produced. */
+  const masked = (response: { error?: { code: number; message: string } }): unknown => {
+    if (response.error?.code !== -32603) return response;
+    deps.logger.error(
+      { request_id: request.id, method: body.method, err: { message: response.error.message } },
+      'unhandled error in the v0.3 compat layer',
+    );
+    return { ...response, error: { ...response.error, message: 'Internal error' } };
+  };
   const controller = disconnectController(reply);
   const ctx = callContext(request, controller.signal);
-  const result = await handler.handle(body, ctx);
-  if (!(Symbol.asyncIterator in result)) return reply.type('application/json').send(JSON.stringify(result));
-  const iterator = result[Symbol.asyncIterator]();
-  const first = await iterator.next();
+  let first;
+  let iterator;
+  try {
+    const result = await handler.handle(body, ctx);
+    if (!(Symbol.asyncIterator in result))
+      return reply.type('application/json').send(JSON.stringify(masked(result)));
+    iterator = result[Symbol.asyncIterator]();
+    first = await iterator.next();
+  } catch (error) {
+    if (toAgentdError(error).code === 'INTERNAL')
+      deps.logger.error({ err: error, request_id: request.id, method: body.method }, 'v0.3 call failed');
+    return reply.type('application/json').send(legacyError(error));
+  }
   if (!first.done && first.value.error)
-    return reply.type('application/json').send(JSON.stringify(first.value));
+    return reply.type('application/json').send(JSON.stringify(masked(first.value)));
   reply.hijack();
   const sse = new SseStream(reply.raw, deps.sseKeepAliveMs, (s) => deps.streams.delete(s), controller);
   deps.streams.add(sse);
@@ -164,15 +177,7 @@ async function handleLegacy(
       await sse.send(JSON.stringify(next.value));
     }
   } catch (error) {
-    await sse.send(
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: body.id ?? null,
-        error: (handler.constructor as typeof LegacyJsonRpcTransportHandler).mapToLegacyJSONRPCError(error),
-      }),
-      undefined,
-      'error',
-    );
+    await sse.send(legacyError(error), undefined, 'error');
   } finally {
     await iterator.return?.(undefined);
     sse.end();

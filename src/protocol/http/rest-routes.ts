@@ -18,10 +18,12 @@ import {
   disconnectController,
   lastEventId,
   pumpSse,
+  queryParam,
   UNSUPPORTED_BODY,
   type HttpDeps,
 } from './http-context.js';
-import { markA2A, markA2AError } from './http-metrics.js';
+import { markA2A } from './http-metrics.js';
+import { sendRestError } from './http-errors.js';
 import { isV03RestRequest, V03RestRoutes } from './v03-rest-routes.js';
 
 const A2A_JSON = 'application/a2a+json';
@@ -101,16 +103,6 @@ function restMethod(httpMethod: string, route: string): string {
   }
 }
 
-/** Sends an HTTP+JSON error (`google.rpc.Status` shape, A2A §11.6). */
-export function sendRestError(reply: FastifyReply, error: unknown): FastifyReply {
-  const e = toAgentdError(error);
-  markA2AError(reply.request, e.code);
-  return reply
-    .code(e.httpStatus)
-    .type(A2A_JSON)
-    .send(JSON.stringify(toRestErrorBody(e)));
-}
-
 /**
  * `/a2a/:agent/rest/*`: the HTTP+JSON binding, including tenant-prefixed paths; v0.3
  * requests (see {@link isV03RestRequest}) go to the SDK's v0.3 REST handler, returned so
@@ -143,7 +135,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: HttpDeps): V03Res
         checkVersion(request, ['1.0']);
         return await handle(deps, agent, match, request, reply);
       } catch (error) {
-        return sendRestError(reply, error);
+        return sendRestError(deps.logger, reply, error);
       }
     },
   });
@@ -158,7 +150,7 @@ async function handle(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const { engine } = deps;
-  const query = request.query as Record<string, string | undefined>;
+  const query = (name: string): string | undefined => queryParam(request, name);
   const tenant = match.tenant;
   const send = (status: number, json: unknown): FastifyReply =>
     reply.code(status).type(A2A_JSON).send(JSON.stringify(json));
@@ -198,7 +190,7 @@ async function handle(
       return reply;
     }
     case '/tasks/{id}': {
-      const historyLength = intParam(query.historyLength, 'historyLength');
+      const historyLength = intParam(query('historyLength'), 'historyLength');
       const task = await engine.getTask(
         agent,
         { id: match.taskId, tenant, historyLength },
@@ -218,15 +210,16 @@ async function handle(
         ),
       );
     case '/tasks': {
-      const includeArtifacts = boolParam(query.includeArtifacts, 'includeArtifacts');
+      const includeArtifacts = boolParam(query('includeArtifacts'), 'includeArtifacts');
+      const status = query('status');
       const req: ListTasksRequest = {
         tenant,
-        contextId: query.contextId ?? '',
-        status: query.status ? stateParam(query.status) : 0,
-        pageSize: intParam(query.pageSize, 'pageSize'),
-        pageToken: query.pageToken ?? '',
-        historyLength: intParam(query.historyLength, 'historyLength'),
-        statusTimestampAfter: query.statusTimestampAfter || undefined,
+        contextId: query('contextId') ?? '',
+        status: status ? stateParam(status) : 0,
+        pageSize: intParam(query('pageSize'), 'pageSize'),
+        pageToken: query('pageToken') ?? '',
+        historyLength: intParam(query('historyLength'), 'historyLength'),
+        statusTimestampAfter: query('statusTimestampAfter') || undefined,
         includeArtifacts,
       };
       return send(
@@ -265,7 +258,15 @@ async function handle(
       );
     }
     case '/extendedAgentCard':
-      return send(200, AgentCard.toJSON(engine.extendedCard(agent)));
+      // `private`: the extended card is for authenticated callers; shared caches must not keep it.
+      return deps.cards.send(
+        request,
+        reply,
+        `${agent.name}#extended`,
+        JSON.stringify(AgentCard.toJSON(engine.extendedCard(agent))),
+        A2A_JSON,
+        'private, max-age=60',
+      );
     default:
       throw err('ROUTE_NOT_FOUND');
   }
