@@ -23,14 +23,24 @@ describe('v0.3 clients (the SDK compat LegacyJsonRpcTransport)', () => {
   });
   afterAll(() => t.close());
 
-  it('the card also advertises the JSON-RPC and HTTP+JSON endpoints as protocol 0.3', async () => {
-    const card = AgentCard.fromJSON(
-      await (await fetch(`${t.agentUrl('echo')}.well-known/agent-card.json`)).json(),
-    );
-    const legacy = card.supportedInterfaces.filter((i) => i.protocolVersion === '0.3');
-    expect(legacy.map((i) => [i.protocolBinding, i.url])).toEqual([
+  it('the card also advertises the JSON-RPC and HTTP+JSON endpoints as protocol 0.3 (and gRPC on the default agent)', async () => {
+    const legacyOf = async (agent: string): Promise<string[][]> => {
+      const card = AgentCard.fromJSON(
+        await (await fetch(`${t.agentUrl(agent)}.well-known/agent-card.json`)).json(),
+      );
+      return card.supportedInterfaces
+        .filter((i) => i.protocolVersion === '0.3')
+        .map((i) => [i.protocolBinding, i.url]);
+    };
+    // echo is the default agent: v0.3 gRPC has no tenant and reaches it.
+    expect(await legacyOf('echo')).toEqual([
       ['JSONRPC', t.agentUrl('echo')],
       ['HTTP+JSON', `${t.agentUrl('echo')}rest`],
+      ['GRPC', t.server.grpcAddress],
+    ]);
+    expect(await legacyOf('countdown')).toEqual([
+      ['JSONRPC', t.agentUrl('countdown')],
+      ['HTTP+JSON', `${t.agentUrl('countdown')}rest`],
     ]);
   });
 
