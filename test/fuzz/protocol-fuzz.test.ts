@@ -6,8 +6,8 @@
  *
  * Inputs are sampled with fast-check from a fixed seed and sent a few at a time (so a CI run
  * is ~20,000 inputs in well under 90 s). Knobs: FUZZ_SEED, FUZZ_RUNS (total inputs).
- * Generated JSON is at most 20 levels deep: deeper metadata (≥ 4,500 levels) is a known
- * engine issue, being fixed there with a depth limit of 32.
+ * Generated JSON goes to 20 levels; a separate generator nests values 25 to 1,000 levels deep
+ * (past the 32-level limit on metadata and data values, which must be INVALID_PARAMS).
  */
 import * as grpc from '@grpc/grpc-js';
 import { A2AService } from '@a2a-js/sdk/server/grpc';
@@ -102,7 +102,17 @@ const hostileId = fc.oneof(
   fc.boolean(),
 );
 const json = fc.jsonValue({ maxDepth: 20, depthSize: 'small' });
-const value = fc.oneof(hostileId, json);
+/** Objects nested past the server's depth limit (JSON.stringify itself overflows near 4,500). */
+const deep = fc.integer({ min: 25, max: 1000 }).map((depth) => {
+  let v: unknown = { leaf: true };
+  for (let i = 0; i < depth; i++) v = { n: v };
+  return v;
+});
+const value = fc.oneof(
+  { arbitrary: hostileId, weight: 4 },
+  { arbitrary: json, weight: 4 },
+  { arbitrary: deep, weight: 1 },
+);
 const messageArb = fc.oneof(
   fc.record(
     {
