@@ -27,6 +27,8 @@ const RESULTS_DIR = join(ROOT, 'bench/results');
 const STREAMS = positiveIntEnv('BENCH_STREAMS', 2000);
 const HOSTILE = positiveIntEnv('BENCH_HOSTILE', 20_000);
 const STREAM_SECONDS = 60;
+/** `BENCH_HEAP_MB`: run the server with `--max-old-space-size` (a container's memory limit does the same). */
+const HEAP_MB = process.env.BENCH_HEAP_MB ? positiveIntEnv('BENCH_HEAP_MB', 0) : undefined;
 
 const CONFIG = `
 server: { transport: http, shutdownDelayMs: 0 }
@@ -155,7 +157,15 @@ async function main(): Promise<void> {
   const metricsPort = await freePort();
   writeFileSync(config, CONFIG.replace('METRICS_PORT', String(metricsPort)));
   const port = await freePort();
-  const server = await startServer(agentdSpec({ name: 'agentd', root: ROOT, config, port }));
+  const server = await startServer(
+    agentdSpec({
+      name: 'agentd',
+      root: ROOT,
+      config,
+      port,
+      ...(HEAP_MB ? { nodeArgs: [`--max-old-space-size=${HEAP_MB}`] } : {}),
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const phases: Phase[] = [];
   try {
@@ -252,14 +262,10 @@ async function main(): Promise<void> {
 
   const machine = machineInfo();
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(
-    join(RESULTS_DIR, 'memory.json'),
-    JSON.stringify({ machine, streams: STREAMS, hostile: HOSTILE, phases }, null, 2),
-  );
   const md = [
     '# Memory under load',
     '',
-    `agentd (embedded store, default limits), RSS of the server process. ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}. \`npm run bench:memory\`.`,
+    `agentd (embedded store, default limits${HEAP_MB ? `, V8 old space capped at ${HEAP_MB} MB` : ''}), RSS of the server process. ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}. \`npm run bench:memory\`.`,
     '',
     'RSS is what the process holds from the OS; the V8 heap figure is what its JavaScript objects use, garbage not yet collected included (V8 collects lazily while memory is plentiful, and returns freed pages slowly).',
     '',
@@ -268,9 +274,10 @@ async function main(): Promise<void> {
     ...phases.map((p) => `| ${p.phase} | ${p.rssMb.toFixed(1)} | ${p.heapMb.toFixed(1)} | ${p.note} |`),
     '',
   ].join('\n');
-  await writeFormatted(join(RESULTS_DIR, 'memory.md'), md, 'markdown');
+  const name = HEAP_MB ? `memory-heap${HEAP_MB}` : 'memory';
+  await writeFormatted(join(RESULTS_DIR, `${name}.md`), md, 'markdown');
   await writeFormatted(
-    join(RESULTS_DIR, 'memory.json'),
+    join(RESULTS_DIR, `${name}.json`),
     JSON.stringify({ machine, streams: STREAMS, hostile: HOSTILE, phases }),
     'json',
   );
