@@ -385,6 +385,9 @@ function agentdContender(transport: Transport, configFile: string): Contender {
         args: ['--transport', 'both', '--grpc-port', String(grpcPort)],
         readyLine: GRPC_BANNER,
         nodeArgs: process.env.BENCH_AGENTD_NODE_ARGS?.trim().split(/\s+/).filter(Boolean),
+        // h2load sends one fixed gRPC frame, so every call repeats one messageId: with the
+        // messageId ledger on, agentd would answer repeats instead of running the agent.
+        ...(transport === 'gRPC' ? { env: { AGENTD_DEDUPE_MESSAGE_IDS: 'false' } } : {}),
       });
       return withServer(spec, async (server) => {
         const base = `http://127.0.0.1:${server.port}`;

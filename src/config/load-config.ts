@@ -61,6 +61,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'AGENTD_ENVIRONMENT', path: ['prometheus', 'environment'], type: 'string' },
   { env: 'MCP_SERVER_TIMEOUT', path: ['mcp', 'timeoutSeconds'], type: 'number' },
   { env: 'AGENTD_MCP_ENDPOINT', path: ['mcp', 'endpoint'], type: 'bool' },
+  { env: 'AGENTD_DEDUPE_MESSAGE_IDS', path: ['execution', 'dedupeMessageIds'], type: 'bool' },
   { env: 'AGENTD_SHUTDOWN_DELAY_MS', path: ['server', 'shutdownDelayMs'], type: 'int' },
   { env: 'AGENTD_SHUTDOWN_DRAIN_MS', path: ['server', 'shutdownDrainMs'], type: 'int' },
 ];

@@ -270,6 +270,12 @@ export const configSchema = z
         leaseSeconds: z.number().min(0.1).default(25),
         /** Runs of one task (takeovers included) before it is marked FAILED instead of re-run. */
         maxAttempts: z.number().int().min(1).default(3),
+        /**
+         * A message whose messageId was accepted before (same agent, tenant and task) is
+         * answered from what it produced instead of running again. Off saves one store write
+         * per message (a Redis round trip) for clients that never retry.
+         */
+        dedupeMessageIds: z.boolean().default(true),
       })
       .prefault({}),
     push: z

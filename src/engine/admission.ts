@@ -64,8 +64,12 @@ export class Admission {
     const { store, options } = this.core;
     if (!this.core.isAccepting) throw err('SHUTTING_DOWN');
     const tenant = tenantOf(params.tenant, ctx);
-    const key = messageKey(agent.name, tenant, message.taskId, message.messageId);
     const id = message.taskId || randomUUID();
+    if (options.messageTtlMs <= 0) {
+      if (!this.core.isAccepting) throw err('SHUTTING_DOWN');
+      return this.admit(agent, params, ctx, message, tenant, id, undefined, beforeDispatch);
+    }
+    const key = messageKey(agent.name, tenant, message.taskId, message.messageId);
     for (;;) {
       const recorded = await store.messages.claim(key, taskRecord(id), options.messageTtlMs);
       if (recorded === undefined) break;
@@ -152,7 +156,7 @@ export class Admission {
     message: Message,
     tenant: string,
     id: string,
-    key: string,
+    key: string | undefined,
     beforeDispatch: ((run: TaskRun) => void) | undefined,
   ): Promise<Admitted> {
     const { store, options } = this.core;

@@ -29,7 +29,7 @@ export interface TaskEngineOptions {
   readonly business?: BusinessMetricsApi | undefined;
   /** How long an executor's `cancelTask` may take before the engine cancels regardless. */
   readonly cancelGraceMs: number;
-  /** How long a message's id is remembered, so that sending it again does not run it again. */
+  /** How long a message's id is remembered, so that sending it again does not run it again (0: not at all). */
   readonly messageTtlMs: number;
   /** What one task may hold (events agents publish are checked against it). */
   readonly limits: RunLimits;

@@ -15,8 +15,8 @@ export interface QueuedRequest {
   /** The SendMessageRequest (proto JSON) without its message: that is the task's last history entry. */
   readonly request: unknown;
   readonly extensions: string[] | undefined;
-  /** The message ledger's key for the message the task runs (see `messageKey`). */
-  readonly messageKey: string;
+  /** The message ledger's key for the message the task runs (see `messageKey`); none when off. */
+  readonly messageKey: string | undefined;
   /** The new task (proto JSON) when its run stores it with its first events (a deferred create). */
   readonly task?: unknown;
 }
@@ -27,7 +27,7 @@ export function queuedPayload(
   params: SendMessageRequest,
   ctx: ServerCallContext,
   tenant: string,
-  messageKey: string,
+  messageKey: string | undefined,
   task?: Task,
 ): string {
   const queued: Omit<QueuedRequest, 'task'> = {

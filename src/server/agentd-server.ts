@@ -94,7 +94,7 @@ export class AgentdServer {
       maxAttempts: config.execution.maxAttempts,
       cancelGraceMs: config.execution.cancelGraceMs,
       limits: config.limits,
-      messageTtlMs: config.store.retention.ttlSeconds * 1000,
+      messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
     });
     for (const a of agents) this.engine.addAgent(a);

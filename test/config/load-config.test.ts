@@ -79,6 +79,7 @@ describe('loadConfig defaults', () => {
       cancelGraceMs: 2000,
       leaseSeconds: 25,
       maxAttempts: 3,
+      dedupeMessageIds: true,
     });
     expect(config.store).toEqual({
       kind: 'memory',
@@ -244,6 +245,7 @@ agents:
       cancelGraceMs: 10,
       leaseSeconds: 3,
       maxAttempts: 5,
+      dedupeMessageIds: true,
     });
     expect(config.push.maxAttempts).toBe(5);
     expect(config.push.timeoutMs).toBe(5000);

@@ -159,3 +159,23 @@ describe('a message sent again to another replica', () => {
     expect(r2).toEqual(r1);
   });
 });
+
+describe('with execution.dedupeMessageIds off', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer({
+      agents: [{ name: 'counter', kind: 'module', module: COUNTING, default: true }],
+      execution: { dedupeMessageIds: false },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('a message sent twice runs twice', async () => {
+    const client = await clientFor(t.agentUrl('counter'));
+    const request = messageRequest('hello');
+    const first = asTask(await client.sendMessage(request));
+    const second = asTask(await client.sendMessage(request));
+    expect(second.id).not.toBe(first.id);
+    expect(messageText(second.status?.message)).not.toBe(messageText(first.status?.message));
+  });
+});
