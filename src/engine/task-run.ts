@@ -1,18 +1,10 @@
 import { Role, TaskState } from '@a2a-js/sdk';
-import type {
-  Message,
-  StreamResponse,
-  Task,
-  TaskArtifactUpdateEvent,
-  TaskPushNotificationConfig,
-  TaskStatusUpdateEvent,
-} from '@a2a-js/sdk';
+import type { Message, StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import type { AgentExecutionEvent } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
 import type { StateStore, StoredTask } from '../store/ports.js';
 import { NO_METRICS, type BusinessMetricsApi, type HostedAgent } from './hosted-agent.js';
 import type { PushNotifier } from './push-notifier.js';
-import { applyArtifactUpdate, applyStatusUpdate, mergeTaskEvent } from './reducer.js';
 import { textMessage } from '../agents/parts.js';
 import { isoNow } from './clock.js';
 import { traceFields } from '../observability/tracing.js';
@@ -22,6 +14,7 @@ import type { Context } from '@opentelemetry/api';
 import { isInterrupted, isTerminal } from './task-state.js';
 import { checkAgentEvent, type EventLimits } from './agent-events.js';
 import type { RunEventBus } from './run-event-bus.js';
+import { RunDraft } from './run-draft.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
 export type RunOutcome =
@@ -41,8 +34,6 @@ export interface RunLimits extends EventLimits {
   /** Approximate bytes of all events an agent publishes for one task. */
   readonly maxTaskBytes: number;
 }
-
-type Payload = NonNullable<StreamResponse['payload']>;
 
 /** Events written in one round trip at most; the drain lets I/O run between batches. */
 const BATCH_MAX = 64;
@@ -82,21 +73,18 @@ export class TaskRun {
   onFinalWrite: (() => void) | undefined;
 
   /** The snapshot with the events applied but not yet written; `task` catches up after each write. */
-  private draft: Task;
-  private draftSeq: number;
-  private staged: Array<{ payload: Payload }> = [];
+  /** The snapshot with the events applied but not yet written, and those events. */
+  private readonly draft: RunDraft;
   /** When the snapshot was last saved; a deferred save is due / scheduled. */
   private savedAt = 0;
   private saveDue = false;
   private saveTimer: NodeJS.Timeout | undefined;
   private version: number;
-  private updatedAt: number;
   /** The record as the store last saved it (where its indexes have the task). */
   private savedRecord: Omit<StoredTask, 'version'>;
   private pending: AgentExecutionEvent[] = [];
   private draining: Promise<void> | undefined;
   private waiters: Array<(outcome: RunOutcome) => void> = [];
-  private messageReply: Message | undefined;
   private controller: AbortController | undefined;
   /** The in-memory snapshot has events the stored snapshot lacks. */
   private dirty = false;
@@ -119,12 +107,10 @@ export class TaskRun {
   ) {
     this.id = stored.task.id;
     this.task = stored.task;
-    this.draft = stored.task;
-    this.draftSeq = stored.lastSeq;
+    this.draft = new RunDraft(this.id, stored.task, stored.lastSeq, stored.updatedAt);
     this.savedRecord = stored;
     this.version = stored.version;
     this.lastSeq = stored.lastSeq;
-    this.updatedAt = stored.updatedAt;
     this.initialLogged = stored.lastSeq > 0;
     this.tenant = stored.tenant;
   }
@@ -230,7 +216,7 @@ export class TaskRun {
 
   /** The agent answered with a Message instead of a task (SDK message-only pattern). */
   get reply(): Message | undefined {
-    return this.messageReply;
+    return this.draft.reply;
   }
 
   /** Resolves at the next terminal or interrupted state, or on a direct Message reply. */
@@ -303,7 +289,7 @@ export class TaskRun {
     this.rejected = true;
     const text = `Agent "${this.agent.name}" ${problem}`;
     this.log.error({ problem }, 'agent event refused; failing the task');
-    if (!isTerminal(this.draft.status?.state) && !this.messageReply)
+    if (!isTerminal(this.draft.task.status?.state) && !this.draft.reply)
       void this.setStatus(TaskState.TASK_STATE_FAILED, text).catch(() => {});
     this.abort();
   }
@@ -319,7 +305,7 @@ export class TaskRun {
   /** Saves a snapshot change that is not a stream event (a user message joining history). */
   async saveSnapshot(task: Task): Promise<void> {
     this.task = task;
-    this.draft = task;
+    this.draft.replace(task);
     await this.save(task, this.lastSeq);
   }
 
@@ -348,14 +334,16 @@ export class TaskRun {
       const batch = this.pending.splice(0, BATCH_MAX);
       for (const event of batch) {
         try {
-          this.apply(event);
+          this.draft.apply(event, this.exposed, this.log);
         } catch (error) {
           // A bug or an event the checks let through: that task fails, the process serves on.
           this.log.error({ err: error, event_kind: event.kind }, 'could not apply an event');
           try {
-            if (!isTerminal(this.draft.status?.state))
-              this.apply(
+            if (!isTerminal(this.draft.task.status?.state))
+              this.draft.apply(
                 this.statusEvent(TaskState.TASK_STATE_FAILED, `Could not apply an event: ${String(error)}`),
+                this.exposed,
+                this.log,
               );
           } catch (again) {
             this.log.error({ err: again }, 'could not record the failure either');
@@ -372,126 +360,15 @@ export class TaskRun {
     }
   }
 
-  /** Folds one agent event into the draft and stages what it logs (no I/O). */
-  private apply(event: AgentExecutionEvent): void {
-    if (isTerminal(this.draft.status?.state) || this.messageReply) {
-      this.log.warn({ event_kind: event.kind }, 'agent event after the final reply ignored');
-      return;
-    }
-    switch (event.kind) {
-      case 'message':
-        if (this.draftSeq === 0 && !this.exposed) {
-          this.messageReply = event.data;
-          this.stage({ $case: 'message', value: event.data });
-          return;
-        }
-        this.applyStatus({
-          taskId: this.id,
-          contextId: this.draft.contextId,
-          status: {
-            state: TaskState.TASK_STATE_COMPLETED,
-            message: event.data,
-            timestamp: isoNow(),
-          },
-          metadata: undefined,
-        });
-        return;
-      case 'task': {
-        if (event.data.id && event.data.id !== this.id) {
-          this.log.warn(
-            { published_task_id: event.data.id },
-            'agent published a task event for another task; ignored',
-          );
-          return;
-        }
-        const merged = mergeTaskEvent(this.draft, event.data, isoNow());
-        if (this.draftSeq === 0) {
-          this.commit(merged.task, { $case: 'task', value: merged.task });
-          return;
-        }
-        const { status } = merged.task;
-        this.draft = { ...merged.task, status: this.draft.status, artifacts: this.draft.artifacts };
-        if (merged.statusChanged && status) {
-          this.applyStatus({ taskId: this.id, contextId: this.draft.contextId, status, metadata: undefined });
-        }
-        for (const artifact of merged.artifacts) {
-          this.applyArtifact({
-            taskId: this.id,
-            contextId: this.draft.contextId,
-            artifact,
-            append: false,
-            lastChunk: true,
-            metadata: undefined,
-          });
-        }
-        return;
-      }
-      case 'statusUpdate':
-        this.applyStatus(event.data);
-        return;
-      case 'artifactUpdate':
-        this.applyArtifact(event.data);
-        return;
-    }
-  }
-
-  private applyStatus(update: TaskStatusUpdateEvent): void {
-    this.ensureInitialLogged();
-    const timestamp = update.status?.timestamp || isoNow();
-    const status = update.status?.timestamp
-      ? update.status
-      : {
-          state: update.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED,
-          message: update.status?.message,
-          timestamp,
-        };
-    const contextId = this.draft.contextId;
-    const normalized: TaskStatusUpdateEvent =
-      update.taskId === this.id && update.contextId === contextId && status === update.status
-        ? update
-        : { ...update, taskId: this.id, contextId, status };
-    this.updatedAt = Date.now();
-    this.commit(applyStatusUpdate(this.draft, normalized, timestamp), {
-      $case: 'statusUpdate',
-      value: normalized,
-    });
-  }
-
-  private applyArtifact(update: TaskArtifactUpdateEvent): void {
-    this.ensureInitialLogged();
-    const contextId = this.draft.contextId;
-    const normalized: TaskArtifactUpdateEvent =
-      update.taskId === this.id && update.contextId === contextId
-        ? update
-        : { ...update, taskId: this.id, contextId };
-    this.commit(applyArtifactUpdate(this.draft, normalized), { $case: 'artifactUpdate', value: normalized });
-  }
-
-  /** The stream of a new task starts with the Task itself (A2A §3.1.2). */
-  private ensureInitialLogged(): void {
-    if (this.draftSeq === 0) this.commit(this.draft, { $case: 'task', value: this.draft });
-  }
-
-  private commit(next: Task, payload: Payload): void {
-    this.draft = next;
-    this.stage(payload);
-  }
-
-  private stage(payload: Payload): void {
-    this.staged.push({ payload });
-    this.draftSeq++;
-  }
-
   /** Writes the staged events (and the snapshot when due), then publishes the draft. */
   private async write(): Promise<void> {
-    const staged = this.staged;
-    this.staged = [];
-    const task = this.draft;
-    const seq = this.draftSeq;
+    const staged = this.draft.take();
+    const task = this.draft.task;
+    const seq = this.draft.seq;
     const state = task.status?.state;
     const final = isTerminal(state);
     const atRest = final || isInterrupted(state);
-    const events = staged.map((s) => ({ payload: s.payload }) as StreamResponse);
+    const events = staged.map((payload): StreamResponse => ({ payload }));
     if (events.length > 0) this.dirty = true;
     // The snapshot is saved when the task comes to rest, and otherwise at most every
     // SNAPSHOT_EVERY_MS while it works (the log has every event; readers on other replicas
@@ -544,7 +421,8 @@ export class TaskRun {
       if (events.length > 0) this.initialLogged = true;
       if (this.pushConfigs.length > 0)
         for (const e of events) this.deps.push.notify(this.pushConfigs, e, this.traceContext);
-      if (this.messageReply && seq === 1) this.settle({ kind: 'message', message: this.messageReply });
+      const reply = this.draft.reply;
+      if (reply && seq === 1) this.settle({ kind: 'message', message: reply });
       else if (atRest && events.length > 0) this.settle({ kind: 'task', task });
     }
   }
@@ -558,7 +436,7 @@ export class TaskRun {
   }
 
   private record(task: Task, lastSeq: number): Omit<StoredTask, 'version'> {
-    return { task, agent: this.agent.name, tenant: this.tenant, lastSeq, updatedAt: this.updatedAt };
+    return { task, agent: this.agent.name, tenant: this.tenant, lastSeq, updatedAt: this.draft.updatedAt };
   }
 
   private settle(outcome: RunOutcome): void {
