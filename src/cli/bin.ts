@@ -4,6 +4,16 @@
  */
 import { activeServer, runCli } from './main.js';
 
+// Output piped into a reader that stops early (`agentd tasks list … | head`): the reader
+// has what it wanted, so a command ends quietly instead of crashing on the broken pipe. A
+// running server whose log reader went away keeps serving (its logs are lost).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    if (!activeServer) process.exit(process.exitCode ?? 0);
+  });
+}
+
 const code = await runCli(process.argv.slice(2));
 const server = activeServer;
 if (!server) {
