@@ -66,28 +66,28 @@ export class AgentRequestHandler {
     params: TaskPushNotificationConfig,
     ctx: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
-    return this.engine.createPushConfig(this.agent, params, ctx);
+    return this.engine.pushConfigs.create(this.agent, params, ctx);
   }
 
   getTaskPushNotificationConfig(
     params: GetTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
-    return this.engine.getPushConfig(this.agent, params, ctx);
+    return this.engine.pushConfigs.get(this.agent, params, ctx);
   }
 
   listTaskPushNotificationConfigs(
     params: ListTaskPushNotificationConfigsRequest,
     ctx: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
-    return this.engine.listPushConfigs(this.agent, params, ctx);
+    return this.engine.pushConfigs.list(this.agent, params, ctx);
   }
 
   deleteTaskPushNotificationConfig(
     params: DeleteTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<void> {
-    return this.engine.deletePushConfig(this.agent, params, ctx);
+    return this.engine.pushConfigs.delete(this.agent, params, ctx);
   }
 
   async *resubscribe(

@@ -2,26 +2,19 @@ import { TaskState } from '@a2a-js/sdk';
 import type {
   AgentCard,
   CancelTaskRequest,
-  DeleteTaskPushNotificationConfigRequest,
-  GetTaskPushNotificationConfigRequest,
   GetTaskRequest,
-  ListTaskPushNotificationConfigsRequest,
-  ListTaskPushNotificationConfigsResponse,
   ListTasksRequest,
   ListTasksResponse,
   Message,
   SendMessageRequest,
-  StreamResponse,
   SubscribeToTaskRequest,
   Task,
-  TaskPushNotificationConfig,
 } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
-import { randomUUID } from 'node:crypto';
 import { err, invalidParams } from '../errors.js';
 import type { TaskEventRecord } from '../store/ports.js';
 import { Tracing } from '../observability/tracing.js';
-import { Admission, requirePush } from './admission.js';
+import { Admission } from './admission.js';
 import { AgentCaller } from './agent-caller.js';
 import { AgentRequestHandler } from './agent-request-handler.js';
 import { linkedController, tenantOf } from './call-context.js';
@@ -30,12 +23,14 @@ import { EngineCore, type TaskEngineOptions } from './engine-core.js';
 import type { HostedAgent } from './hosted-agent.js';
 import { PushNotifier } from './push-notifier.js';
 import { Recovery } from './recovery.js';
+import { PushConfigOperations } from './push-config-operations.js';
+import { endsStream, until } from './stream-records.js';
 import { limitHistory } from './reducer.js';
 import { RunExecutor } from './run-executor.js';
 import { TaskReader, taskNotFound } from './task-reader.js';
 import { TaskRun } from './task-run.js';
-import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
-import { validateHistoryLength, validateListTasks, validatePushConfig, validateTaskId } from './validate.js';
+import { isTerminal, stateLabel } from './task-state.js';
+import { validateHistoryLength, validateListTasks, validateTaskId } from './validate.js';
 
 export type { TaskEngineOptions } from './engine-core.js';
 export { AgentRequestHandler } from './agent-request-handler.js';
@@ -78,6 +73,8 @@ export class TaskEngine {
   private readonly recovery: Recovery;
   private readonly dispatcher: Dispatcher;
   private readonly admission: Admission;
+  /** CreateTaskPushNotificationConfig, Get, List and Delete. */
+  readonly pushConfigs: PushConfigOperations;
 
   constructor(options: TaskEngineOptions) {
     const tracing = options.tracing ?? Tracing.off;
@@ -102,6 +99,7 @@ export class TaskEngine {
     this.executor = new RunExecutor(this.core, this.reader);
     this.recovery = new Recovery(this.core, this.reader, this.executor);
     this.dispatcher = new Dispatcher(this.core, (item, slot) => this.recovery.resume(item, slot));
+    this.pushConfigs = new PushConfigOperations(this.core, this.reader);
     this.admission = new Admission(
       this.core,
       this.reader,
@@ -336,68 +334,6 @@ export class TaskEngine {
     return canceled.task;
   }
 
-  // ---------------------------------------------------------------- push notification configs
-
-  async createPushConfig(
-    agent: HostedAgent,
-    params: TaskPushNotificationConfig,
-    ctx: ServerCallContext,
-  ): Promise<TaskPushNotificationConfig> {
-    requirePush(agent);
-    validatePushConfig(params);
-    const tenant = tenantOf(params.tenant, ctx);
-    await this.reader.current(agent, params.taskId, tenant);
-    const config: TaskPushNotificationConfig = { ...params, tenant, id: params.id || randomUUID() };
-    await this.core.store.pushConfigs.put(config);
-    const run = this.core.runs.get(config.taskId);
-    if (run) run.pushConfigs = [...run.pushConfigs.filter((c) => c.id !== config.id), config];
-    return config;
-  }
-
-  async getPushConfig(
-    agent: HostedAgent,
-    params: GetTaskPushNotificationConfigRequest,
-    ctx: ServerCallContext,
-  ): Promise<TaskPushNotificationConfig> {
-    requirePush(agent);
-    validateTaskId(params.taskId, 'taskId');
-    validateTaskId(params.id, 'id');
-    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
-    const config = await this.core.store.pushConfigs.get(params.taskId, params.id);
-    if (!config) {
-      throw err('TASK_NOT_FOUND', `Task ${params.taskId} has no push notification config "${params.id}"`, {
-        taskId: params.taskId,
-        configId: params.id,
-      });
-    }
-    return config;
-  }
-
-  async listPushConfigs(
-    agent: HostedAgent,
-    params: ListTaskPushNotificationConfigsRequest,
-    ctx: ServerCallContext,
-  ): Promise<ListTaskPushNotificationConfigsResponse> {
-    requirePush(agent);
-    validateTaskId(params.taskId, 'taskId');
-    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
-    return { configs: await this.core.store.pushConfigs.list(params.taskId), nextPageToken: '' };
-  }
-
-  async deletePushConfig(
-    agent: HostedAgent,
-    params: DeleteTaskPushNotificationConfigRequest,
-    ctx: ServerCallContext,
-  ): Promise<void> {
-    requirePush(agent);
-    validateTaskId(params.taskId, 'taskId');
-    validateTaskId(params.id, 'id');
-    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
-    await this.core.store.pushConfigs.delete(params.taskId, params.id);
-    const run = this.core.runs.get(params.taskId);
-    if (run) run.pushConfigs = run.pushConfigs.filter((c) => c.id !== params.id);
-  }
-
   // ---------------------------------------------------------------- lifecycle
 
   /**
@@ -446,26 +382,4 @@ function alreadyCanceled(task: Task): boolean {
     );
   }
   return false;
-}
-
-/** Yields followed records until one ends the stream. */
-async function* until(
-  follower: AsyncIterable<StreamRecord>,
-  stopAtInterrupted: boolean,
-): AsyncGenerator<StreamRecord, void, undefined> {
-  for await (const record of follower) {
-    yield record;
-    if (endsStream(record.event, stopAtInterrupted)) return;
-  }
-}
-
-function endsStream(event: StreamResponse, stopAtInterrupted: boolean): boolean {
-  const p = event.payload;
-  if (!p) return false;
-  let state: TaskState | undefined;
-  if (p.$case === 'message') return true;
-  if (p.$case === 'task') state = p.value.status?.state;
-  else if (p.$case === 'statusUpdate') state = p.value.status?.state;
-  else return false;
-  return isTerminal(state) || (stopAtInterrupted && isInterrupted(state));
 }

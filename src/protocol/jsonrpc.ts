@@ -125,18 +125,18 @@ export async function callUnary(
       return Task.toJSON(await engine.cancelTask(agent, decode(CancelTaskRequest, params), ctx));
     case 'CreateTaskPushNotificationConfig':
       return TaskPushNotificationConfig.toJSON(
-        await engine.createPushConfig(agent, decode(TaskPushNotificationConfig, params), ctx),
+        await engine.pushConfigs.create(agent, decode(TaskPushNotificationConfig, params), ctx),
       );
     case 'GetTaskPushNotificationConfig':
       return TaskPushNotificationConfig.toJSON(
-        await engine.getPushConfig(agent, decode(GetTaskPushNotificationConfigRequest, params), ctx),
+        await engine.pushConfigs.get(agent, decode(GetTaskPushNotificationConfigRequest, params), ctx),
       );
     case 'ListTaskPushNotificationConfigs':
       return ListTaskPushNotificationConfigsResponse.toJSON(
-        await engine.listPushConfigs(agent, decode(ListTaskPushNotificationConfigsRequest, params), ctx),
+        await engine.pushConfigs.list(agent, decode(ListTaskPushNotificationConfigsRequest, params), ctx),
       );
     case 'DeleteTaskPushNotificationConfig':
-      await engine.deletePushConfig(agent, decode(DeleteTaskPushNotificationConfigRequest, params), ctx);
+      await engine.pushConfigs.delete(agent, decode(DeleteTaskPushNotificationConfigRequest, params), ctx);
       return {};
     case 'GetExtendedAgentCard':
       return AgentCard.toJSON(engine.extendedCard(agent));

@@ -18,6 +18,7 @@ import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { encodeGrpcStatusDetails, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
 import { ServerCallContext } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
+import type { PushConfigOperations } from '../../engine/push-config-operations.js';
 import { err, GrpcStatus, toAgentdError, wireMessage, wireMetadata, type AgentdError } from '../../errors.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import {
@@ -340,23 +341,23 @@ export async function startGrpcServer(
     ),
     createTaskPushNotificationConfig: unary(
       'CreateTaskPushNotificationConfig',
-      (agent, params: Parameters<TaskEngine['createPushConfig']>[1], ctx) =>
-        engine.createPushConfig(agent, params, ctx),
+      (agent, params: Parameters<PushConfigOperations['create']>[1], ctx) =>
+        engine.pushConfigs.create(agent, params, ctx),
     ),
     getTaskPushNotificationConfig: unary(
       'GetTaskPushNotificationConfig',
-      (agent, params: Parameters<TaskEngine['getPushConfig']>[1], ctx) =>
-        engine.getPushConfig(agent, params, ctx),
+      (agent, params: Parameters<PushConfigOperations['get']>[1], ctx) =>
+        engine.pushConfigs.get(agent, params, ctx),
     ),
     listTaskPushNotificationConfigs: unary(
       'ListTaskPushNotificationConfigs',
-      (agent, params: Parameters<TaskEngine['listPushConfigs']>[1], ctx) =>
-        engine.listPushConfigs(agent, params, ctx),
+      (agent, params: Parameters<PushConfigOperations['list']>[1], ctx) =>
+        engine.pushConfigs.list(agent, params, ctx),
     ),
     deleteTaskPushNotificationConfig: unary(
       'DeleteTaskPushNotificationConfig',
-      async (agent, params: Parameters<TaskEngine['deletePushConfig']>[1], ctx) => {
-        await engine.deletePushConfig(agent, params, ctx);
+      async (agent, params: Parameters<PushConfigOperations['delete']>[1], ctx) => {
+        await engine.pushConfigs.delete(agent, params, ctx);
         return {};
       },
     ),

@@ -229,7 +229,7 @@ async function handle(
     }
     case '/tasks/{id}/pushNotificationConfigs': {
       if (request.method === 'GET') {
-        const res = await engine.listPushConfigs(
+        const res = await engine.pushConfigs.list(
           agent,
           { taskId: match.taskId, tenant, pageSize: 0, pageToken: '' },
           callContext(request),
@@ -243,18 +243,20 @@ async function handle(
       });
       return send(
         201,
-        TaskPushNotificationConfig.toJSON(await engine.createPushConfig(agent, config, callContext(request))),
+        TaskPushNotificationConfig.toJSON(
+          await engine.pushConfigs.create(agent, config, callContext(request)),
+        ),
       );
     }
     case '/tasks/{id}/pushNotificationConfigs/{configId}': {
       const params = { taskId: match.taskId, id: match.configId, tenant };
       if (request.method === 'DELETE') {
-        await engine.deletePushConfig(agent, params, callContext(request));
+        await engine.pushConfigs.delete(agent, params, callContext(request));
         return reply.code(204).send();
       }
       return send(
         200,
-        TaskPushNotificationConfig.toJSON(await engine.getPushConfig(agent, params, callContext(request))),
+        TaskPushNotificationConfig.toJSON(await engine.pushConfigs.get(agent, params, callContext(request))),
       );
     }
     case '/extendedAgentCard':

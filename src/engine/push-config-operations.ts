@@ -1,0 +1,88 @@
+/**
+ * The four push-notification-config operations (A2A §3.1.7-3.1.10): each checks that the
+ * agent supports push and that the caller may see the task, then reads or writes the store;
+ * a run executing here learns of its webhooks at once.
+ */
+import type {
+  DeleteTaskPushNotificationConfigRequest,
+  GetTaskPushNotificationConfigRequest,
+  ListTaskPushNotificationConfigsRequest,
+  ListTaskPushNotificationConfigsResponse,
+  TaskPushNotificationConfig,
+} from '@a2a-js/sdk';
+import type { ServerCallContext } from '@a2a-js/sdk/server';
+import { randomUUID } from 'node:crypto';
+import { err } from '../errors.js';
+import { requirePush } from './admission.js';
+import { tenantOf } from './call-context.js';
+import type { EngineCore } from './engine-core.js';
+import type { HostedAgent } from './hosted-agent.js';
+import type { TaskReader } from './task-reader.js';
+import { validatePushConfig, validateTaskId } from './validate.js';
+
+export class PushConfigOperations {
+  constructor(
+    private readonly core: EngineCore,
+    private readonly reader: TaskReader,
+  ) {}
+
+  async create(
+    agent: HostedAgent,
+    params: TaskPushNotificationConfig,
+    ctx: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
+    requirePush(agent);
+    validatePushConfig(params);
+    const tenant = tenantOf(params.tenant, ctx);
+    await this.reader.current(agent, params.taskId, tenant);
+    const config: TaskPushNotificationConfig = { ...params, tenant, id: params.id || randomUUID() };
+    await this.core.store.pushConfigs.put(config);
+    const run = this.core.runs.get(config.taskId);
+    if (run) run.pushConfigs = [...run.pushConfigs.filter((c) => c.id !== config.id), config];
+    return config;
+  }
+
+  async get(
+    agent: HostedAgent,
+    params: GetTaskPushNotificationConfigRequest,
+    ctx: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
+    requirePush(agent);
+    validateTaskId(params.taskId, 'taskId');
+    validateTaskId(params.id, 'id');
+    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    const config = await this.core.store.pushConfigs.get(params.taskId, params.id);
+    if (!config) {
+      throw err('TASK_NOT_FOUND', `Task ${params.taskId} has no push notification config "${params.id}"`, {
+        taskId: params.taskId,
+        configId: params.id,
+      });
+    }
+    return config;
+  }
+
+  async list(
+    agent: HostedAgent,
+    params: ListTaskPushNotificationConfigsRequest,
+    ctx: ServerCallContext,
+  ): Promise<ListTaskPushNotificationConfigsResponse> {
+    requirePush(agent);
+    validateTaskId(params.taskId, 'taskId');
+    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    return { configs: await this.core.store.pushConfigs.list(params.taskId), nextPageToken: '' };
+  }
+
+  async delete(
+    agent: HostedAgent,
+    params: DeleteTaskPushNotificationConfigRequest,
+    ctx: ServerCallContext,
+  ): Promise<void> {
+    requirePush(agent);
+    validateTaskId(params.taskId, 'taskId');
+    validateTaskId(params.id, 'id');
+    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    await this.core.store.pushConfigs.delete(params.taskId, params.id);
+    const run = this.core.runs.get(params.taskId);
+    if (run) run.pushConfigs = run.pushConfigs.filter((c) => c.id !== params.id);
+  }
+}
