@@ -47,10 +47,7 @@ export class PushConfigOperations {
     params: GetTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
-    requirePush(agent);
-    validateTaskId(params.taskId, 'taskId');
-    validateTaskId(params.id, 'id');
-    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), params.id);
     const config = await this.core.store.pushConfigs.get(params.taskId, params.id);
     if (!config) {
       throw err('TASK_NOT_FOUND', `Task ${params.taskId} has no push notification config "${params.id}"`, {
@@ -66,9 +63,7 @@ export class PushConfigOperations {
     params: ListTaskPushNotificationConfigsRequest,
     ctx: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
-    requirePush(agent);
-    validateTaskId(params.taskId, 'taskId');
-    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx));
     return { configs: await this.core.store.pushConfigs.list(params.taskId), nextPageToken: '' };
   }
 
@@ -77,12 +72,25 @@ export class PushConfigOperations {
     params: DeleteTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<void> {
-    requirePush(agent);
-    validateTaskId(params.taskId, 'taskId');
-    validateTaskId(params.id, 'id');
-    await this.reader.current(agent, params.taskId, tenantOf(params.tenant, ctx));
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), params.id);
     await this.core.store.pushConfigs.delete(params.taskId, params.id);
     const run = this.core.runs.get(params.taskId);
     if (run) run.pushConfigs = run.pushConfigs.filter((c) => c.id !== params.id);
+  }
+
+  /**
+   * The checks every operation on a task's configs makes first: the agent supports push, the
+   * ids are valid, and the caller may see the task (else TASK_NOT_FOUND).
+   */
+  private async visibleTask(
+    agent: HostedAgent,
+    taskId: string,
+    tenant: string,
+    configId?: string,
+  ): Promise<void> {
+    requirePush(agent);
+    validateTaskId(taskId, 'taskId');
+    if (configId !== undefined) validateTaskId(configId, 'id');
+    await this.reader.current(agent, taskId, tenant);
   }
 }
