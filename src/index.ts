@@ -4,12 +4,8 @@
 export { AgentdServer, type ServerStats } from './server/agentd-server.js';
 export { loadConfig, ConfigError, type LoadedConfig, type ConfigFlags } from './config/load-config.js';
 export { configSchema, type AgentdConfig, type AgentConfig } from './config/schema.js';
-export {
-  TaskEngine,
-  AgentRequestHandler,
-  type EngineStats,
-  type StreamRecord,
-} from './engine/task-engine.js';
+export { TaskEngine, type EngineStats, type StreamRecord } from './engine/task-engine.js';
+export { AgentRequestHandler } from './engine/agent-request-handler.js';
 export { AgentdRequestContext, type HostedAgent } from './engine/hosted-agent.js';
 export { AgentdError, ERROR_CATALOGUE, type ErrorCode } from './errors.js';
 export type {

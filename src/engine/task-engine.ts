@@ -33,14 +33,6 @@ import { isTerminal, stateLabel } from './task-state.js';
 import { validateHistoryLength, validateListTasks, validateTaskId } from './validate.js';
 
 export type { TaskEngineOptions } from './engine-core.js';
-export { AgentRequestHandler } from './agent-request-handler.js';
-export { ATTEMPT_KEY } from './recovery.js';
-export {
-  ABORT_SIGNAL_STATE_KEY,
-  REQUEST_ID_STATE_KEY,
-  TRACE_CONTEXT_STATE_KEY,
-  requestIdFrom,
-} from './call-context.js';
 
 /** A stream record: the event plus its event-log sequence (the SSE `id`). */
 export type StreamRecord = TaskEventRecord;

@@ -26,10 +26,9 @@ import {
   REQUEST_ID_STATE_KEY,
   TRACE_CONTEXT_STATE_KEY,
   requestIdFrom,
-  AgentRequestHandler,
-  type StreamRecord,
-  type TaskEngine,
-} from '../../engine/task-engine.js';
+} from '../../engine/call-context.js';
+import { AgentRequestHandler } from '../../engine/agent-request-handler.js';
+import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
 
 export interface GrpcServerOptions {
   readonly engine: TaskEngine;

@@ -9,9 +9,8 @@ import {
   ABORT_SIGNAL_STATE_KEY,
   REQUEST_ID_STATE_KEY,
   TRACE_CONTEXT_STATE_KEY,
-  type StreamRecord,
-  type TaskEngine,
-} from '../../engine/task-engine.js';
+} from '../../engine/call-context.js';
+import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
 import type { Tracing } from '../../observability/tracing.js';
 import { traceContextOf } from './http-metrics.js';
 import { err, invalidParams } from '../../errors.js';

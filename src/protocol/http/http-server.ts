@@ -6,7 +6,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
-import { requestIdFrom } from '../../engine/task-engine.js';
+import { requestIdFrom } from '../../engine/call-context.js';
 import type { HostedAgent } from '../../engine/hosted-agent.js';
 import { probePassed, type HealthChecker, type ProbeKind } from '../../observability/health-checker.js';
 import type { AgentdMetrics } from '../../observability/metrics.js';

@@ -2,7 +2,7 @@ import { StreamResponse } from '@a2a-js/sdk';
 import type { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { err, toAgentdError } from '../../errors.js';
-import type { AgentRequestHandler } from '../../engine/task-engine.js';
+import type { AgentRequestHandler } from '../../engine/agent-request-handler.js';
 import {
   callStreaming,
   callUnary,
