@@ -208,7 +208,14 @@ export function buildCard(
       ? [...contributor.cardSkills(), ...(config.skills ?? []).map(toSkill)]
       : (
           config.skills ?? [
-            { id: config.kind, name: config.name, description: '', tags: [config.kind], examples: [] },
+            {
+              id: config.kind,
+              name: config.name,
+              description: '',
+              tags: [config.kind],
+              examples: [],
+              scopes: [],
+            },
           ]
         ).map(toSkill),
     signatures: [],

@@ -26,10 +26,12 @@ interface Override {
  * Environment variables honoured, by their seed names, and the config field each sets.
  * Numbers and booleans are parsed here so a bad value is reported with its variable.
  */
+type EnvType = 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower' | 'list';
+
 export const ENV_OVERRIDES: ReadonlyArray<{
   env: string;
   path: string[];
-  type: 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower';
+  type: EnvType;
 }> = [
   { env: 'HTTP_PORT', path: ['server', 'httpPort'], type: 'int' },
   { env: 'AGENTD_HOST', path: ['server', 'host'], type: 'string' },
@@ -64,6 +66,19 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'AGENTD_DEDUPE_MESSAGE_IDS', path: ['execution', 'dedupeMessageIds'], type: 'bool' },
   { env: 'AGENTD_SHUTDOWN_DELAY_MS', path: ['server', 'shutdownDelayMs'], type: 'int' },
   { env: 'AGENTD_SHUTDOWN_DRAIN_MS', path: ['server', 'shutdownDrainMs'], type: 'int' },
+  { env: 'AGENTD_API_KEYS_FILE', path: ['auth', 'apiKeysFile'], type: 'string' },
+  { env: 'JWT_JWKS_URL', path: ['auth', 'jwt', 'jwksUrl'], type: 'string' },
+  { env: 'JWT_ISSUER', path: ['auth', 'jwt', 'issuer'], type: 'string' },
+  { env: 'JWT_AUDIENCE', path: ['auth', 'jwt', 'audience'], type: 'string' },
+  { env: 'AGENTD_AUTH_REQUIRED', path: ['auth', 'required'], type: 'bool' },
+  { env: 'TLS_CERT_FILE', path: ['tls', 'certFile'], type: 'string' },
+  { env: 'TLS_KEY_FILE', path: ['tls', 'keyFile'], type: 'string' },
+  { env: 'TLS_CLIENT_CA_FILE', path: ['tls', 'clientCaFile'], type: 'string' },
+  { env: 'AGENTD_TLS_CLIENT_AUTH', path: ['tls', 'clientAuth'], type: 'lower' },
+  { env: 'AGENTD_CARD_SIGNING_KEY_FILE', path: ['cardSigning', 'keyFile'], type: 'string' },
+  { env: 'AGENTD_PUSH_ALLOW', path: ['push', 'allow'], type: 'list' },
+  { env: 'METRICS_HOST', path: ['prometheus', 'host'], type: 'string' },
+  { env: 'AGENTD_MAX_TASKS_PER_PRINCIPAL', path: ['execution', 'maxTasksPerPrincipal'], type: 'int' },
 ];
 
 /** CLI flags that override both the file and the environment. */
@@ -134,6 +149,7 @@ export function loadConfig(options: {
     overrides.some((o) => o.path.join('.') === 'store.kind') ||
     (merged.store as Record<string, unknown> | undefined)?.kind !== undefined;
   if (!storeChosen && (env.REDIS_URL || env.REDIS_HOST)) setPath(merged, ['store', 'kind'], 'redis');
+  addSecretEnv(merged, env);
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
@@ -148,6 +164,36 @@ export function loadConfig(options: {
     );
   }
   return { config: result.data, source: file, baseDir: dirname(file) };
+}
+
+/**
+ * The seed's secrets, by reference so their values never enter the config object: API_KEY
+ * adds one API key (principal `api-key`, every scope), JWT_SECRET is the HS256 secret
+ * unless the file sets one, METRICS_TOKEN guards `/metrics`.
+ */
+function addSecretEnv(merged: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const section = (path: string[]): Record<string, unknown> => {
+    let node = merged;
+    for (const key of path) {
+      const next = node[key];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    return node;
+  };
+  if (env.API_KEY) {
+    const auth = section(['auth']);
+    const keys = Array.isArray(auth.apiKeys) ? auth.apiKeys : [];
+    auth.apiKeys = [...keys, { key: { env: 'API_KEY' }, principal: 'api-key', scopes: ['*'] }];
+  }
+  if (env.JWT_SECRET) {
+    const jwt = section(['auth', 'jwt']);
+    jwt.secret ??= { env: 'JWT_SECRET' };
+  }
+  if (env.METRICS_TOKEN) {
+    const prometheus = section(['prometheus']);
+    prometheus.bearerToken ??= { env: 'METRICS_TOKEN' };
+  }
 }
 
 function envOverrides(env: NodeJS.ProcessEnv): Override[] {
@@ -176,7 +222,7 @@ function flagOverrides(flags: ConfigFlags): Override[] {
   return out;
 }
 
-function parseTyped(value: string, type: 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower'): unknown {
+function parseTyped(value: string, type: EnvType): unknown {
   switch (type) {
     case 'int': {
       // Plain decimal only: Number() would read " " as 0, "0x1F" as 31 and "1e3" as 1000.
@@ -198,6 +244,11 @@ function parseTyped(value: string, type: 'int' | 'number' | 'string' | 'bool' | 
     }
     case 'string':
       return value;
+    case 'list':
+      return value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
   }
 }
 

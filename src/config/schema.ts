@@ -3,6 +3,15 @@
  * zod validates once at the boundary and the rest of the code trusts the typed result.
  */
 import { z } from 'zod';
+import {
+  authSchema,
+  cardSigningSchema,
+  outboundSchema,
+  rateLimitSchema,
+  secretSchema,
+  tlsSchema,
+  webhookFields,
+} from './security-schema.js';
 
 const MiB = 1024 * 1024;
 
@@ -12,6 +21,8 @@ const skillSchema = z.strictObject({
   description: z.string().default(''),
   tags: z.array(z.string()).default([]),
   examples: z.array(z.string()).default([]),
+  /** Scopes a caller needs (all of them) to use this skill, besides the agent's. */
+  scopes: z.array(z.string().min(1)).default([]),
 });
 
 const agentCommon = {
@@ -29,18 +40,13 @@ const agentCommon = {
   skills: z.array(skillSchema).optional(),
   streaming: z.boolean().default(true),
   pushNotifications: z.boolean().default(true),
+  /** Scopes a caller needs (all of them) to use this agent when authentication is on. */
+  scopes: z.array(z.string().min(1)).default([]),
   /** When set, GetExtendedAgentCard returns the card with these overrides. */
   extendedCard: z
     .strictObject({ description: z.string().optional(), skills: z.array(skillSchema).optional() })
     .optional(),
 };
-
-/** A secret: a literal string, or read from an environment variable or a file (e.g. a mounted Secret). */
-const secretSchema = z.union([
-  z.string(),
-  z.strictObject({ env: z.string().min(1) }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
 
 const mcpServerCommon = {
   /** Name used in tool lookups, metrics (`server` label), logs and readiness checks. */
@@ -276,6 +282,8 @@ export const configSchema = z
          * per message (a Redis round trip) for clients that never retry.
          */
         dedupeMessageIds: z.boolean().default(true),
+        /** Tasks one principal may have in flight (queued or running) at once; 0: no cap. */
+        maxTasksPerPrincipal: z.number().int().min(0).default(0),
       })
       .prefault({}),
     push: z
@@ -284,6 +292,7 @@ export const configSchema = z
         baseDelayMs: z.number().int().min(1).default(500),
         timeoutMs: z.number().int().min(100).default(5000),
         maxPendingPerTarget: z.number().int().min(1).default(1000),
+        ...webhookFields,
       })
       .prefault({}),
     logging: z.strictObject({ level: logLevel.default('info') }).prefault({}),
@@ -303,6 +312,10 @@ export const configSchema = z
         port: z.number().int().min(0).max(65_535).default(9090),
         /** The `environment` label of `agent_info`. */
         environment: z.string().min(1).default('production'),
+        /** Address the metrics listener binds (METRICS_HOST); default server.host. */
+        host: z.string().min(1).optional(),
+        /** When set, `/metrics` requires `Authorization: Bearer <token>` (METRICS_TOKEN). */
+        bearerToken: secretSchema.optional(),
       })
       .prefault({}),
     /** MCP servers agents use (`tools` and `llm` agents), and how agentd talks to them. */
@@ -330,6 +343,11 @@ export const configSchema = z
         servers: z.array(mcpServerSchema).default([]),
       })
       .prefault({}),
+    auth: authSchema,
+    tls: tlsSchema,
+    rateLimits: rateLimitSchema,
+    cardSigning: cardSigningSchema,
+    outbound: outboundSchema,
     registry: z
       .strictObject({
         /** How often this server re-registers its agents; entries expire after 3 missed beats. */

@@ -80,6 +80,7 @@ describe('loadConfig defaults', () => {
       leaseSeconds: 25,
       maxAttempts: 3,
       dedupeMessageIds: true,
+      maxTasksPerPrincipal: 0,
     });
     expect(config.store).toEqual({
       kind: 'memory',
@@ -97,6 +98,9 @@ describe('loadConfig defaults', () => {
       baseDelayMs: 500,
       timeoutMs: 5000,
       maxPendingPerTarget: 1000,
+      allow: [],
+      maxResponseBytes: 65_536,
+      signDeliveries: true,
     });
     expect(config.logging).toEqual({ level: 'info' });
     expect(config.agents).toEqual([
@@ -108,6 +112,7 @@ describe('loadConfig defaults', () => {
         default: false,
         streaming: true,
         pushNotifications: true,
+        scopes: [],
       },
     ]);
   });
@@ -246,6 +251,7 @@ agents:
       leaseSeconds: 3,
       maxAttempts: 5,
       dedupeMessageIds: true,
+      maxTasksPerPrincipal: 0,
     });
     expect(config.push.maxAttempts).toBe(5);
     expect(config.push.timeoutMs).toBe(5000);

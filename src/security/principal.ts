@@ -1,0 +1,47 @@
+/**
+ * Who is calling: the identity an authentication scheme proved, and what it may do.
+ * Transports authenticate each request and put the principal in the SDK's
+ * `ServerCallContext.state` under PRINCIPAL_STATE_KEY; the engine reads it back to stamp
+ * task ownership and check scopes. With no authentication configured every caller is
+ * ANONYMOUS, which owns nothing and may do everything (the open mode).
+ */
+import type { ServerCallContext } from '@a2a-js/sdk/server';
+
+/** How a principal proved who it is. */
+export type AuthScheme = 'apiKey' | 'jwt' | 'mtls' | 'none';
+
+export interface Principal {
+  /** Stable identity: the API key's principal, the JWT `sub`, the certificate's subject/SAN. */
+  readonly id: string;
+  readonly scheme: AuthScheme;
+  /** Granted scopes (`scope`/`scp` claims, the key's scopes); `*` grants every agent scope. */
+  readonly scopes: ReadonlySet<string>;
+  /** Whether this principal sees and manages every task (the configured admin scope). */
+  readonly admin: boolean;
+}
+
+/** The caller when no authentication is configured: sees everything, owns nothing. */
+export const ANONYMOUS: Principal = Object.freeze({
+  id: '',
+  scheme: 'none',
+  scopes: new Set<string>(['*']),
+  admin: true,
+});
+
+/** Key under which transports put the caller's Principal in `ServerCallContext.state`. */
+export const PRINCIPAL_STATE_KEY = 'agentd.principal';
+
+/** The caller of a request; ANONYMOUS when its transport authenticated nobody (open mode). */
+export function principalOf(ctx: ServerCallContext | undefined): Principal {
+  const p = ctx?.state.get(PRINCIPAL_STATE_KEY);
+  return isPrincipal(p) ? p : ANONYMOUS;
+}
+
+function isPrincipal(value: unknown): value is Principal {
+  return typeof value === 'object' && value !== null && 'id' in value && 'scopes' in value;
+}
+
+/** Whether `principal` holds `scope` (or the wildcard). */
+export function hasScope(principal: Principal, scope: string): boolean {
+  return principal.scopes.has('*') || principal.scopes.has(scope);
+}
