@@ -45,3 +45,13 @@ function isPrincipal(value: unknown): value is Principal {
 export function hasScope(principal: Principal, scope: string): boolean {
   return principal.scopes.has('*') || principal.scopes.has(scope);
 }
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The caller, set by the authentication hook (onRequest) before any route or later hook
+     * runs; undefined in the open mode and on the open paths (probes, public cards).
+     */
+    principal?: Principal | undefined;
+  }
+}

@@ -11,6 +11,7 @@ import {
   TRACE_CONTEXT_STATE_KEY,
 } from '../../engine/call-context.js';
 import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
+import { PRINCIPAL_STATE_KEY } from '../../security/principal.js';
 import type { Tracing } from '../../observability/tracing.js';
 import { traceContextOf } from './http-metrics.js';
 import { err, invalidParams } from '../../errors.js';
@@ -48,6 +49,7 @@ export function callContext(
       [REQUEST_ID_STATE_KEY, request.id],
       [TRACE_CONTEXT_STATE_KEY, traceContextOf(request)],
       ...(signal ? [[ABORT_SIGNAL_STATE_KEY, signal] as const] : []),
+      ...(request.principal ? [[PRINCIPAL_STATE_KEY, request.principal] as const] : []),
     ]),
   });
 }
