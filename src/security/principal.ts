@@ -55,3 +55,18 @@ declare module 'fastify' {
     principal?: Principal | undefined;
   }
 }
+
+/**
+ * A client certificate the TLS layer verified against `tls.clientCaFile` (mTLS): what the
+ * authenticator maps to a principal. Only verified certificates become a PeerIdentity.
+ */
+export interface PeerIdentity {
+  /** Subject CN, when present. */
+  readonly commonName: string | undefined;
+  /** DNS names of the subjectAltName extension, in order. */
+  readonly dnsNames: readonly string[];
+  /** URI names of the subjectAltName extension (e.g. SPIFFE ids), in order. */
+  readonly uris: readonly string[];
+  /** SHA-256 fingerprint, colon-separated hex (as Node reports it). */
+  readonly fingerprint256: string;
+}
