@@ -124,4 +124,59 @@ describe('deploy/monitoring', () => {
       expect(quiet, `${alert} stays quiet in some test`).toContain(alert);
     }
   });
+
+  it('the Grafana dashboards use the provisioned datasource by uid, in the current schema', () => {
+    const provisioning = join(MONITORING, 'grafana/provisioning');
+    const ds = parse(readFileSync(join(provisioning, 'datasources/prometheus.yml'), 'utf8')) as {
+      datasources: Array<{ uid: string; type: string; url: string }>;
+    };
+    expect(ds.datasources).toHaveLength(1);
+    const [prometheus] = ds.datasources;
+    expect(prometheus).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090' });
+    const providers = parse(readFileSync(join(provisioning, 'dashboards/agentd.yml'), 'utf8')) as {
+      providers: Array<{ type: string; options: { path: string } }>;
+    };
+    expect(providers.providers[0]).toMatchObject({
+      type: 'file',
+      options: { path: '/var/lib/grafana/dashboards' },
+    });
+
+    const dir = join(MONITORING, 'grafana/dashboards');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.sort()).toEqual([
+      'agentd-mcp.json',
+      'agentd-overview.json',
+      'agentd-resources.json',
+      'agentd-store.json',
+      'agentd-tasks.json',
+    ]);
+    const wrong: string[] = [];
+    for (const f of files) {
+      const d = JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
+        uid: string;
+        schemaVersion: number;
+        panels: Array<{
+          title: string;
+          type: string;
+          datasource?: { uid: string };
+          gridPos: { x: number; w: number };
+          targets?: Array<{ expr: string; datasource: { uid: string } }>;
+        }>;
+        templating: { list: Array<{ name: string; datasource: { uid: string } }> };
+      };
+      expect(`${d.uid}.json`).toBe(f);
+      expect(d.schemaVersion).toBe(41);
+      for (const p of d.panels) {
+        if (p.gridPos.x + p.gridPos.w > 24) wrong.push(`${f} ${p.title}: wider than the grid`);
+        if (p.type === 'row') continue;
+        if (p.datasource?.uid !== prometheus?.uid) wrong.push(`${f} ${p.title}: panel datasource`);
+        if (!p.targets?.length) wrong.push(`${f} ${p.title}: no query`);
+        for (const t of p.targets ?? [])
+          if (t.datasource.uid !== prometheus?.uid || !t.expr) wrong.push(`${f} ${p.title}: target`);
+      }
+      for (const v of d.templating.list)
+        if (v.datasource.uid !== prometheus?.uid) wrong.push(`${f} variable ${v.name}: datasource`);
+    }
+    expect(wrong).toEqual([]);
+  });
 });
