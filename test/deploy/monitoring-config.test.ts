@@ -162,7 +162,14 @@ describe('deploy/monitoring', () => {
           gridPos: { x: number; w: number };
           targets?: Array<{ expr: string; datasource: { uid: string } }>;
         }>;
-        templating: { list: Array<{ name: string; datasource: { uid: string } }> };
+        templating: {
+          list: Array<{
+            name: string;
+            datasource: { uid: string };
+            definition: string;
+            query: { query: string };
+          }>;
+        };
       };
       expect(`${d.uid}.json`).toBe(f);
       expect(d.schemaVersion).toBe(41);
@@ -174,8 +181,11 @@ describe('deploy/monitoring', () => {
         for (const t of p.targets ?? [])
           if (t.datasource.uid !== prometheus?.uid || !t.expr) wrong.push(`${f} ${p.title}: target`);
       }
-      for (const v of d.templating.list)
+      for (const v of d.templating.list) {
         if (v.datasource.uid !== prometheus?.uid) wrong.push(`${f} variable ${v.name}: datasource`);
+        if (v.query.query !== v.definition)
+          wrong.push(`${f} variable ${v.name}: query differs from definition`);
+      }
     }
     expect(wrong).toEqual([]);
   });

@@ -223,7 +223,9 @@ describe('Prometheus scraping a live agentd, with the real rules and dashboards'
     const calc = await prom.until('WorkflowFailureRate firing for calc', () =>
       firing('WorkflowFailureRate', { workflow_type: 'calc' }),
     );
-    expect(Number(calc.value)).toBeCloseTo(1 / 3, 5);
+    // About 1/3: rate() extrapolates each series from when it was first scraped.
+    expect(Number(calc.value)).toBeGreaterThan(0.2);
+    expect(Number(calc.value)).toBeLessThan(0.5);
     const agents = (await prom.alerts())
       .filter((a) => a.labels.alertname === 'WorkflowFailureRate')
       .map((a) => a.labels.workflow_type);
@@ -245,7 +247,11 @@ describe('Prometheus scraping a live agentd, with the real rules and dashboards'
     await prom.until('both expected alerts firing', async () =>
       (await firing('ReplicaDown', {})) && (await firing('WorkflowFailureRate', {})) ? true : undefined,
     );
-    const names = new Set((await prom.alerts()).map((a) => a.labels.alertname));
+    // Pending or firing. The system group (CPU and memory of this test process) follows the
+    // machine's load, not the traffic, and is left out.
+    const names = new Set(
+      (await prom.alerts()).filter((a) => a.labels.component !== 'system').map((a) => a.labels.alertname),
+    );
     expect([...names].sort()).toEqual(['ReplicaDown', 'WorkflowFailureRate']);
     // The rules were evaluated: Prometheus loaded all of them, in their groups.
     const rules = await fetch(`${prom.url}/api/v1/rules`).then(
