@@ -110,7 +110,7 @@ describe('deploy/monitoring', () => {
     const alerts = yamlFiles(ALERTS).flatMap((f) =>
       (parse(readFileSync(f, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules.map((r) => r.alert)),
     );
-    expect(alerts).toHaveLength(11);
+    expect(alerts).toHaveLength(12);
     const firing = new Set<string>();
     const quiet = new Set<string>();
     for (const f of yamlFiles(TESTS)) {
