@@ -375,7 +375,7 @@ function decode(h: Record<string, string>): StoredTask | undefined {
     task: Task.fromJSON(JSON.parse(h.task)),
     agent: h.agent ?? '',
     tenant: h.tenant ?? '',
-    owner: h.owner ?? '',
+    owner: h.owner || undefined,
     version: Number(h.v),
     lastSeq: Number(h.lastSeq),
     updatedAt: Number(h.updatedAt),
