@@ -431,8 +431,10 @@ export class TaskRun {
       if (events.length > 0 || saveNow) {
         const written = commit();
         if (final) this.onFinalWrite?.();
-        await written;
+        // Sent right behind the write of the resting state (same tick, same connection): a
+        // client that sees the task at rest finds its place already free.
         if (atRest && saveNow) this.releaseOwnerSlot();
+        await written;
       }
     } finally {
       this.task = task;
