@@ -202,10 +202,10 @@ describe('the per-principal task cap across Redis replicas, when one stops or di
     direct?.disconnect();
     await redis?.stop();
   });
-  const replica = (): Promise<TestServer> =>
+  const replica = (execution: Record<string, unknown> = {}): Promise<TestServer> =>
     startServer({
       agents: AGENTS,
-      execution: { maxTasksPerPrincipal: 1 },
+      execution: { maxTasksPerPrincipal: 1, ...execution },
       store: { kind: 'redis', redis: { url: redis.url, keyPrefix } },
     });
 
@@ -239,6 +239,45 @@ describe('the per-principal task cap across Redis replicas, when one stops or di
       );
       expect(refused.code).toBe('TOO_MANY_TASKS');
       await reachesState(onD, onD.agent('countdown'), ALICE, task.id, TaskState.TASK_STATE_COMPLETED, 20_000);
+      const next = asTask(await onD.sendMessage(onD.agent('echo'), messageRequest('free again'), as(ALICE)));
+      expect(next.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    } finally {
+      await c.close().catch(() => {});
+      await d.close();
+    }
+  }, 60_000);
+
+  it('a task taken over from a replica cut off from Redis stays counted until the new replica finishes it', async () => {
+    keyPrefix = `cap-takeover-${randomUUID().slice(0, 8)}:`;
+    const c = await replica({ leaseSeconds: 1 });
+    const d = await replica({ leaseSeconds: 1 });
+    try {
+      const onC = c.server.engine;
+      const onD = d.server.engine;
+      const task = asTask(
+        await onC.sendMessage(
+          onC.agent('countdown'),
+          messageRequest('count to 100', { returnImmediately: true }),
+          as(ALICE),
+        ),
+      );
+      await reachesState(onD, onD.agent('countdown'), ALICE, task.id, TaskState.TASK_STATE_WORKING);
+      // Replica C loses Redis for good (as if it died): its lease lapses and D takes the task over.
+      await c.server.store.close();
+      await eventually(() => onD.stats().running === 1, 15_000, 'replica D to take the task over');
+      const refused = await refusal(
+        onD.sendMessage(onD.agent('echo'), messageRequest('one more'), as(ALICE)),
+      );
+      expect(refused.code).toBe('TOO_MANY_TASKS');
+      const done = await reachesState(
+        onD,
+        onD.agent('countdown'),
+        ALICE,
+        task.id,
+        TaskState.TASK_STATE_COMPLETED,
+        20_000,
+      );
+      expect(done.metadata?.['agentd.attempt']).toBe(2);
       const next = asTask(await onD.sendMessage(onD.agent('echo'), messageRequest('free again'), as(ALICE)));
       expect(next.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     } finally {
