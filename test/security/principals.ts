@@ -82,7 +82,7 @@ export async function listAll(
   return seen;
 }
 
-/** Resolves once the task is in `state` as `who` reads it. */
+/** Resolves once the task is in `state` as `who` reads it (waiting while it is not stored yet). */
 export async function reachesState(
   engine: TaskEngine,
   agent: HostedAgent,
@@ -93,12 +93,17 @@ export async function reachesState(
 ): Promise<Task> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const task = await engine.getTask(agent, { tenant: '', id, historyLength: undefined }, as(who));
-    if (task.status?.state === state) return task;
-    if (Date.now() > deadline)
-      throw new Error(
-        `task ${id} is ${String(task.status?.state)}, not ${String(state)}, after ${timeoutMs} ms`,
-      );
+    const task = await engine
+      .getTask(agent, { tenant: '', id, historyLength: undefined }, as(who))
+      .catch((error: unknown) => {
+        if (error instanceof AgentdError && error.code === 'TASK_NOT_FOUND') return undefined;
+        throw error;
+      });
+    if (task?.status?.state === state) return task;
+    if (Date.now() > deadline) {
+      const now = task ? String(task.status?.state) : 'not found';
+      throw new Error(`task ${id} is ${now}, not ${String(state)}, after ${timeoutMs} ms`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -10,6 +10,7 @@ import type { SendMessageRequest, Task } from '@a2a-js/sdk';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskEngine } from '../../src/engine/task-engine.js';
+import { queuedPayload } from '../../src/engine/queued-request.js';
 import { asTask, messageRequest, pushConfig } from '../helpers/interop.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -225,6 +226,35 @@ describe.each(['memory', 'redis'] as const)('task ownership on the %s store', (b
     );
     expect(sorted(completed.tasks.map((t) => t.id))).toEqual(sorted(mine));
     expect(completed.totalSize).toBe(5);
+  });
+
+  it('a task whose replica died before storing it is stored by another with its owner (from the lease)', async () => {
+    // What a replica leases for a blocking send it stores with its first events (a deferred
+    // create): the task travels in the queue payload. Pushed here as if that replica had died.
+    const agent = countdown(onA);
+    const request = messageRequest('count to 3');
+    const id = randomUUID();
+    const message = { ...request.message!, taskId: id, contextId: randomUUID() };
+    const initial: Task = {
+      id,
+      contextId: message.contextId,
+      status: {
+        state: TaskState.TASK_STATE_SUBMITTED,
+        message: undefined,
+        timestamp: new Date().toISOString(),
+      },
+      artifacts: [],
+      history: [message],
+      metadata: undefined,
+    };
+    const payload = queuedPayload(agent, request, as(ALICE), '', ALICE.id, undefined, initial);
+    await a.server.store.queue.push(id, agent.name, payload, 100);
+    const done = await reachesState(onB, countdown(onB), ALICE, id, TaskState.TASK_STATE_COMPLETED);
+    expect(done.id).toBe(id);
+    const get = (taskId: string) =>
+      onB.getTask(countdown(onB), { tenant: '', id: taskId, historyLength: undefined }, as(BOB));
+    const ghost = randomUUID();
+    expect(await failure(get(id), id)).toEqual(await failure(get(ghost), ghost));
   });
 
   it('message ids are per principal: the same messageId from another principal is a new message, not the first one’s result', async () => {
