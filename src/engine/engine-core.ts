@@ -31,6 +31,11 @@ export interface TaskEngineOptions {
   readonly cancelGraceMs: number;
   /** How long a message's id is remembered, so that sending it again does not run it again (0: not at all). */
   readonly messageTtlMs: number;
+  /**
+   * `execution.maxTasksPerPrincipal`: tasks one principal may have in flight (submitted or
+   * working, on any replica) before new ones are refused with TOO_MANY_TASKS; 0 or absent: no cap.
+   */
+  readonly maxTasksPerPrincipal?: number | undefined;
   /** What one task may hold (events agents publish are checked against it). */
   readonly limits: RunLimits;
   readonly push: PushNotifierOptions;
@@ -40,13 +45,13 @@ export class EngineCore {
   readonly store: StateStore;
   readonly logger: Logger;
   readonly agents = new Map<string, HostedAgent>();
-  /** Tasks queued or executing in this process, by id. */
-  readonly runs = new Map<string, TaskRun>();
   private accepting = true;
 
   constructor(
     readonly options: TaskEngineOptions,
     readonly runDeps: RunDeps,
+    /** Tasks queued or executing in this process, by id. */
+    readonly runs = new Map<string, TaskRun>(),
   ) {
     this.store = options.store;
     this.logger = options.logger;

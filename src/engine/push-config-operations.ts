@@ -14,6 +14,7 @@ import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { randomUUID } from 'node:crypto';
 import { err } from '../errors.js';
 import { requirePush } from './admission.js';
+import { principalOf } from '../security/principal.js';
 import { tenantOf } from './call-context.js';
 import type { EngineCore } from './engine-core.js';
 import type { HostedAgent } from './hosted-agent.js';
@@ -34,7 +35,7 @@ export class PushConfigOperations {
     requirePush(agent);
     validatePushConfig(params);
     const tenant = tenantOf(params.tenant, ctx);
-    await this.reader.current(agent, params.taskId, tenant);
+    await this.reader.current(agent, params.taskId, tenant, principalOf(ctx));
     const config: TaskPushNotificationConfig = { ...params, tenant, id: params.id || randomUUID() };
     await this.core.store.pushConfigs.put(config);
     const run = this.core.runs.get(config.taskId);
@@ -47,7 +48,7 @@ export class PushConfigOperations {
     params: GetTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
-    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), params.id);
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), ctx, params.id);
     const config = await this.core.store.pushConfigs.get(params.taskId, params.id);
     if (!config) {
       throw err('TASK_NOT_FOUND', `Task ${params.taskId} has no push notification config "${params.id}"`, {
@@ -63,7 +64,7 @@ export class PushConfigOperations {
     params: ListTaskPushNotificationConfigsRequest,
     ctx: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
-    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx));
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), ctx);
     return { configs: await this.core.store.pushConfigs.list(params.taskId), nextPageToken: '' };
   }
 
@@ -72,7 +73,7 @@ export class PushConfigOperations {
     params: DeleteTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<void> {
-    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), params.id);
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), ctx, params.id);
     await this.core.store.pushConfigs.delete(params.taskId, params.id);
     const run = this.core.runs.get(params.taskId);
     if (run) run.pushConfigs = run.pushConfigs.filter((c) => c.id !== params.id);
@@ -86,11 +87,12 @@ export class PushConfigOperations {
     agent: HostedAgent,
     taskId: string,
     tenant: string,
+    ctx: ServerCallContext,
     configId?: string,
   ): Promise<void> {
     requirePush(agent);
     validateTaskId(taskId, 'taskId');
     if (configId !== undefined) validateTaskId(configId, 'id');
-    await this.reader.current(agent, taskId, tenant);
+    await this.reader.current(agent, taskId, tenant, principalOf(ctx));
   }
 }

@@ -95,6 +95,7 @@ export class AgentdServer {
       maxConcurrent: config.execution.maxConcurrentWorkflows,
       maxQueueDepth: config.execution.maxQueueDepth,
       maxAttempts: config.execution.maxAttempts,
+      maxTasksPerPrincipal: config.execution.maxTasksPerPrincipal,
       cancelGraceMs: config.execution.cancelGraceMs,
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
