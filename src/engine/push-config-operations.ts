@@ -35,11 +35,12 @@ export class PushConfigOperations {
     validatePushConfig(params);
     const tenant = tenantOf(params.tenant, ctx);
     await this.reader.current(agent, params.taskId, tenant);
+    this.core.options.webhooks.check(params.url);
     const config: TaskPushNotificationConfig = { ...params, tenant, id: params.id || randomUUID() };
     await this.core.store.pushConfigs.put(config);
     const run = this.core.runs.get(config.taskId);
     if (run) run.pushConfigs = [...run.pushConfigs.filter((c) => c.id !== config.id), config];
-    return config;
+    return redacted(config);
   }
 
   async get(
@@ -55,7 +56,7 @@ export class PushConfigOperations {
         configId: params.id,
       });
     }
-    return config;
+    return redacted(config);
   }
 
   async list(
@@ -64,7 +65,8 @@ export class PushConfigOperations {
     ctx: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
     await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx));
-    return { configs: await this.core.store.pushConfigs.list(params.taskId), nextPageToken: '' };
+    const configs = await this.core.store.pushConfigs.list(params.taskId);
+    return { configs: configs.map(redacted), nextPageToken: '' };
   }
 
   async delete(
@@ -93,4 +95,20 @@ export class PushConfigOperations {
     if (configId !== undefined) validateTaskId(configId, 'id');
     await this.reader.current(agent, taskId, tenant);
   }
+}
+
+/** What a redacted credential reads as. */
+export const REDACTED = '[redacted]';
+
+/**
+ * The config as it is shown to callers: the webhook credentials (`token`,
+ * `authentication.credentials`) are write-only, so every transport answers with them
+ * replaced by {@link REDACTED} (an unset one stays empty).
+ */
+export function redacted(config: TaskPushNotificationConfig): TaskPushNotificationConfig {
+  const authentication = config.authentication && {
+    ...config.authentication,
+    credentials: config.authentication.credentials ? REDACTED : '',
+  };
+  return { ...config, token: config.token ? REDACTED : '', authentication };
 }

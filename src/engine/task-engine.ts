@@ -73,8 +73,10 @@ export class TaskEngine {
     this.push = new PushNotifier(
       options.push,
       options.logger,
+      options.webhooks,
       (delivered, seconds) => options.observer?.pushDelivered(delivered, seconds),
       tracing,
+      (reason) => options.observer?.pushRefused?.(reason),
     );
     const caller = new AgentCaller(tracing, (recipient, delivered, seconds) =>
       options.observer?.messageSent(recipient, delivered, seconds),

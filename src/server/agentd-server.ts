@@ -23,6 +23,8 @@ import { createHttpServer, type HttpServer } from '../protocol/http/http-server.
 import { createStore } from '../store/create-store.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
+import { SigningKey } from '../security/signing-key.js';
+import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -56,6 +58,8 @@ export class AgentdServer {
   /** Prometheus metrics (undefined when monitoring is off). */
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  /** Signs cards and webhook deliveries; its public key is served at /.well-known/jwks.json. */
+  readonly signingKey: SigningKey;
   private shutdownPromise: Promise<void> | undefined;
   /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   private cardsPublished: () => void = () => {};
@@ -75,6 +79,8 @@ export class AgentdServer {
     this.agentConfigs = hosted.map((h) => h.config);
     const agents = this.agents;
     this.store = store;
+    this.signingKey = SigningKey.load(config.cardSigning);
+    const signingKey = this.signingKey;
     this.metrics = Metrics
       ? new Metrics({
           service: 'agentd',
@@ -96,6 +102,14 @@ export class AgentdServer {
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
+      webhooks: new WebhookDispatcher({
+        allow: config.push.allow,
+        maxResponseBytes: config.push.maxResponseBytes,
+        timeoutMs: config.push.timeoutMs,
+        deliveryToken: config.push.signDeliveries
+          ? (url, taskId) => signingKey.deliveryToken(url, taskId)
+          : undefined,
+      }),
     });
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
@@ -142,6 +156,7 @@ export class AgentdServer {
         this.cardsAbandoned = reject;
       }),
       draining: () => this.draining,
+      jwks: () => signingKey.jwks(),
     });
   }
 
