@@ -23,6 +23,7 @@ import { createHttpServer, type HttpServer } from '../protocol/http/http-server.
 import { createStore } from '../store/create-store.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
+import { CardSigner } from '../security/card-signing.js';
 import { SigningKey } from '../security/signing-key.js';
 import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
 
@@ -60,6 +61,8 @@ export class AgentdServer {
   private metricsServer: MetricsServer | undefined;
   /** Signs cards and webhook deliveries; its public key is served at /.well-known/jwks.json. */
   readonly signingKey: SigningKey;
+  /** Signs every card served (cardSigning.keyFile set); undefined: cards are unsigned. */
+  private readonly cardSigner: CardSigner | undefined;
   private shutdownPromise: Promise<void> | undefined;
   /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   private cardsPublished: () => void = () => {};
@@ -81,6 +84,9 @@ export class AgentdServer {
     this.store = store;
     this.signingKey = SigningKey.load(config.cardSigning);
     const signingKey = this.signingKey;
+    // An ephemeral key would change at each restart and differ between replicas: cards are
+    // signed only with a configured key (webhook JWTs are signed either way).
+    this.cardSigner = config.cardSigning.keyFile !== undefined ? new CardSigner(signingKey) : undefined;
     this.metrics = Metrics
       ? new Metrics({
           service: 'agentd',
@@ -209,6 +215,15 @@ export class AgentdServer {
     }
   }
 
+  /** Builds an agent's cards with their real URLs, signed when a signing key is configured. */
+  private publish(agent: HostedAgent, cfg: AgentConfig, endpoints: Endpoints): void {
+    publishCards(agent, cfg, endpoints);
+    const signer = this.cardSigner;
+    if (!signer) return;
+    agent.card = signer.sign(agent.card);
+    if (agent.extendedCard) agent.extendedCard = signer.sign(agent.extendedCard);
+  }
+
   /** An MCP server's tools changed: the cards of agents using it are rebuilt and re-registered. */
   private toolsChanged(server: string): void {
     if (!this.endpoints) return; // before start(): cards are published there
@@ -217,7 +232,7 @@ export class AgentdServer {
       const agent = this.agents[i];
       // Only cards built from tool lists (tools agents) change; llm agents' cards do not.
       if (!agent || cfg.kind !== 'tools' || !cfg.servers.includes(server)) return;
-      publishCards(agent, cfg, this.endpoints as Endpoints);
+      this.publish(agent, cfg, this.endpoints as Endpoints);
       changed = true;
     });
     if (changed && this.started)
@@ -298,7 +313,7 @@ export class AgentdServer {
     this.endpoints = endpoints;
     this.agentConfigs.forEach((cfg, i) => {
       const agent = this.agents[i];
-      if (agent) publishCards(agent, cfg, endpoints);
+      if (agent) this.publish(agent, cfg, endpoints);
     });
     this.cardsPublished();
     // Registered before the start completes, unless the store does not answer soon: then
