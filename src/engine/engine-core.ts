@@ -36,6 +36,8 @@ export interface TaskEngineOptions {
   readonly push: PushNotifierOptions;
   /** How webhooks are reached: the SSRF-safe dispatcher (checks targets at config time too). */
   readonly webhooks: WebhookTransport;
+  /** Checks each peer's agent card before `callAgent` uses it (signature verification). */
+  readonly verifyPeerCard?: ((cardJson: unknown, cardUrl: string) => Promise<void>) | undefined;
 }
 
 export class EngineCore {

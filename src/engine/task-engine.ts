@@ -78,8 +78,10 @@ export class TaskEngine {
       tracing,
       (reason) => options.observer?.pushRefused?.(reason),
     );
-    const caller = new AgentCaller(tracing, (recipient, delivered, seconds) =>
-      options.observer?.messageSent(recipient, delivered, seconds),
+    const caller = new AgentCaller(
+      tracing,
+      (recipient, delivered, seconds) => options.observer?.messageSent(recipient, delivered, seconds),
+      options.verifyPeerCard,
     );
     this.core = new EngineCore(options, {
       store: options.store,

@@ -24,6 +24,7 @@ import { createStore } from '../store/create-store.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
 import { CardSigner } from '../security/card-signing.js';
+import { CardVerifier } from '../security/card-verifier.js';
 import { SigningKey } from '../security/signing-key.js';
 import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
 
@@ -87,6 +88,8 @@ export class AgentdServer {
     // An ephemeral key would change at each restart and differ between replicas: cards are
     // signed only with a configured key (webhook JWTs are signed either way).
     this.cardSigner = config.cardSigning.keyFile !== undefined ? new CardSigner(signingKey) : undefined;
+    const jwksSource = config.outbound.verifyCardsJwks;
+    const peerCards = jwksSource ? new CardVerifier(jwksSource) : undefined;
     this.metrics = Metrics
       ? new Metrics({
           service: 'agentd',
@@ -108,6 +111,7 @@ export class AgentdServer {
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
+      verifyPeerCard: peerCards ? (card, url) => peerCards.verify(card, url) : undefined,
       webhooks: new WebhookDispatcher({
         allow: config.push.allow,
         maxResponseBytes: config.push.maxResponseBytes,
