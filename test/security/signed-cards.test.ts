@@ -14,7 +14,9 @@ import { FlattenedSign, base64url, exportJWK, flattenedVerify, importJWK, type J
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAgentdError } from '../../src/errors.js';
 import { verifyCard, type TrustedKeys } from '../../src/security/card-signing.js';
+import { AGENTS_WITH_EXTENDED_CARD } from '../helpers/interop.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { rpc } from '../helpers/wire.js';
 
 type CardJson = Record<string, unknown> & { signatures?: Array<Record<string, unknown>> };
 
@@ -53,7 +55,11 @@ describe('signed agent cards', () => {
   let jwks: TrustedKeys;
   let card: CardJson;
   beforeAll(async () => {
-    t = await startServer({ cardSigning: { keyFile }, server: { compatV03: true } });
+    t = await startServer({
+      agents: AGENTS_WITH_EXTENDED_CARD,
+      cardSigning: { keyFile },
+      server: { compatV03: true },
+    });
     jwks = (await getJson(`${t.url}/.well-known/jwks.json`)) as unknown as TrustedKeys;
     card = await getJson(`${t.agentUrl('echo')}.well-known/agent-card.json`, { 'A2A-Version': '1.0' });
   });
@@ -101,6 +107,17 @@ describe('signed agent cards', () => {
         verifyCard(await getJson(`${t.url}${path}`, { 'A2A-Version': '1.0' }), jwks),
       ).resolves.toBeTruthy();
     }
+  });
+
+  it('the extended card (GetExtendedAgentCard) is signed too, over its own content', async () => {
+    const res = await rpc(t.url, 'vip', 'GetExtendedAgentCard', {});
+    const extended = res.json.result as CardJson;
+    expect(extended.description).toBe('x');
+    await expect(verifyCard(extended, jwks)).resolves.toBe(jwks.keys[0]?.kid);
+    const publicCard = await getJson(`${t.agentUrl('vip')}.well-known/agent-card.json`, {
+      'A2A-Version': '1.0',
+    });
+    expect(extended.signatures).not.toEqual(publicCard.signatures);
   });
 
   it('a changed card fails: description, a skill, an added field', async () => {
