@@ -26,6 +26,7 @@ import type { RegisteredAgent, StateStore } from '../store/ports.js';
 import { CardSigner } from '../security/card-signing.js';
 import { CardVerifier } from '../security/card-verifier.js';
 import { SigningKey } from '../security/signing-key.js';
+import { AllowList } from '../security/ssrf-guard.js';
 import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
 
 export interface ServerStats extends EngineStats {
@@ -78,13 +79,13 @@ export class AgentdServer {
     Metrics: typeof AgentdMetrics | undefined,
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
+    signingKey: SigningKey,
   ) {
     this.agents = hosted.map((h) => h.agent);
     this.agentConfigs = hosted.map((h) => h.config);
     const agents = this.agents;
     this.store = store;
-    this.signingKey = SigningKey.load(config.cardSigning);
-    const signingKey = this.signingKey;
+    this.signingKey = signingKey;
     // An ephemeral key would change at each restart and differ between replicas: cards are
     // signed only with a configured key (webhook JWTs are signed either way).
     this.cardSigner = config.cardSigning.keyFile !== undefined ? new CardSigner(signingKey) : undefined;
@@ -196,6 +197,9 @@ export class AgentdServer {
           })
         : undefined;
     try {
+      // Bad keys and allow-list entries stop the start before anything is opened.
+      const signingKey = SigningKey.load(config.cardSigning);
+      new AllowList(config.push.allow);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -212,6 +216,7 @@ export class AgentdServer {
         // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
+        signingKey,
       );
     } catch (error) {
       await mcp?.close();

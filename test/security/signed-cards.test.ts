@@ -10,7 +10,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalizeAgentCard, verifyAgentCardSignature, type AgentCard } from '@a2a-js/sdk';
-import { FlattenedSign, base64url, exportJWK, flattenedVerify, importJWK, type JWK } from 'jose';
+import {
+  FlattenedSign,
+  base64url,
+  calculateJwkThumbprint,
+  exportJWK,
+  flattenedVerify,
+  importJWK,
+  type JWK,
+} from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAgentdError } from '../../src/errors.js';
 import { verifyCard, type TrustedKeys } from '../../src/security/card-signing.js';
@@ -194,6 +202,30 @@ describe('card signing keys', () => {
     } finally {
       await t.close();
     }
+  });
+
+  it('an RSA PEM key signs RS256 under its RFC 7638 thumbprint', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsaFile = join(dir, 'rsa.pem');
+    writeFileSync(rsaFile, rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const t = await startServer({ cardSigning: { keyFile: rsaFile } });
+    try {
+      const jwks = (await getJson(`${t.url}/.well-known/jwks.json`)) as unknown as TrustedKeys;
+      const expectedKid = await calculateJwkThumbprint(rsa.publicKey.export({ format: 'jwk' }) as JWK);
+      expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', kid: expectedKid });
+      const card = await getJson(`${t.url}/.well-known/agent-card.json`, { 'A2A-Version': '1.0' });
+      await expect(verifyCard(card, jwks)).resolves.toBe(expectedKid);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a key file that is not a private key stops the start, naming the file', async () => {
+    const bad = join(dir, 'not-a-key.pem');
+    writeFileSync(bad, 'hello');
+    await expect(startServer({ cardSigning: { keyFile: bad } })).rejects.toThrow(
+      `cardSigning.keyFile ${bad}: not a readable PEM (PKCS#8) or JWK private key`,
+    );
   });
 
   it('without a key file cards are served unsigned', async () => {

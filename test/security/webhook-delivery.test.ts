@@ -167,3 +167,11 @@ describe('signed deliveries and refused targets', () => {
     expect(body.keys[0]).not.toHaveProperty('d');
   });
 });
+
+describe('push.allow configuration', () => {
+  it('a malformed entry stops the start, naming it', async () => {
+    await expect(startServer({ push: { allow: ['10.0.0.0/99'] } })).rejects.toThrow(
+      'push.allow: "10.0.0.0/99" is not a valid CIDR',
+    );
+  });
+});
