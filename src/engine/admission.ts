@@ -252,7 +252,10 @@ export class Admission {
   ): Promise<TaskRun> {
     const { store } = this.core;
     const pushConfig = params.configuration?.taskPushNotificationConfig;
-    if (pushConfig) requirePush(agent);
+    if (pushConfig) {
+      requirePush(agent);
+      this.core.options.webhooks.check(pushConfig.url);
+    }
     const contextId = message.contextId || randomUUID();
     const task: Task = {
       id,

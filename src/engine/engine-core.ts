@@ -7,7 +7,7 @@ import type { StateStore } from '../store/ports.js';
 import type { EngineObserver } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
-import type { PushNotifierOptions } from './push-notifier.js';
+import type { PushNotifierOptions, WebhookTransport } from './push-notifier.js';
 import type { RunDeps, RunLimits, TaskRun } from './task-run.js';
 
 export interface TaskEngineOptions {
@@ -39,6 +39,10 @@ export interface TaskEngineOptions {
   /** What one task may hold (events agents publish are checked against it). */
   readonly limits: RunLimits;
   readonly push: PushNotifierOptions;
+  /** How webhooks are reached: the SSRF-safe dispatcher (checks targets at config time too). */
+  readonly webhooks: WebhookTransport;
+  /** Checks each peer's agent card before `callAgent` uses it (signature verification). */
+  readonly verifyPeerCard?: ((cardJson: unknown, cardUrl: string) => Promise<void>) | undefined;
 }
 
 export class EngineCore {

@@ -36,11 +36,12 @@ export class PushConfigOperations {
     validatePushConfig(params);
     const tenant = tenantOf(params.tenant, ctx);
     await this.reader.current(agent, params.taskId, tenant, principalOf(ctx));
+    this.core.options.webhooks.check(params.url);
     const config: TaskPushNotificationConfig = { ...params, tenant, id: params.id || randomUUID() };
     await this.core.store.pushConfigs.put(config);
     const run = this.core.runs.get(config.taskId);
     if (run) run.pushConfigs = [...run.pushConfigs.filter((c) => c.id !== config.id), config];
-    return config;
+    return redacted(config);
   }
 
   async get(
@@ -56,7 +57,7 @@ export class PushConfigOperations {
         configId: params.id,
       });
     }
-    return config;
+    return redacted(config);
   }
 
   async list(
@@ -65,7 +66,8 @@ export class PushConfigOperations {
     ctx: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
     await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), ctx);
-    return { configs: await this.core.store.pushConfigs.list(params.taskId), nextPageToken: '' };
+    const configs = await this.core.store.pushConfigs.list(params.taskId);
+    return { configs: configs.map(redacted), nextPageToken: '' };
   }
 
   async delete(
@@ -95,4 +97,20 @@ export class PushConfigOperations {
     if (configId !== undefined) validateTaskId(configId, 'id');
     await this.reader.current(agent, taskId, tenant, principalOf(ctx));
   }
+}
+
+/** What a redacted credential reads as. */
+export const REDACTED = '[redacted]';
+
+/**
+ * The config as it is shown to callers: the webhook credentials (`token`,
+ * `authentication.credentials`) are write-only, so every transport answers with them
+ * replaced by {@link REDACTED} (an unset one stays empty).
+ */
+export function redacted(config: TaskPushNotificationConfig): TaskPushNotificationConfig {
+  const authentication = config.authentication && {
+    ...config.authentication,
+    credentials: config.authentication.credentials ? REDACTED : '',
+  };
+  return { ...config, token: config.token ? REDACTED : '', authentication };
 }

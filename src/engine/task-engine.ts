@@ -76,11 +76,15 @@ export class TaskEngine {
     this.push = new PushNotifier(
       options.push,
       options.logger,
+      options.webhooks,
       (delivered, seconds) => options.observer?.pushDelivered(delivered, seconds),
       tracing,
+      (reason) => options.observer?.pushRefused?.(reason),
     );
-    const caller = new AgentCaller(tracing, (recipient, delivered, seconds) =>
-      options.observer?.messageSent(recipient, delivered, seconds),
+    const caller = new AgentCaller(
+      tracing,
+      (recipient, delivered, seconds) => options.observer?.messageSent(recipient, delivered, seconds),
+      options.verifyPeerCard,
     );
     const runs = new Map<string, TaskRun>();
     const caps = new OwnerCaps(options.store, runs, options.maxTasksPerPrincipal ?? 0);

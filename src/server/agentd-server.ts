@@ -23,6 +23,11 @@ import { createHttpServer, type HttpServer } from '../protocol/http/http-server.
 import { createStore } from '../store/create-store.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
+import { CardSigner } from '../security/card-signing.js';
+import { CardVerifier } from '../security/card-verifier.js';
+import { SigningKey } from '../security/signing-key.js';
+import { AllowList } from '../security/ssrf-guard.js';
+import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -56,6 +61,10 @@ export class AgentdServer {
   /** Prometheus metrics (undefined when monitoring is off). */
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  /** Signs cards and webhook deliveries; its public key is served at /.well-known/jwks.json. */
+  readonly signingKey: SigningKey;
+  /** Signs every card served (cardSigning.keyFile set); undefined: cards are unsigned. */
+  private readonly cardSigner: CardSigner | undefined;
   private shutdownPromise: Promise<void> | undefined;
   /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   private cardsPublished: () => void = () => {};
@@ -70,11 +79,18 @@ export class AgentdServer {
     Metrics: typeof AgentdMetrics | undefined,
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
+    signingKey: SigningKey,
   ) {
     this.agents = hosted.map((h) => h.agent);
     this.agentConfigs = hosted.map((h) => h.config);
     const agents = this.agents;
     this.store = store;
+    this.signingKey = signingKey;
+    // An ephemeral key would change at each restart and differ between replicas: cards are
+    // signed only with a configured key (webhook JWTs are signed either way).
+    this.cardSigner = config.cardSigning.keyFile !== undefined ? new CardSigner(signingKey) : undefined;
+    const jwksSource = config.outbound.verifyCardsJwks;
+    const peerCards = jwksSource ? new CardVerifier(jwksSource) : undefined;
     this.metrics = Metrics
       ? new Metrics({
           service: 'agentd',
@@ -100,6 +116,15 @@ export class AgentdServer {
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
+      verifyPeerCard: peerCards ? (card, url) => peerCards.verify(card, url) : undefined,
+      webhooks: new WebhookDispatcher({
+        allow: config.push.allow,
+        maxResponseBytes: config.push.maxResponseBytes,
+        timeoutMs: config.push.timeoutMs,
+        deliveryToken: config.push.signDeliveries
+          ? (url, taskId) => signingKey.deliveryToken(url, taskId)
+          : undefined,
+      }),
     });
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
@@ -146,6 +171,7 @@ export class AgentdServer {
         this.cardsAbandoned = reject;
       }),
       draining: () => this.draining,
+      jwks: () => signingKey.jwks(),
     });
   }
 
@@ -175,6 +201,9 @@ export class AgentdServer {
           })
         : undefined;
     try {
+      // Bad keys and allow-list entries stop the start before anything is opened.
+      const signingKey = SigningKey.load(config.cardSigning);
+      new AllowList(config.push.allow);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -191,11 +220,21 @@ export class AgentdServer {
         // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
+        signingKey,
       );
     } catch (error) {
       await mcp?.close();
       throw error;
     }
+  }
+
+  /** Builds an agent's cards with their real URLs, signed when a signing key is configured. */
+  private publish(agent: HostedAgent, cfg: AgentConfig, endpoints: Endpoints): void {
+    publishCards(agent, cfg, endpoints);
+    const signer = this.cardSigner;
+    if (!signer) return;
+    agent.card = signer.sign(agent.card);
+    if (agent.extendedCard) agent.extendedCard = signer.sign(agent.extendedCard);
   }
 
   /** An MCP server's tools changed: the cards of agents using it are rebuilt and re-registered. */
@@ -206,7 +245,7 @@ export class AgentdServer {
       const agent = this.agents[i];
       // Only cards built from tool lists (tools agents) change; llm agents' cards do not.
       if (!agent || cfg.kind !== 'tools' || !cfg.servers.includes(server)) return;
-      publishCards(agent, cfg, this.endpoints as Endpoints);
+      this.publish(agent, cfg, this.endpoints as Endpoints);
       changed = true;
     });
     if (changed && this.started)
@@ -287,7 +326,7 @@ export class AgentdServer {
     this.endpoints = endpoints;
     this.agentConfigs.forEach((cfg, i) => {
       const agent = this.agents[i];
-      if (agent) publishCards(agent, cfg, endpoints);
+      if (agent) this.publish(agent, cfg, endpoints);
     });
     this.cardsPublished();
     // Registered before the start completes, unless the store does not answer soon: then
