@@ -8,6 +8,7 @@ import type { EngineObserver } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
 import type { PushNotifierOptions } from './push-notifier.js';
+import type { Outbound } from '../security/outbound.js';
 import type { RunDeps, RunLimits, TaskRun } from './task-run.js';
 
 export interface TaskEngineOptions {
@@ -34,6 +35,8 @@ export interface TaskEngineOptions {
   /** What one task may hold (events agents publish are checked against it). */
   readonly limits: RunLimits;
   readonly push: PushNotifierOptions;
+  /** Credentials and TLS for agents' outbound A2A calls (none configured: defaults). */
+  readonly outbound?: Outbound | undefined;
 }
 
 export class EngineCore {

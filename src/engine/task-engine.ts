@@ -76,8 +76,10 @@ export class TaskEngine {
       (delivered, seconds) => options.observer?.pushDelivered(delivered, seconds),
       tracing,
     );
-    const caller = new AgentCaller(tracing, (recipient, delivered, seconds) =>
-      options.observer?.messageSent(recipient, delivered, seconds),
+    const caller = new AgentCaller(
+      tracing,
+      (recipient, delivered, seconds) => options.observer?.messageSent(recipient, delivered, seconds),
+      options.outbound,
     );
     this.core = new EngineCore(options, {
       store: options.store,
