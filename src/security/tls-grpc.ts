@@ -57,5 +57,10 @@ export function grpcServerCredentials(tls: ServerTls): grpc.ServerCredentials {
     ca: grpc.experimental.CertificateProvider | null,
     requireClientCertificate: boolean,
   ) => grpc.ServerCredentials;
-  return create(provider, mtls ? provider : null, mtls && tls.clientAuth === 'required');
+  const credentials = create(provider, mtls ? provider : null, mtls && tls.clientAuth === 'required');
+  // grpc-js reads the initial material before it subscribes its server's watcher, and an
+  // update delivered during that subscription reaches no watcher: subscribe once now, so
+  // the material is there when the server is created (else it drops every connection).
+  credentials._addWatcher(() => {});
+  return credentials;
 }
