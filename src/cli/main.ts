@@ -4,6 +4,7 @@ import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
 import { VERSION } from '../version.js';
 import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/connect.js';
+import { Outbound } from '../security/outbound.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
 import { isTerminal, stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
@@ -27,6 +28,16 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/** `--ca`, `--cert`, `--key` of the commands that call agents. */
+interface TlsArgs {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** A usage error found after parsing (exit code 2). */
+class UsageError extends Error {}
+
 function intArg(name: string, min = 0): (v: string) => number {
   return (v) => {
     const n = Number(v);
@@ -48,6 +59,24 @@ export async function runCli(
   const out = (s: string): void => void io.stdout.write(`${s}\n`);
   const fail = (s: string): void => void io.stderr.write(`error: ${s}\n`);
   let exitCode: number = EXIT.OK;
+  const outbounds: Outbound[] = [];
+  /** Outbound TLS from --ca/--cert/--key (closed when the command ends). */
+  const outboundOf = async (opts: TlsArgs): Promise<Outbound> => {
+    if (Boolean(opts.cert) !== Boolean(opts.key)) throw new UsageError('--cert and --key go together');
+    if (!opts.ca && !opts.cert) return Outbound.none;
+    try {
+      const o = await Outbound.create({ caFile: opts.ca, certFile: opts.cert, keyFile: opts.key });
+      outbounds.push(o);
+      return o;
+    } catch (error) {
+      throw new UsageError(
+        (error as Error).message.replace(
+          /^outbound\.(caFile|certFile|keyFile)/,
+          (_m, f: string) => ({ caFile: '--ca', certFile: '--cert', keyFile: '--key' })[f] ?? f,
+        ),
+      );
+    }
+  };
 
   const program = new Command('agentd')
     .description(
@@ -215,6 +244,9 @@ export async function runCli(
     .option('--context <id>', 'context id to group the message with earlier ones')
     .option('--no-wait', 'return as soon as the task is created (returnImmediately)')
     .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text')
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .action(
       async (
         url: string,
@@ -226,9 +258,9 @@ export async function runCli(
           context?: string;
           wait: boolean;
           json?: boolean;
-        },
+        } & TlsArgs,
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, await outboundOf(opts));
         const message = textMessage(Role.ROLE_USER, text, {
           contextId: opts.context ?? '',
           taskId: opts.task ?? '',
@@ -272,8 +304,11 @@ export async function runCli(
     .description('fetch, validate and pretty-print an agent card')
     .argument('<url>', 'agent card URL, or an agent / server base URL', parseAgentUrl)
     .option('--json', 'print the card JSON only')
-    .action(async (url: string, opts: { json?: boolean }) => {
-      const { url: cardUrl, card } = await fetchCard(url);
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
+    .action(async (url: string, opts: { json?: boolean } & TlsArgs) => {
+      const { url: cardUrl, card } = await fetchCard(url, await outboundOf(opts));
       if (opts.json) {
         out(JSON.stringify(AgentCard.toJSON(card), null, 2));
         return;
@@ -308,6 +343,9 @@ export async function runCli(
     .option('--page-token <token>', 'page token from a previous listing')
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .action(
       async (
         url: string,
@@ -318,9 +356,9 @@ export async function runCli(
           pageToken?: string;
           transport: TransportName;
           json?: boolean;
-        },
+        } & TlsArgs,
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, await outboundOf(opts));
         const res = await client.listTasks({
           tenant: '',
           contextId: opts.context ?? '',
@@ -358,13 +396,16 @@ export async function runCli(
     .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .action(
       async (
         url: string,
         id: string,
-        opts: { historyLength?: number; transport: TransportName; json?: boolean },
+        opts: { historyLength?: number; transport: TransportName; json?: boolean } & TlsArgs,
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, await outboundOf(opts));
         const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
         out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
       },
@@ -376,8 +417,11 @@ export async function runCli(
     .argument('<id>', 'task id')
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
-    .action(async (url: string, id: string, opts: { transport: TransportName; json?: boolean }) => {
-      const { client } = await connect(url, opts.transport);
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
+    .action(async (url: string, id: string, opts: { transport: TransportName; json?: boolean } & TlsArgs) => {
+      const { client } = await connect(url, opts.transport, await outboundOf(opts));
       const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
       out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
     });
@@ -438,7 +482,9 @@ Exit codes: 0 when stdin closes, 2 for an invalid --fetch-allow or ${FETCH_ALLOW
       return EXIT.OK;
     if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.USAGE;
     fail((error as Error).message);
-    return EXIT.ERROR;
+    return error instanceof UsageError ? EXIT.USAGE : EXIT.ERROR;
+  } finally {
+    await Promise.all(outbounds.map((o) => o.close()));
   }
   return exitCode;
 }
