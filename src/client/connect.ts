@@ -97,19 +97,22 @@ function spoken(version: string): boolean {
 }
 
 /**
- * gRPC channel credentials for an agent reached at `agentUrl`: TLS when the agent is served
- * over https:// or TLS settings are configured for it (a server with TLS on serves gRPC over
- * TLS only), with the configured CA and client certificate; the target's credential headers
- * go along as call credentials (only over TLS: gRPC sends no credentials in the clear).
+ * gRPC channel credentials for an agent reached at `agentUrl` whose card names
+ * `grpcAddress`: TLS when the agent is served over https:// (a server with TLS on serves
+ * gRPC over TLS only), with the configured CA and client certificate. The target's
+ * credential headers go along as call credentials only over TLS (gRPC sends no credentials
+ * in the clear) and only to the host of `agentUrl` (a card cannot redirect them elsewhere).
  */
 export async function grpcChannelCredentials(
   agentUrl: string,
   call: OutboundCall,
+  grpcAddress?: string,
 ): Promise<ChannelCredentials> {
   const grpc = await import('@grpc/grpc-js');
-  const { tls, headers } = call;
-  const secure = agentUrl.startsWith('https:') || tls.ca !== undefined || tls.cert !== undefined;
-  if (!secure) return grpc.credentials.createInsecure();
+  const { tls } = call;
+  if (!agentUrl.startsWith('https:')) return grpc.credentials.createInsecure();
+  const sameHost = grpcAddress !== undefined && hostOf(grpcAddress) === new URL(agentUrl).hostname;
+  const headers = sameHost ? call.headers : {};
   const ssl = grpc.credentials.createSsl(
     tls.ca ? Buffer.from(tls.ca.join('\n')) : null,
     tls.key ?? null,
@@ -151,10 +154,13 @@ export async function connect(
   // With legacyCompat the factories pick the SDK's v0.3 transports for an interface the
   // card says is v0.3, and the v1.0 ones otherwise (v1.0 wins when a card lists both).
   const legacyCompat = { enabled: true };
-  const call = outbound.for(url);
-  const fetchImpl = call.fetch;
+  // Each request gets the credentials of its own URL: a card that lists endpoints on another
+  // host does not receive the credentials meant for this one.
+  const fetchImpl = ((input: string | URL | Request, init?: RequestInit) =>
+    outbound.for(input instanceof Request ? input.url : String(input)).fetch(input, init)) as typeof fetch;
+  const grpcAddress = card.supportedInterfaces.find((i) => i.protocolBinding === 'GRPC')?.url;
   const grpcChannelCredentialsForUrl =
-    transport === 'grpc' ? await grpcChannelCredentials(url, call) : undefined;
+    transport === 'grpc' ? await grpcChannelCredentials(url, outbound.for(url), grpcAddress) : undefined;
   const factory = new ClientFactory(
     ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
       transports: [
@@ -169,4 +175,11 @@ export async function connect(
     }),
   );
   return { client: await factory.createFromAgentCard(card), card };
+}
+
+/** The host of a gRPC target (`host:port`, `[v6]:port`, `dns:host:port`), lower-cased. */
+function hostOf(address: string): string {
+  const bare = address.replace(/^dns:(\/\/[^/]*\/)?/, '');
+  const v6 = /^\[([^\]]+)\]/.exec(bare);
+  return (v6 ? `[${v6[1]}]` : (bare.split(':')[0] ?? '')).toLowerCase();
 }
