@@ -4,7 +4,8 @@ import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
 import { VERSION } from '../version.js';
 import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/connect.js';
-import { Outbound } from '../security/outbound.js';
+import { Outbound, OutboundConfigError } from '../security/outbound.js';
+import { TlsMaterialError } from '../security/tls-files.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
 import { isTerminal, stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
@@ -171,7 +172,12 @@ export async function runCli(
           const { AgentdServer } = await import('../server/agentd-server.js');
           server = await AgentdServer.create(config, logger, loaded.baseDir);
         } catch (error) {
-          if (error instanceof AgentLoadError) {
+          // Agents that cannot load and TLS files that are unusable are configuration errors.
+          if (
+            error instanceof AgentLoadError ||
+            error instanceof TlsMaterialError ||
+            error instanceof OutboundConfigError
+          ) {
             io.stderr.write(`Invalid configuration (${loaded.source}):\n  - ${error.message}\n`);
             exitCode = EXIT.USAGE;
             return;

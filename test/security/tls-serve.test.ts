@@ -3,10 +3,14 @@
  * and gRPC answer over TLS to clients that trust the CA, and the hardening limits hold on
  * the TLS listener.
  */
+import { writeFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskState, type Task } from '@a2a-js/sdk';
+import { EXIT, runCli } from '../../src/cli/main.js';
 import { connect, fetchCard } from '../../src/client/connect.js';
 import { Outbound } from '../../src/security/outbound.js';
 import { certDir, TestCa, writeCa, writePem, type Pem } from '../helpers/certs.js';
@@ -139,5 +143,47 @@ describe('TLS serving', () => {
       socket.resume();
     });
     expect(Date.now() - started).toBeLessThan(4000);
+  });
+});
+
+describe('TLS files that are unusable at startup', () => {
+  async function serve(tls: string): Promise<{ code: number; stderr: string; dir: string }> {
+    const dir = await certDir();
+    await writePem(dir, 'server', serverPem);
+    await writePem(dir, 'other', await ca.issue({ commonName: 'other', server: true }));
+    const file = join(dir, 'agentd.yaml');
+    await writeFile(
+      file,
+      `server: { host: 127.0.0.1, httpPort: 0, grpcPort: 0 }\nprometheus: { enabled: false }\nagents: [{ name: echo, kind: echo }]\ntls: ${tls}\n`,
+    );
+    let stderr = '';
+    const sink = (add: (s: string) => void): Writable =>
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          add(chunk.toString());
+          cb();
+        },
+      });
+    const code = await runCli(['serve', '--config', file], {
+      stdout: sink(() => {}),
+      stderr: sink((s) => (stderr += s)),
+      env: {},
+    });
+    return { code, stderr, dir };
+  }
+
+  it('a key that does not belong to the certificate exits 2 naming both files', async () => {
+    const r = await serve('{ certFile: server.crt, keyFile: other.key }');
+    expect(r.code).toBe(EXIT.USAGE);
+    expect(r.stderr).toContain('Invalid configuration');
+    expect(r.stderr).toContain(
+      `the key in ${join(r.dir, 'other.key')} does not belong to the certificate in ${join(r.dir, 'server.crt')}`,
+    );
+  });
+
+  it('a missing certificate file exits 2 naming it', async () => {
+    const r = await serve('{ certFile: absent.crt, keyFile: server.key }');
+    expect(r.code).toBe(EXIT.USAGE);
+    expect(r.stderr).toContain(`cannot read the TLS certificate ${join(r.dir, 'absent.crt')}`);
   });
 });
