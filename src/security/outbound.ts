@@ -101,7 +101,7 @@ export class Outbound {
     };
     const section = { caFile: config.caFile, certFile: config.certFile, keyFile: config.keyFile };
     const fallback =
-      anyTls && (section.caFile || section.certFile)
+      section.caFile || section.certFile || section.keyFile
         ? { ...build('', section, 'outbound'), apiKey: undefined, bearerToken: undefined, headers: {} }
         : undefined;
     const targets = targetsConfig.map((t, i) => {
