@@ -8,6 +8,7 @@ import type { EngineObserver } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
 import type { PushNotifierOptions, WebhookTransport } from './push-notifier.js';
+import type { Outbound } from '../security/outbound.js';
 import type { RunDeps, RunLimits, TaskRun } from './task-run.js';
 
 export interface TaskEngineOptions {
@@ -43,6 +44,8 @@ export interface TaskEngineOptions {
   readonly webhooks: WebhookTransport;
   /** Checks each peer's agent card before `callAgent` uses it (signature verification). */
   readonly verifyPeerCard?: ((cardJson: unknown, cardUrl: string) => Promise<void>) | undefined;
+  /** Credentials and TLS for agents' outbound A2A calls (none configured: defaults). */
+  readonly outbound?: Outbound | undefined;
 }
 
 export class EngineCore {

@@ -84,6 +84,7 @@ export class TaskEngine {
     const caller = new AgentCaller(
       tracing,
       (recipient, delivered, seconds) => options.observer?.messageSent(recipient, delivered, seconds),
+      options.outbound,
       options.verifyPeerCard,
     );
     const runs = new Map<string, TaskRun>();

@@ -12,6 +12,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Agent, buildConnector, request } from 'undici';
 import { err, isAgentdError, type AgentdError } from '../errors.js';
+import type { OutboundCall, OutboundTls } from './outbound.js';
 import type { WebhookTransport } from '../engine/push-notifier.js';
 import {
   AllowList,
@@ -36,6 +37,12 @@ export interface WebhookDispatcherOptions {
   readonly resolve?: Resolver;
   /** Extra TLS options for HTTPS webhooks (CA bundle, client certificate). */
   readonly tls?: ConnectionOptions;
+  /**
+   * Per-target credentials and TLS (the `outbound` settings): the headers it gives for a
+   * webhook URL are added to the delivery, its TLS (CA bundle, client certificate) used for
+   * the connection. The SSRF rules apply all the same.
+   */
+  readonly outbound?: { for(url: string): OutboundCall };
   /** Signs a delivery: the JWT for `aud` = webhook URL and the task id (push.signDeliveries). */
   readonly deliveryToken?: (url: string, taskId: string) => Promise<string>;
 }
@@ -67,18 +74,28 @@ const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, 
 export class WebhookDispatcher implements WebhookTransport {
   private readonly allow: AllowList;
   private readonly resolve: Resolver;
-  private readonly connectors = new Map<number, buildConnector.connector>();
-  private readonly agent: Agent;
+  /** Connectors by TLS settings (`undefined`: the defaults) and port. */
+  private readonly connectors = new Map<OutboundTls | undefined, Map<number, buildConnector.connector>>();
+  /** One pool per TLS settings, so a target's client certificate goes to that target only. */
+  private readonly agents = new Map<OutboundTls | undefined, Agent>();
 
   constructor(private readonly options: WebhookDispatcherOptions) {
     this.allow = new AllowList(options.allow);
     this.resolve = options.resolve ?? systemResolver;
-    this.agent = new Agent({
-      connect: (opts, callback) => this.connect(opts, callback),
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      maxRedirections: 0,
-    });
+  }
+
+  private agentFor(tls: OutboundTls | undefined): Agent {
+    let agent = this.agents.get(tls);
+    if (!agent) {
+      agent = new Agent({
+        connect: (opts, callback) => this.connect(opts, callback, tls),
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        maxRedirections: 0,
+      });
+      this.agents.set(tls, agent);
+    }
+    return agent;
   }
 
   /** Throws PUSH_TARGET_REFUSED when the URL names a refused address or host (no lookup made). */
@@ -95,8 +112,22 @@ export class WebhookDispatcher implements WebhookTransport {
     signal: AbortSignal,
   ): Promise<number> {
     this.check(url);
+    const target = this.options.outbound?.for(url);
+    const tls = target && (target.tls.ca || target.tls.cert) ? target.tls : undefined;
+    // The config's own credentials (set by the client) win over per-target ones.
+    let sent = headers;
+    if (target) {
+      sent = { ...target.headers };
+      for (const [name, value] of Object.entries(headers)) sent[name.toLowerCase()] = value;
+    }
     try {
-      const res = await request(url, { method: 'POST', headers, body, signal, dispatcher: this.agent });
+      const res = await request(url, {
+        method: 'POST',
+        headers: sent,
+        body,
+        signal,
+        dispatcher: this.agentFor(tls),
+      });
       await drain(res.body, this.options.maxResponseBytes);
       if (res.statusCode >= 300 && res.statusCode < 400) throw targetRefused('redirect', new URL(url).host);
       return res.statusCode;
@@ -113,10 +144,14 @@ export class WebhookDispatcher implements WebhookTransport {
   }
 
   async close(): Promise<void> {
-    await this.agent.destroy();
+    await Promise.all([...this.agents.values()].map((a) => a.destroy()));
   }
 
-  private connect(opts: buildConnector.Options, callback: buildConnector.Callback): void {
+  private connect(
+    opts: buildConnector.Options,
+    callback: buildConnector.Callback,
+    tls: OutboundTls | undefined,
+  ): void {
     const host = opts.hostname.replace(/^\[|\]$/g, '');
     const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
     const target = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
@@ -131,7 +166,7 @@ export class WebhookDispatcher implements WebhookTransport {
         return;
       }
     }
-    this.connectorFor(hostAllowed ? 0 : port)(opts, (error, socket) => {
+    this.connectorFor(hostAllowed ? 0 : port, tls)(opts, (error, socket) => {
       if (error || !socket) {
         callback(error ?? new Error('connection failed'), null);
         return;
@@ -155,15 +190,19 @@ export class WebhookDispatcher implements WebhookTransport {
   }
 
   /** A connector whose lookup keeps only the addresses allowed on `port` (0: host allowed, any address). */
-  private connectorFor(port: number): buildConnector.connector {
-    let connector = this.connectors.get(port);
+  private connectorFor(port: number, tls: OutboundTls | undefined): buildConnector.connector {
+    let byPort = this.connectors.get(tls);
+    if (!byPort) this.connectors.set(tls, (byPort = new Map()));
+    let connector = byPort.get(port);
     if (!connector) {
       connector = buildConnector({
         ...this.options.tls,
+        ...(tls?.ca ? { ca: [...tls.ca] } : {}),
+        ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
         timeout: this.options.timeoutMs,
         lookup: this.guardedLookup(port),
       });
-      this.connectors.set(port, connector);
+      byPort.set(port, connector);
     }
     return connector;
   }

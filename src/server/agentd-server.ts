@@ -28,6 +28,9 @@ import { CardVerifier } from '../security/card-verifier.js';
 import { SigningKey } from '../security/signing-key.js';
 import { AllowList } from '../security/ssrf-guard.js';
 import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
+import { Outbound } from '../security/outbound.js';
+import { resolveTlsFiles, TlsReloader } from '../security/tls-files.js';
+import type { ServerTls } from '../security/tls-server.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -80,6 +83,11 @@ export class AgentdServer {
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
     signingKey: SigningKey,
+    /** TLS of the listeners (when tls.certFile is set) and outbound credentials. */
+    private readonly security: { readonly tls: ServerTls | undefined; readonly outbound: Outbound } = {
+      tls: undefined,
+      outbound: Outbound.none,
+    },
   ) {
     this.agents = hosted.map((h) => h.agent);
     this.agentConfigs = hosted.map((h) => h.config);
@@ -121,10 +129,12 @@ export class AgentdServer {
         allow: config.push.allow,
         maxResponseBytes: config.push.maxResponseBytes,
         timeoutMs: config.push.timeoutMs,
+        outbound: this.security.outbound,
         deliveryToken: config.push.signDeliveries
           ? (url, taskId) => signingKey.deliveryToken(url, taskId)
           : undefined,
       }),
+      outbound: this.security.outbound,
     });
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
@@ -172,6 +182,7 @@ export class AgentdServer {
       }),
       draining: () => this.draining,
       jwks: () => signingKey.jwks(),
+      tls: this.security.tls,
     });
   }
 
@@ -200,10 +211,24 @@ export class AgentdServer {
             env,
           })
         : undefined;
+    let tls: ServerTls | undefined;
+    let outbound: Outbound | undefined;
     try {
       // Bad keys and allow-list entries stop the start before anything is opened.
       const signingKey = SigningKey.load(config.cardSigning);
       new AllowList(config.push.allow);
+      // TLS files that are bad at startup fail the start (later bad files keep the old ones).
+      const { certFile, keyFile, clientCaFile, clientAuth, reloadIntervalMs } = config.tls;
+      if (certFile !== undefined && keyFile !== undefined)
+        tls = {
+          reloader: await TlsReloader.load(
+            resolveTlsFiles({ certFile, keyFile, caFile: clientCaFile }, baseDir),
+            logger,
+            reloadIntervalMs,
+          ),
+          clientAuth,
+        };
+      outbound = await Outbound.create(config.outbound, baseDir, env);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -221,8 +246,11 @@ export class AgentdServer {
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
         signingKey,
+        { tls, outbound },
       );
     } catch (error) {
+      tls?.reloader.close();
+      await outbound?.close();
       await mcp?.close();
       throw error;
     }
@@ -277,10 +305,15 @@ export class AgentdServer {
     const address = this.http.app.server.address() as AddressInfo;
     const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const hostPart = reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost;
-    this.baseUrl = publicUrl ?? `http://${hostPart}:${address.port}`;
+    const scheme = this.security.tls ? 'https' : 'http';
+    this.baseUrl = publicUrl ?? `${scheme}://${hostPart}:${address.port}`;
     if (transport !== 'http') {
       // Loaded only when gRPC is served: grpc-js and the SDK's codec are ~15 MB of RSS.
       const { startGrpcServer } = await import('../protocol/grpc/grpc-server.js');
+      const tls = this.security.tls;
+      const credentials = tls
+        ? (await import('../security/tls-grpc.js')).grpcServerCredentials(tls)
+        : undefined;
       this.grpc = await bound('gRPC', host, grpcPort, 'server.grpcPort, GRPC_PORT or --grpc-port', () =>
         startGrpcServer(
           {
@@ -294,6 +327,7 @@ export class AgentdServer {
             observe: this.metrics
               ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
               : undefined,
+            credentials,
           },
           host,
           grpcPort,
@@ -346,6 +380,7 @@ export class AgentdServer {
       this.logger.warn('could not register the agents in the store (is it reachable?); retrying');
       this.keepRegistered(1000, 1);
     }
+    this.security.tls?.reloader.start();
     this.started = true;
     this.health.invalidate();
     return { url: this.baseUrl, grpcAddress: this.grpcAddr };
@@ -468,6 +503,8 @@ export class AgentdServer {
       this.grpc?.closeStreams();
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
+      this.security.tls?.reloader.close();
+      await this.security.outbound.close();
       await this.metricsServer?.close();
       await this.mcp?.close();
       await this.tracing.shutdown().catch(() => {});
