@@ -2,6 +2,8 @@ import { AgentCard, Message, Role, StreamResponse, Task, TaskState, taskStateFro
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
+import { AuthConfigError } from '../security/authenticator.js';
+import { credentialsFrom } from '../client/auth.js';
 import { VERSION } from '../version.js';
 import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/connect.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
@@ -96,7 +98,7 @@ export async function runCli(
     )
     .addHelpText(
       'after',
-      `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
+      `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nAuthentication is off unless configured (any caller may use every agent). Turn it on with\n  API_KEY=<key>              one API key (clients send X-API-Key), or auth.apiKeys / AGENTD_API_KEYS_FILE\n  JWT_SECRET=<secret>        HS256 bearer JWTs, or JWT_JWKS_URL (+ JWT_ISSUER, JWT_AUDIENCE) for an issuer's keys\n  TLS_CLIENT_CA_FILE=<pem>   client certificates (mTLS, with TLS_CERT_FILE and TLS_KEY_FILE)\n  AGENTD_AUTH_REQUIRED=true  refuse to start when none of these is configured\nSee docs/security.md.\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
     )
     .action(
       async (opts: {
@@ -142,7 +144,7 @@ export async function runCli(
           const { AgentdServer } = await import('../server/agentd-server.js');
           server = await AgentdServer.create(config, logger, loaded.baseDir);
         } catch (error) {
-          if (error instanceof AgentLoadError) {
+          if (error instanceof AgentLoadError || error instanceof AuthConfigError) {
             io.stderr.write(`Invalid configuration (${loaded.source}):\n  - ${error.message}\n`);
             exitCode = EXIT.USAGE;
             return;
@@ -215,6 +217,8 @@ export async function runCli(
     .option('--context <id>', 'context id to group the message with earlier ones')
     .option('--no-wait', 'return as soon as the task is created (returnImmediately)')
     .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text')
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .action(
       async (
         url: string,
@@ -226,9 +230,11 @@ export async function runCli(
           context?: string;
           wait: boolean;
           json?: boolean;
+          apiKey?: string;
+          token?: string;
         },
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, credentialsFrom(opts, io.env));
         const message = textMessage(Role.ROLE_USER, text, {
           contextId: opts.context ?? '',
           taskId: opts.task ?? '',
@@ -272,8 +278,10 @@ export async function runCli(
     .description('fetch, validate and pretty-print an agent card')
     .argument('<url>', 'agent card URL, or an agent / server base URL', parseAgentUrl)
     .option('--json', 'print the card JSON only')
-    .action(async (url: string, opts: { json?: boolean }) => {
-      const { url: cardUrl, card } = await fetchCard(url);
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
+    .action(async (url: string, opts: { json?: boolean; apiKey?: string; token?: string }) => {
+      const { url: cardUrl, card } = await fetchCard(url, credentialsFrom(opts, io.env));
       if (opts.json) {
         out(JSON.stringify(AgentCard.toJSON(card), null, 2));
         return;
@@ -307,6 +315,8 @@ export async function runCli(
     .option('--page-size <n>', 'tasks per page (1-100, default 50)', intArg('--page-size', 1))
     .option('--page-token <token>', 'page token from a previous listing')
     .addOption(transportOption())
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .option('--json', 'print raw JSON')
     .action(
       async (
@@ -318,9 +328,11 @@ export async function runCli(
           pageToken?: string;
           transport: TransportName;
           json?: boolean;
+          apiKey?: string;
+          token?: string;
         },
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, credentialsFrom(opts, io.env));
         const res = await client.listTasks({
           tenant: '',
           contextId: opts.context ?? '',
@@ -357,14 +369,22 @@ export async function runCli(
     .argument('<id>', 'task id')
     .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
     .addOption(transportOption())
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .option('--json', 'print raw JSON')
     .action(
       async (
         url: string,
         id: string,
-        opts: { historyLength?: number; transport: TransportName; json?: boolean },
+        opts: {
+          historyLength?: number;
+          transport: TransportName;
+          json?: boolean;
+          apiKey?: string;
+          token?: string;
+        },
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, credentialsFrom(opts, io.env));
         const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
         out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
       },
@@ -375,12 +395,20 @@ export async function runCli(
     .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
     .argument('<id>', 'task id')
     .addOption(transportOption())
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .option('--json', 'print raw JSON')
-    .action(async (url: string, id: string, opts: { transport: TransportName; json?: boolean }) => {
-      const { client } = await connect(url, opts.transport);
-      const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
-      out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
-    });
+    .action(
+      async (
+        url: string,
+        id: string,
+        opts: { transport: TransportName; json?: boolean; apiKey?: string; token?: string },
+      ) => {
+        const { client } = await connect(url, opts.transport, credentialsFrom(opts, io.env));
+        const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
+        out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+      },
+    );
 
   program
     .command('mcp-demo-server')
@@ -457,3 +485,13 @@ function parseState(value: string): TaskState {
 
 /** The server started by `serve`, for the signal handlers in `bin/agentd.js`. */
 export let activeServer: AgentdServer | undefined;
+
+/** `--api-key`: sent as X-API-Key (env AGENTD_API_KEY). */
+function apiKeyOption(): Option {
+  return new Option('--api-key <key>', 'API key to send as X-API-Key (env AGENTD_API_KEY)');
+}
+
+/** `--token`: sent as a bearer token (env AGENTD_TOKEN). */
+function tokenOption(): Option {
+  return new Option('--token <jwt>', 'bearer token to send as Authorization: Bearer (env AGENTD_TOKEN)');
+}

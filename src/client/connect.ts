@@ -1,6 +1,7 @@
 import { AgentCard } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { CARD_FETCH_HEADERS } from './card-fetch.js';
+import { authHeaders, authInterceptor, type ClientCredentials } from './auth.js';
 
 /** Transports the CLI can use, by their command-line names. */
 export const TRANSPORTS = { jsonrpc: 'JSONRPC', rest: 'HTTP+JSON', grpc: 'GRPC' } as const;
@@ -45,11 +46,14 @@ async function errorMessageOf(res: Response): Promise<string | undefined> {
  * into a v1.0 card whose interfaces say `protocolVersion` 0.3, so {@link connect} talks to
  * it over the v0.3 wire format.
  */
-export async function fetchCard(url: string): Promise<{ url: string; card: AgentCard; raw: unknown }> {
+export async function fetchCard(
+  url: string,
+  credentials?: ClientCredentials,
+): Promise<{ url: string; card: AgentCard; raw: unknown }> {
   const cardUrl = cardUrlOf(url);
   let res: Response;
   try {
-    res = await fetch(cardUrl, { headers: CARD_FETCH_HEADERS });
+    res = await fetch(cardUrl, { headers: { ...CARD_FETCH_HEADERS, ...authHeaders(credentials) } });
   } catch (error) {
     throw new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`);
   }
@@ -99,8 +103,9 @@ function spoken(version: string): boolean {
 export async function connect(
   url: string,
   transport: TransportName,
+  credentials?: ClientCredentials,
 ): Promise<{ client: Client; card: AgentCard }> {
-  const { card } = await fetchCard(url);
+  const { card } = await fetchCard(url, credentials);
   const binding = TRANSPORTS[transport];
   if (!card.supportedInterfaces.some((i) => i.protocolBinding === binding && spoken(i.protocolVersion))) {
     const offered = [...new Set(card.supportedInterfaces.map((i) => i.protocolBinding))].join(', ');
@@ -121,6 +126,9 @@ export async function connect(
         new GrpcTransportFactory({ legacyCompat }),
       ],
       preferredTransports: [binding],
+      ...(credentials?.apiKey || credentials?.token
+        ? { clientConfig: { interceptors: [authInterceptor(credentials)] } }
+        : {}),
     }),
   );
   return { client: await factory.createFromAgentCard(card), card };

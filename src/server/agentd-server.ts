@@ -23,6 +23,9 @@ import { createHttpServer, type HttpServer } from '../protocol/http/http-server.
 import { createStore } from '../store/create-store.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
+import { Authenticator } from '../security/authenticator.js';
+import { messageAuthorizer, scopeRules } from '../security/authz.js';
+import { readSecret } from '../config/secrets.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -70,6 +73,11 @@ export class AgentdServer {
     Metrics: typeof AgentdMetrics | undefined,
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
+    /** Authentication (its `enabled` false: the open mode) and the `/metrics` bearer token. */
+    private readonly security: {
+      readonly authenticator: Authenticator;
+      readonly metricsToken?: string | undefined;
+    },
   ) {
     this.agents = hosted.map((h) => h.agent);
     this.agentConfigs = hosted.map((h) => h.config);
@@ -96,6 +104,9 @@ export class AgentdServer {
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
+      ...(security.authenticator.enabled
+        ? { authorizeMessage: messageAuthorizer(scopeRules(config.agents)) }
+        : {}),
     });
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
@@ -142,6 +153,7 @@ export class AgentdServer {
         this.cardsAbandoned = reject;
       }),
       draining: () => this.draining,
+      auth: { authenticator: security.authenticator, scopes: scopeRules(config.agents) },
     });
   }
 
@@ -170,7 +182,11 @@ export class AgentdServer {
             env,
           })
         : undefined;
+    let authenticator: Authenticator | undefined;
     try {
+      authenticator = Authenticator.create({ auth: config.auth, tls: config.tls, baseDir, env, logger });
+      const bearer = config.prometheus.bearerToken;
+      const metricsToken = bearer === undefined ? undefined : readSecret(bearer, baseDir, env);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -187,8 +203,10 @@ export class AgentdServer {
         // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
+        { authenticator, metricsToken },
       );
     } catch (error) {
+      authenticator?.close();
       await mcp?.close();
       throw error;
     }
@@ -251,6 +269,7 @@ export class AgentdServer {
             observe: this.metrics
               ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
               : undefined,
+            auth: { authenticator: this.security.authenticator },
           },
           host,
           grpcPort,
@@ -263,16 +282,26 @@ export class AgentdServer {
       const { startMetricsServer } = await import('../observability/metrics-server.js');
       const metrics = this.metrics;
       const port = this.config.prometheus.port;
+      const metricsHost = this.config.prometheus.host ?? host;
       this.metricsServer = await bound(
         'metrics',
-        host,
+        metricsHost,
         port,
         'prometheus.port or METRICS_PORT (MONITORING_ENABLED=false turns metrics off)',
-        () => startMetricsServer(metrics, host, port),
+        () => startMetricsServer(metrics, metricsHost, port, { bearerToken: this.security.metricsToken }),
+      );
+    }
+    if (!this.security.authenticator.enabled && !isLoopback(host)) {
+      this.logger.warn(
+        { host },
+        `authentication is OFF and agentd listens on ${host}: anyone who can reach it may call every agent. ` +
+          'Turn it on with API_KEY, JWT_SECRET or JWT_JWKS_URL (or the auth section of the config; see docs/security.md), ' +
+          'or bind to 127.0.0.1 with --host',
       );
     }
     const endpoints = {
       baseUrl: this.baseUrl,
+      authSchemes: this.security.authenticator.schemes,
       http: transport !== 'grpc',
       grpcAddress: this.grpcAddr,
       compatV03: this.config.server.compatV03,
@@ -427,12 +456,18 @@ export class AgentdServer {
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
       await this.metricsServer?.close();
       await this.mcp?.close();
+      this.security.authenticator.close();
       await this.tracing.shutdown().catch(() => {});
       this.metrics?.close();
       await this.store.close();
     })();
     return this.shutdownPromise;
   }
+}
+
+/** Whether a bind address is reachable only from this machine. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** A listener could not bind: the message names the listener, the port and the setting that chose it. */
