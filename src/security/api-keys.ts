@@ -28,7 +28,8 @@ const fileEntry = z.strictObject({
   principal: z.string().min(1),
   scopes: z.array(z.string().min(1)).default([]),
 });
-const fileSchema = z.union([z.array(fileEntry), z.strictObject({ apiKeys: z.array(fileEntry) })]);
+const listSchema = z.array(fileEntry);
+const objectSchema = z.strictObject({ apiKeys: listSchema });
 
 /** SHA-256 of a key, as the digest entries hold. */
 export function keyDigest(key: string): Buffer {
@@ -37,15 +38,18 @@ export function keyDigest(key: string): Buffer {
 
 /** Parses a key file's text (YAML or JSON: a list, or `{apiKeys: [...]}`); throws naming the bad field. */
 export function parseKeyFile(text: string, file: string): ApiKeyEntry[] {
-  const parsed = fileSchema.safeParse(parseYaml(text) ?? []);
+  const doc: unknown = parseYaml(text) ?? [];
+  // Parsed by the shape it has, so an error names the entry and field rather than "invalid input".
+  const parsed = Array.isArray(doc)
+    ? listSchema.safeParse(doc)
+    : objectSchema.transform((o) => o.apiKeys).safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(
       `API key file ${file}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
     );
   }
-  const list = Array.isArray(parsed.data) ? parsed.data : parsed.data.apiKeys;
-  return list.map((e, i) => {
+  return parsed.data.map((e, i) => {
     if ((e.key === undefined) === (e.sha256 === undefined))
       throw new Error(`API key file ${file}: ${i}: give exactly one of key or sha256`);
     return {

@@ -164,6 +164,8 @@ export class AgentdServer {
     baseDir: string,
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<AgentdServer> {
+    // First, so a configuration that must not start (auth.required without a scheme) starts nothing.
+    const authenticator = Authenticator.create({ auth: config.auth, tls: config.tls, baseDir, env, logger });
     const tracing = await Tracing.create({
       enabled: config.tracing.enabled,
       endpoint: config.tracing.endpoint,
@@ -182,9 +184,7 @@ export class AgentdServer {
             env,
           })
         : undefined;
-    let authenticator: Authenticator | undefined;
     try {
-      authenticator = Authenticator.create({ auth: config.auth, tls: config.tls, baseDir, env, logger });
       const bearer = config.prometheus.bearerToken;
       const metricsToken = bearer === undefined ? undefined : readSecret(bearer, baseDir, env);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
@@ -206,7 +206,7 @@ export class AgentdServer {
         { authenticator, metricsToken },
       );
     } catch (error) {
-      authenticator?.close();
+      authenticator.close();
       await mcp?.close();
       throw error;
     }
