@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { readSecret, describeSecret } from '../config/secrets.js';
-import type { AuthConfig } from './auth-config.js';
+import { AuthConfigError, type AuthConfig } from './auth-config.js';
 
 /** One accepted key, by its digest. */
 export interface ApiKeyEntry {
@@ -38,7 +38,12 @@ export function keyDigest(key: string): Buffer {
 
 /** Parses a key file's text (YAML or JSON: a list, or `{apiKeys: [...]}`); throws naming the bad field. */
 export function parseKeyFile(text: string, file: string): ApiKeyEntry[] {
-  const doc: unknown = parseYaml(text) ?? [];
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? [];
+  } catch (error) {
+    throw new Error(`API key file ${file} is not valid YAML or JSON: ${(error as Error).message}`);
+  }
   // Parsed by the shape it has, so an error names the entry and field rather than "invalid input".
   const parsed = Array.isArray(doc)
     ? listSchema.safeParse(doc)
@@ -147,7 +152,7 @@ export class ApiKeyStore {
       this.fileStamp = stamp;
       this.logger.info({ file, keys: this.fileEntries.length }, 'API key file loaded');
     } catch (error) {
-      if (initial) throw error;
+      if (initial) throw new AuthConfigError((error as Error).message);
       this.logger.error({ file, err: error }, 'API key file not reloaded (keeping the previous keys)');
     }
   }

@@ -7,10 +7,10 @@
  * synchronously.
  */
 import type { Logger } from 'pino';
-import { readSecret } from '../config/secrets.js';
+import { describeSecret, readSecret } from '../config/secrets.js';
 import { err } from '../errors.js';
 import { ApiKeyStore, type ApiKeyEntry } from './api-keys.js';
-import type { AuthConfig, TlsConfig } from './auth-config.js';
+import { AuthConfigError, type AuthConfig, type TlsConfig } from './auth-config.js';
 import { JwtVerifier } from './jwt-verifier.js';
 import { principalFromPeer } from './mtls.js';
 import type { PeerIdentity, Principal } from './principal.js';
@@ -32,10 +32,7 @@ export interface AuthSchemes {
   readonly mtls: boolean;
 }
 
-/** The configuration cannot be served as asked (auth.required without any scheme). */
-export class AuthConfigError extends Error {
-  override readonly name = 'AuthConfigError';
-}
+export { AuthConfigError };
 
 const BEARER = /^Bearer[ \t]+([^ \t].*)$/i;
 
@@ -70,6 +67,10 @@ export class Authenticator {
     const { auth, tls, baseDir, env, logger } = options;
     const keys = ApiKeyStore.fromConfig(auth, baseDir, env, logger);
     const secret = auth.jwt.secret === undefined ? undefined : readSecret(auth.jwt.secret, baseDir, env);
+    if (auth.jwt.secret !== undefined && secret === undefined)
+      logger.warn(
+        `auth.jwt.secret: ${describeSecret(auth.jwt.secret)} is not set; HS256 tokens are not accepted`,
+      );
     const jwt = new JwtVerifier(auth.jwt, secret, auth.adminScope, logger);
     const authenticator = new Authenticator(auth, keys, jwt, tls.clientCaFile !== undefined);
     if (auth.required && !authenticator.enabled) {
