@@ -11,12 +11,15 @@ import type { Logger } from 'pino';
 /** A key set older than this is refetched (keys removed at the issuer stop working by then). */
 const MAX_AGE_MS = 10 * 60_000;
 const FETCH_TIMEOUT_MS = 5000;
+/** After a failed fetch, the next one waits this long (requests meanwhile fail at once). */
+const FAILED_RETRY_MS = 1000;
 
 export class JwksSource {
   private keys: JWTVerifyGetKey | undefined;
   private raw = '';
   private fetchedAt = -Infinity;
   private inflight: Promise<boolean> | undefined;
+  private lastError: Error | undefined;
 
   constructor(
     /** The JWKS URL (may need OIDC discovery first, hence a function). */
@@ -28,7 +31,21 @@ export class JwksSource {
 
   /** The current key set, fetched on first use and when stale. */
   async current(): Promise<JWTVerifyGetKey> {
-    if (!this.keys || Date.now() - this.fetchedAt > MAX_AGE_MS) await this.refetch();
+    if (!this.keys || Date.now() - this.fetchedAt > MAX_AGE_MS) {
+      // While the issuer is unreachable, requests fail fast instead of each causing a fetch.
+      if (this.lastError && Date.now() - this.fetchedAt < FAILED_RETRY_MS) {
+        if (!this.keys) throw this.lastError;
+      } else {
+        try {
+          await this.refetch();
+          this.lastError = undefined;
+        } catch (error) {
+          this.lastError = error as Error;
+          // A stale set keeps serving while the issuer is down; no set at all cannot.
+          if (!this.keys) throw error;
+        }
+      }
+    }
     if (!this.keys) throw new Error('no JWKS');
     return this.keys;
   }

@@ -13,6 +13,8 @@ import { TokenCache } from '../../src/security/token-cache.js';
 import { ServerCallContext } from '@a2a-js/sdk/server';
 import { configSchema } from '../../src/config/schema.js';
 import { sendRequest } from '../helpers/sdk-client.js';
+import { BUNDLED_DEMO_CONFIG, loadConfig } from '../../src/config/load-config.js';
+import { hsToken } from './issuer.js';
 
 const logger = pino({ level: 'silent' });
 const peer: PeerIdentity = {
@@ -174,5 +176,23 @@ describe('API keys', () => {
     expect(() =>
       parseKeyFile('- { key: a, sha256: ' + 'b'.repeat(64) + ', principal: p }\n', 'k.yaml'),
     ).toThrow(/exactly one/);
+  });
+});
+
+describe('the seed environment variables', () => {
+  it('API_KEY is a key with every scope (admin); JWT_SECRET turns HS256 on', async () => {
+    const env = { API_KEY: 'seed-key', JWT_SECRET: 'seed-secret' };
+    const { config, baseDir } = loadConfig({ configPath: BUNDLED_DEMO_CONFIG, env });
+    const a = Authenticator.create({ auth: config.auth, tls: config.tls, baseDir, env, logger });
+    expect(a.schemes).toEqual({ apiKey: true, jwt: true, mtls: false });
+    expect(a.authenticate({ apiKey: 'seed-key' })).toMatchObject({ id: 'api-key', admin: true });
+    const token = await hsToken('seed-secret', { sub: 'svc', scp: ['a', 'b'] });
+    const p = await a.authenticate({ authorization: `Bearer ${token}` });
+    expect(p).toMatchObject({ id: 'svc', scheme: 'jwt', admin: false });
+    expect([...p.scopes]).toEqual(['a', 'b']);
+    await expect(
+      Promise.resolve().then(() => a.authenticate({ authorization: `Bearer ${token.slice(0, -4)}AAAA` })),
+    ).rejects.toThrow(/signature/);
+    a.close();
   });
 });

@@ -21,12 +21,15 @@ export class TestIssuer {
   private next = 1;
   /** JWKS requests served. */
   jwksFetches = 0;
+  /** While true, the JWKS answers 503 (an identity provider that is down). */
+  down = false;
   url = '';
 
   private constructor() {
     this.server = createServer((req, res) => {
       if (req.url === '/jwks.json') {
         this.jwksFetches++;
+        if (this.down) return void res.writeHead(503).end();
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ keys: this.keys.map((k) => k.jwk) }));
       } else if (req.url === '/.well-known/openid-configuration') {

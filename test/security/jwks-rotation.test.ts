@@ -5,7 +5,7 @@
  * no restart is needed. Discovery finds the JWKS from the issuer's OIDC metadata.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { eventually, startServer, type TestServer } from '../helpers/server.js';
 import { messageJson, rpc } from '../helpers/wire.js';
 import { ISSUER_AUDIENCE, TestIssuer } from './issuer.js';
 
@@ -64,6 +64,34 @@ describe('JWKS key rotation', () => {
       expect(await send(t, `${header}.${forged.split('.').slice(1).join('.')}`)).toBe(401);
     }
     expect(issuer.jwksFetches).toBe(1);
+  });
+
+  it('an issuer that is down: 401 without a fetch per request, and served once it is back', async () => {
+    issuer = await TestIssuer.start();
+    issuer.down = true;
+    t = await startServer({ auth: { jwt: { jwksUrl: issuer.jwksUrl, audience: ISSUER_AUDIENCE } } });
+    const token = await issuer.token({});
+    const res = await rpc(
+      t.url,
+      'echo',
+      'SendMessage',
+      { message: messageJson('hi') },
+      { authorization: `Bearer ${token}` },
+    );
+    expect(res.status).toBe(401);
+    expect(res.json.error.message).toContain('keys are unavailable');
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) expect(await send(t, token)).toBe(401);
+    // At most one fetch per second while it is down, however many requests arrive.
+    expect(issuer.jwksFetches).toBeLessThanOrEqual(2 + Math.floor((Date.now() - started) / 1000));
+    expect(issuer.jwksFetches).toBeLessThan(21);
+    issuer.down = false;
+    const server = t;
+    await eventually(
+      async () => (await send(server, token)) === 200,
+      10_000,
+      'the issuer keys to be fetched again',
+    );
   });
 
   it('OIDC discovery finds the JWKS from the issuer', async () => {
