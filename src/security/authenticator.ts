@@ -158,3 +158,19 @@ export class Authenticator {
     return p;
   }
 }
+
+/** Whether a bind address is reachable only from this machine. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The one startup warning of an open server (no scheme) that listens beyond loopback. */
+export function warnIfOpen(authenticator: Authenticator, host: string, logger: Logger): void {
+  if (authenticator.enabled || isLoopback(host)) return;
+  logger.warn(
+    { host },
+    `authentication is OFF and agentd listens on ${host}: anyone who can reach it may call every agent. ` +
+      'Turn it on with API_KEY, JWT_SECRET or JWT_JWKS_URL (or the auth section of the config; see docs/security.md), ' +
+      'or bind to 127.0.0.1 with --host',
+  );
+}

@@ -23,7 +23,7 @@ import { createHttpServer, type HttpServer } from '../protocol/http/http-server.
 import { createStore } from '../store/create-store.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
-import { Authenticator } from '../security/authenticator.js';
+import { Authenticator, warnIfOpen } from '../security/authenticator.js';
 import { messageAuthorizer, scopeRules } from '../security/authz.js';
 import { readSecret } from '../config/secrets.js';
 
@@ -291,14 +291,7 @@ export class AgentdServer {
         () => startMetricsServer(metrics, metricsHost, port, { bearerToken: this.security.metricsToken }),
       );
     }
-    if (!this.security.authenticator.enabled && !isLoopback(host)) {
-      this.logger.warn(
-        { host },
-        `authentication is OFF and agentd listens on ${host}: anyone who can reach it may call every agent. ` +
-          'Turn it on with API_KEY, JWT_SECRET or JWT_JWKS_URL (or the auth section of the config; see docs/security.md), ' +
-          'or bind to 127.0.0.1 with --host',
-      );
-    }
+    warnIfOpen(this.security.authenticator, host, this.logger);
     const endpoints = {
       baseUrl: this.baseUrl,
       authSchemes: this.security.authenticator.schemes,
@@ -463,11 +456,6 @@ export class AgentdServer {
     })();
     return this.shutdownPromise;
   }
-}
-
-/** Whether a bind address is reachable only from this machine. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** A listener could not bind: the message names the listener, the port and the setting that chose it. */

@@ -29,8 +29,8 @@ import {
 } from '../../engine/call-context.js';
 import { AgentRequestHandler } from '../../engine/agent-request-handler.js';
 import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
-import type { Authenticator } from '../../security/authenticator.js';
-import { PRINCIPAL_STATE_KEY, type PeerIdentity, type Principal } from '../../security/principal.js';
+import { PRINCIPAL_STATE_KEY, type Principal } from '../../security/principal.js';
+import { authenticateCall, type GrpcAuth, type GrpcCall } from './grpc-auth.js';
 import { PrincipalUser, userOf } from '../../security/sdk-user.js';
 
 export interface GrpcServerOptions {
@@ -47,22 +47,7 @@ export interface GrpcServerOptions {
   /** Told of every A2A call when it ends: its method, `ok` or the catalogue code, and its duration. */
   readonly observe?: ((method: string, status: string, seconds: number) => void) | undefined;
   /** Authentication from metadata (`x-api-key`, `authorization: Bearer`) or the peer certificate. */
-  readonly auth?:
-    | {
-        readonly authenticator: Authenticator;
-        /** The verified client certificate of the call's connection (the TLS layer's), if any. */
-        readonly peerOf?: ((call: GrpcCall) => PeerIdentity | undefined) | undefined;
-      }
-    | undefined;
-}
-
-/** A call as authentication sees it (unary or server streaming). */
-export type GrpcCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
-
-/** The first value of a metadata key, as text. */
-function metadataValue(metadata: grpc.Metadata, key: string): string | undefined {
-  const v = metadata.get(key)[0];
-  return v === undefined ? undefined : String(v);
+  readonly auth?: GrpcAuth | undefined;
 }
 
 /** The correlation fields of a call, for its log lines. */
@@ -163,11 +148,7 @@ export async function startGrpcServer(
   const auth = options.auth?.authenticator.enabled ? options.auth : undefined;
   /** The caller (undefined in the open mode); throws UNAUTHENTICATED. */
   const authenticate = (call: GrpcCall): Principal | Promise<Principal> | undefined =>
-    auth?.authenticator.authenticate({
-      apiKey: metadataValue(call.metadata, 'x-api-key'),
-      authorization: metadataValue(call.metadata, 'authorization'),
-      peer: auth.peerOf?.(call),
-    });
+    auth && authenticateCall(auth, call);
 
   /** Resolves the agent and a call context; the tenant is rewritten to the agent-local one. */
   const resolve = async <T extends { tenant: string }>(
