@@ -1,4 +1,6 @@
 import type { AgentCard, AgentInterface, AgentSkill } from '@a2a-js/sdk';
+import type { AuthSchemes } from '../security/authenticator.js';
+import { cardSecurity } from '../security/card-security.js';
 import type { AgentExecutor } from '@a2a-js/sdk/server';
 import { duplicateInterfacesForLegacy } from '@a2a-js/sdk/compat/v0_3';
 import { isAbsolute, resolve } from 'node:path';
@@ -137,6 +139,8 @@ export function agentUrls(baseUrl: string, name: string): { jsonRpc: string; res
 /** Where this server serves A2A: the HTTP base URL and, when gRPC is on, its `host:port`. */
 export interface Endpoints {
   readonly baseUrl: string;
+  /** The authentication schemes the server accepts (declared on the cards); none when absent. */
+  readonly authSchemes?: AuthSchemes | undefined;
   /** JSON-RPC and HTTP+JSON are served. */
   readonly http: boolean;
   /** gRPC `host:port`, when gRPC is served. */
@@ -200,8 +204,9 @@ export function buildCard(
       extensions: contributor?.cardExtensions() ?? [],
       extendedAgentCard: hasExtendedCard,
     },
-    securitySchemes: {},
-    securityRequirements: [],
+    ...(endpoints.authSchemes
+      ? cardSecurity(endpoints.authSchemes, config.scopes)
+      : { securitySchemes: {}, securityRequirements: [] }),
     defaultInputModes: ['text/plain', 'application/json'],
     defaultOutputModes: ['text/plain', 'application/json'],
     skills: contributor

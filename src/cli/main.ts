@@ -2,6 +2,8 @@ import { AgentCard, Message, Role, StreamResponse, Task, TaskState, taskStateFro
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
+import { AuthConfigError } from '../security/authenticator.js';
+import { credentialsFrom } from '../client/auth.js';
 import { VERSION } from '../version.js';
 import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/connect.js';
 import { Outbound, OutboundConfigError } from '../security/outbound.js';
@@ -126,7 +128,7 @@ export async function runCli(
     )
     .addHelpText(
       'after',
-      `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
+      `\nEnvironment variables (override the config file; flags override both):\n${ENV_OVERRIDES.map((e) => `  ${e.env.padEnd(26)} ${e.path.join('.')}`).join('\n')}\n\nAuthentication is off unless configured (any caller may use every agent). Turn it on with\n  API_KEY=<key>              one API key (clients send X-API-Key), or auth.apiKeys / AGENTD_API_KEYS_FILE\n  JWT_SECRET=<secret>        HS256 bearer JWTs, or JWT_JWKS_URL (+ JWT_ISSUER, JWT_AUDIENCE) for an issuer's keys\n  TLS_CLIENT_CA_FILE=<pem>   client certificates (mTLS, with TLS_CERT_FILE and TLS_KEY_FILE)\n  AGENTD_AUTH_REQUIRED=true  refuse to start when none of these is configured\nSee docs/security.md.\n\nExit codes: 0 after a clean shutdown, 2 for an invalid config.`,
     )
     .action(
       async (opts: {
@@ -176,7 +178,8 @@ export async function runCli(
           if (
             error instanceof AgentLoadError ||
             error instanceof TlsMaterialError ||
-            error instanceof OutboundConfigError
+            error instanceof OutboundConfigError ||
+            error instanceof AuthConfigError
           ) {
             io.stderr.write(`Invalid configuration (${loaded.source}):\n  - ${error.message}\n`);
             exitCode = EXIT.USAGE;
@@ -253,6 +256,8 @@ export async function runCli(
     .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
     .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
     .option('--key <file>', 'PEM private key of --cert')
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .action(
       async (
         url: string,
@@ -264,9 +269,15 @@ export async function runCli(
           context?: string;
           wait: boolean;
           json?: boolean;
-        } & TlsArgs,
+        } & TlsArgs & { apiKey?: string; token?: string },
       ) => {
-        const { client } = await connect(url, opts.transport, await outboundOf(opts));
+        const { client } = await connect(
+          url,
+          opts.transport,
+          await outboundOf(opts),
+          undefined,
+          credentialsFrom(opts, io.env),
+        );
         const message = textMessage(Role.ROLE_USER, text, {
           contextId: opts.context ?? '',
           taskId: opts.task ?? '',
@@ -315,48 +326,59 @@ export async function runCli(
     .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
     .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
     .option('--key <file>', 'PEM private key of --cert')
-    .action(async (url: string, opts: { json?: boolean; verify?: boolean; jwks?: string } & TlsArgs) => {
-      if (opts.verify && !opts.jwks) {
-        fail(
-          '--verify needs --jwks <url|file>: the keys you trust (a key location inside the card is never trusted)',
-        );
-        exitCode = EXIT.USAGE;
-        return;
-      }
-      const { url: cardUrl, card, raw } = await fetchCard(url, await outboundOf(opts));
-      let verified: string | undefined;
-      if (opts.jwks) {
-        const { loadTrustedKeys, verifyCard } = await import('../security/card-signing.js');
-        const trusted = await loadTrustedKeys(opts.jwks);
-        try {
-          verified = `signature: verified (key ${await verifyCard(raw, trusted, cardUrl)}, trusted keys from ${opts.jwks})`;
-        } catch (error) {
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
+    .action(
+      async (
+        url: string,
+        opts: { json?: boolean; verify?: boolean; jwks?: string; apiKey?: string; token?: string } & TlsArgs,
+      ) => {
+        if (opts.verify && !opts.jwks) {
           fail(
-            `${(error as Error).message} (reason: ${(error as { data?: { reason?: string } }).data?.reason ?? 'unknown'})`,
+            '--verify needs --jwks <url|file>: the keys you trust (a key location inside the card is never trusted)',
           );
-          exitCode = EXIT.ERROR;
+          exitCode = EXIT.USAGE;
           return;
         }
-      }
-      if (opts.json) {
-        out(JSON.stringify(AgentCard.toJSON(card), null, 2));
-        return;
-      }
-      out(`${card.name} ${card.version}  (${cardUrl})`);
-      if (card.description) out(`  ${card.description}`);
-      if (verified) out(`  ${verified}`);
-      out(
-        `  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`,
-      );
-      out('  interfaces:');
-      for (const i of card.supportedInterfaces)
+        const {
+          url: cardUrl,
+          card,
+          raw,
+        } = await fetchCard(url, await outboundOf(opts), credentialsFrom(opts, io.env));
+        let verified: string | undefined;
+        if (opts.jwks) {
+          const { loadTrustedKeys, verifyCard } = await import('../security/card-signing.js');
+          const trusted = await loadTrustedKeys(opts.jwks);
+          try {
+            verified = `signature: verified (key ${await verifyCard(raw, trusted, cardUrl)}, trusted keys from ${opts.jwks})`;
+          } catch (error) {
+            fail(
+              `${(error as Error).message} (reason: ${(error as { data?: { reason?: string } }).data?.reason ?? 'unknown'})`,
+            );
+            exitCode = EXIT.ERROR;
+            return;
+          }
+        }
+        if (opts.json) {
+          out(JSON.stringify(AgentCard.toJSON(card), null, 2));
+          return;
+        }
+        out(`${card.name} ${card.version}  (${cardUrl})`);
+        if (card.description) out(`  ${card.description}`);
+        if (verified) out(`  ${verified}`);
         out(
-          `    ${i.protocolBinding.padEnd(10)} v${i.protocolVersion || '?'}  ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`,
+          `  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`,
         );
-      out('  skills:');
-      for (const s of card.skills)
-        out(`    ${s.id}: ${s.description || s.name}${s.tags.length ? ` [${s.tags.join(', ')}]` : ''}`);
-    });
+        out('  interfaces:');
+        for (const i of card.supportedInterfaces)
+          out(
+            `    ${i.protocolBinding.padEnd(10)} v${i.protocolVersion || '?'}  ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`,
+          );
+        out('  skills:');
+        for (const s of card.skills)
+          out(`    ${s.id}: ${s.description || s.name}${s.tags.length ? ` [${s.tags.join(', ')}]` : ''}`);
+      },
+    );
 
   const tasks = program.command('tasks').description('list, inspect and cancel tasks on an agent');
   const transportOption = (): Option =>
@@ -372,6 +394,8 @@ export async function runCli(
     .option('--page-size <n>', 'tasks per page (1-100, default 50)', intArg('--page-size', 1))
     .option('--page-token <token>', 'page token from a previous listing')
     .addOption(transportOption())
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .option('--json', 'print raw JSON')
     .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
     .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
@@ -386,9 +410,15 @@ export async function runCli(
           pageToken?: string;
           transport: TransportName;
           json?: boolean;
-        } & TlsArgs,
+        } & TlsArgs & { apiKey?: string; token?: string },
       ) => {
-        const { client } = await connect(url, opts.transport, await outboundOf(opts));
+        const { client } = await connect(
+          url,
+          opts.transport,
+          await outboundOf(opts),
+          undefined,
+          credentialsFrom(opts, io.env),
+        );
         const res = await client.listTasks({
           tenant: '',
           contextId: opts.context ?? '',
@@ -425,6 +455,8 @@ export async function runCli(
     .argument('<id>', 'task id')
     .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
     .addOption(transportOption())
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .option('--json', 'print raw JSON')
     .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
     .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
@@ -433,9 +465,18 @@ export async function runCli(
       async (
         url: string,
         id: string,
-        opts: { historyLength?: number; transport: TransportName; json?: boolean } & TlsArgs,
+        opts: { historyLength?: number; transport: TransportName; json?: boolean } & TlsArgs & {
+            apiKey?: string;
+            token?: string;
+          },
       ) => {
-        const { client } = await connect(url, opts.transport, await outboundOf(opts));
+        const { client } = await connect(
+          url,
+          opts.transport,
+          await outboundOf(opts),
+          undefined,
+          credentialsFrom(opts, io.env),
+        );
         const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
         out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
       },
@@ -446,15 +487,29 @@ export async function runCli(
     .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
     .argument('<id>', 'task id')
     .addOption(transportOption())
+    .addOption(apiKeyOption())
+    .addOption(tokenOption())
     .option('--json', 'print raw JSON')
     .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
     .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
     .option('--key <file>', 'PEM private key of --cert')
-    .action(async (url: string, id: string, opts: { transport: TransportName; json?: boolean } & TlsArgs) => {
-      const { client } = await connect(url, opts.transport, await outboundOf(opts));
-      const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
-      out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
-    });
+    .action(
+      async (
+        url: string,
+        id: string,
+        opts: { transport: TransportName; json?: boolean; apiKey?: string; token?: string } & TlsArgs,
+      ) => {
+        const { client } = await connect(
+          url,
+          opts.transport,
+          await outboundOf(opts),
+          undefined,
+          credentialsFrom(opts, io.env),
+        );
+        const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
+        out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+      },
+    );
 
   program
     .command('mcp-demo-server')
@@ -533,3 +588,13 @@ function parseState(value: string): TaskState {
 
 /** The server started by `serve`, for the signal handlers in `bin/agentd.js`. */
 export let activeServer: AgentdServer | undefined;
+
+/** `--api-key`: sent as X-API-Key (env AGENTD_API_KEY). */
+function apiKeyOption(): Option {
+  return new Option('--api-key <key>', 'API key to send as X-API-Key (env AGENTD_API_KEY)');
+}
+
+/** `--token`: sent as a bearer token (env AGENTD_TOKEN). */
+function tokenOption(): Option {
+  return new Option('--token <jwt>', 'bearer token to send as Authorization: Bearer (env AGENTD_TOKEN)');
+}

@@ -3,6 +3,7 @@ import type { Client } from '@a2a-js/sdk/client';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { Outbound, type OutboundCall } from '../security/outbound.js';
 import { CARD_FETCH_HEADERS } from './card-fetch.js';
+import { authHeaders, authInterceptor, type ClientCredentials } from './auth.js';
 
 /** Checks a fetched card (its JSON as received) before it is used; throws to refuse it. */
 export type CardCheck = (cardJson: unknown, cardUrl: string) => Promise<void>;
@@ -53,11 +54,14 @@ async function errorMessageOf(res: Response): Promise<string | undefined> {
 export async function fetchCard(
   url: string,
   outbound: Outbound = Outbound.none,
+  credentials?: ClientCredentials,
 ): Promise<{ url: string; card: AgentCard; raw: unknown }> {
   const cardUrl = cardUrlOf(url);
   let res: Response;
   try {
-    res = await outbound.for(cardUrl).fetch(cardUrl, { headers: CARD_FETCH_HEADERS });
+    res = await outbound
+      .for(cardUrl)
+      .fetch(cardUrl, { headers: { ...CARD_FETCH_HEADERS, ...authHeaders(credentials) } });
   } catch (error) {
     throw new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`);
   }
@@ -144,8 +148,9 @@ export async function connect(
   transport: TransportName,
   outbound: Outbound = Outbound.none,
   verifyCard?: CardCheck,
+  credentials?: ClientCredentials,
 ): Promise<{ client: Client; card: AgentCard }> {
-  const { card, raw, url: cardUrl } = await fetchCard(url, outbound);
+  const { card, raw, url: cardUrl } = await fetchCard(url, outbound, credentials);
   await verifyCard?.(raw, cardUrl);
   const binding = TRANSPORTS[transport];
   if (!card.supportedInterfaces.some((i) => i.protocolBinding === binding && spoken(i.protocolVersion))) {
@@ -177,6 +182,9 @@ export async function connect(
         }),
       ],
       preferredTransports: [binding],
+      ...(credentials?.apiKey || credentials?.token
+        ? { clientConfig: { interceptors: [authInterceptor(credentials)] } }
+        : {}),
     }),
   );
   return { client: await factory.createFromAgentCard(card), card };

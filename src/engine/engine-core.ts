@@ -2,6 +2,8 @@
  * What the engine's parts share: the options, the store, the hosted agents, and the runs
  * this replica holds. Created once by {@link TaskEngine}; each part gets it by reference.
  */
+import type { SendMessageRequest } from '@a2a-js/sdk';
+import type { ServerCallContext } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
 import type { StateStore } from '../store/ports.js';
 import type { EngineObserver } from '../observability/metrics.js';
@@ -46,6 +48,12 @@ export interface TaskEngineOptions {
   readonly verifyPeerCard?: ((cardJson: unknown, cardUrl: string) => Promise<void>) | undefined;
   /** Credentials and TLS for agents' outbound A2A calls (none configured: defaults). */
   readonly outbound?: Outbound | undefined;
+  /**
+   * Called before a message is admitted (SendMessage, SendStreamingMessage, on every
+   * transport); throws (PERMISSION_DENIED) when the caller may not send it.
+   */
+  readonly authorizeMessage?:
+    ((agent: HostedAgent, params: SendMessageRequest, ctx: ServerCallContext) => void) | undefined;
 }
 
 export class EngineCore {

@@ -184,6 +184,7 @@ export class TaskEngine {
     ctx: ServerCallContext,
     onStarted?: (taskId: string) => void,
   ): Promise<Message | Task> {
+    this.core.options.authorizeMessage?.(agent, params, ctx);
     const historyLength = params.configuration?.historyLength;
     const { run, waiting, repeat } = await this.admission.start(agent, params, ctx);
     if (repeat) return 'task' in repeat ? limitHistory(repeat.task, historyLength) : repeat.message;
@@ -210,6 +211,7 @@ export class TaskEngine {
     signal?: AbortSignal,
   ): AsyncGenerator<StreamRecord, void, undefined> {
     requireStreaming(agent);
+    this.core.options.authorizeMessage?.(agent, params, ctx);
     const controller = linkedController(signal);
     try {
       let follower: AsyncIterable<StreamRecord> | undefined;

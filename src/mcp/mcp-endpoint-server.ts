@@ -48,6 +48,8 @@ export interface McpServerDeps {
   readonly calls: McpCallRegistry;
   /** The origin of a web `Request` the endpoint built. */
   readonly originOf: (request: Request) => McpRequestOrigin | undefined;
+  /** Whether the caller may use an agent; the tools of the others are not offered. */
+  readonly mayUse?: ((request: FastifyRequest, agent: HostedAgent) => boolean) | undefined;
 }
 
 const INSTRUCTIONS =
@@ -64,7 +66,9 @@ export function createAgentdMcpHandler(deps: McpServerDeps): McpHttpHandler {
       const origin = requestInfo && deps.originOf(requestInfo);
       if (!origin) throw new Error('MCP request that did not come through the /mcp route');
       const server = new McpServer({ name: 'agentd', version: VERSION }, { instructions: INSTRUCTIONS });
-      for (const tool of catalogue.tools(deps.agents())) {
+      const mayUse = deps.mayUse;
+      const agents = mayUse ? deps.agents().filter((a) => mayUse(origin.request, a)) : deps.agents();
+      for (const tool of catalogue.tools(agents)) {
         server.registerTool(
           tool.name,
           {

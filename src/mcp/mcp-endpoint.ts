@@ -27,6 +27,8 @@ export interface McpEndpointDeps {
   /** The agents whose skills are offered as tools (asked on every request). */
   readonly agents: () => readonly HostedAgent[];
   readonly logger: Logger;
+  /** Whether the request's caller may use an agent (authentication on); tools of others are hidden. */
+  readonly mayUse?: ((request: FastifyRequest, agent: HostedAgent) => boolean) | undefined;
 }
 
 /** Headers of the client's connection, not of the request the MCP handler sees (it gets no body). */

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentdMetrics } from './metrics.js';
@@ -16,9 +17,17 @@ export async function startMetricsServer(
   metrics: AgentdMetrics,
   host: string,
   port: number,
+  options: { readonly bearerToken?: string | undefined } = {},
 ): Promise<MetricsServer> {
+  const expected = options.bearerToken === undefined ? undefined : digest(options.bearerToken);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (expected && !bearerMatches(req.headers.authorization, expected)) {
+      res
+        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="metrics"' })
+        .end('Unauthorized: send Authorization: Bearer <prometheus.bearerToken>\n');
+      return;
+    }
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: metrics are at GET /metrics\n');
       return;
@@ -54,4 +63,14 @@ export async function startMetricsServer(
         server.close(() => resolve());
       }),
   };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Whether `Authorization` carries the token (compared as digests, in constant time). */
+function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+  const m = /^Bearer[ \t]+(.+)$/i.exec(header ?? '');
+  return m?.[1] !== undefined && timingSafeEqual(digest(m[1].trim()), expected);
 }

@@ -31,6 +31,10 @@ import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
 import { Outbound } from '../security/outbound.js';
 import { resolveTlsFiles, TlsReloader } from '../security/tls-files.js';
 import type { ServerTls } from '../security/tls-server.js';
+import { Authenticator, warnIfOpen } from '../security/authenticator.js';
+import { messageAuthorizer, scopeRules } from '../security/authz.js';
+import { readSecret } from '../config/secrets.js';
+import { peerIdentityFromGrpcCall, peerIdentityFromRequest } from '../security/principal.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -83,10 +87,13 @@ export class AgentdServer {
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
     signingKey: SigningKey,
-    /** TLS of the listeners (when tls.certFile is set) and outbound credentials. */
-    private readonly security: { readonly tls: ServerTls | undefined; readonly outbound: Outbound } = {
-      tls: undefined,
-      outbound: Outbound.none,
+    /** TLS of the listeners, outbound credentials, authentication and the `/metrics` token. */
+    private readonly security: {
+      readonly tls: ServerTls | undefined;
+      readonly outbound: Outbound;
+      /** Its `enabled` false: the open mode. */
+      readonly authenticator: Authenticator;
+      readonly metricsToken?: string | undefined;
     },
   ) {
     this.agents = hosted.map((h) => h.agent);
@@ -135,6 +142,9 @@ export class AgentdServer {
           : undefined,
       }),
       outbound: this.security.outbound,
+      ...(security.authenticator.enabled
+        ? { authorizeMessage: messageAuthorizer(scopeRules(config.agents)) }
+        : {}),
     });
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
@@ -183,6 +193,11 @@ export class AgentdServer {
       draining: () => this.draining,
       jwks: () => signingKey.jwks(),
       tls: this.security.tls,
+      auth: {
+        authenticator: security.authenticator,
+        scopes: scopeRules(config.agents),
+        peerOf: peerIdentityFromRequest,
+      },
     });
   }
 
@@ -193,6 +208,8 @@ export class AgentdServer {
     baseDir: string,
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<AgentdServer> {
+    // First, so a configuration that must not start (auth.required without a scheme) starts nothing.
+    const authenticator = Authenticator.create({ auth: config.auth, tls: config.tls, baseDir, env, logger });
     const tracing = await Tracing.create({
       enabled: config.tracing.enabled,
       endpoint: config.tracing.endpoint,
@@ -229,6 +246,8 @@ export class AgentdServer {
           clientAuth,
         };
       outbound = await Outbound.create(config.outbound, baseDir, env);
+      const bearer = config.prometheus.bearerToken;
+      const metricsToken = bearer === undefined ? undefined : readSecret(bearer, baseDir, env);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -246,11 +265,12 @@ export class AgentdServer {
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
         signingKey,
-        { tls, outbound },
+        { tls, outbound, authenticator, metricsToken },
       );
     } catch (error) {
       tls?.reloader.close();
       await outbound?.close();
+      authenticator.close();
       await mcp?.close();
       throw error;
     }
@@ -328,6 +348,7 @@ export class AgentdServer {
               ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
               : undefined,
             credentials,
+            auth: { authenticator: this.security.authenticator, peerOf: peerIdentityFromGrpcCall },
           },
           host,
           grpcPort,
@@ -340,16 +361,19 @@ export class AgentdServer {
       const { startMetricsServer } = await import('../observability/metrics-server.js');
       const metrics = this.metrics;
       const port = this.config.prometheus.port;
+      const metricsHost = this.config.prometheus.host ?? host;
       this.metricsServer = await bound(
         'metrics',
-        host,
+        metricsHost,
         port,
         'prometheus.port or METRICS_PORT (MONITORING_ENABLED=false turns metrics off)',
-        () => startMetricsServer(metrics, host, port),
+        () => startMetricsServer(metrics, metricsHost, port, { bearerToken: this.security.metricsToken }),
       );
     }
+    warnIfOpen(this.security.authenticator, host, this.logger);
     const endpoints = {
       baseUrl: this.baseUrl,
+      authSchemes: this.security.authenticator.schemes,
       http: transport !== 'grpc',
       grpcAddress: this.grpcAddr,
       compatV03: this.config.server.compatV03,
@@ -507,6 +531,7 @@ export class AgentdServer {
       await this.security.outbound.close();
       await this.metricsServer?.close();
       await this.mcp?.close();
+      this.security.authenticator.close();
       await this.tracing.shutdown().catch(() => {});
       this.metrics?.close();
       await this.store.close();

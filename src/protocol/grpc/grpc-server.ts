@@ -29,6 +29,9 @@ import {
 } from '../../engine/call-context.js';
 import { AgentRequestHandler } from '../../engine/agent-request-handler.js';
 import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
+import { PRINCIPAL_STATE_KEY, type Principal } from '../../security/principal.js';
+import { authenticateCall, type GrpcAuth, type GrpcCall } from './grpc-auth.js';
+import { PrincipalUser, userOf } from '../../security/sdk-user.js';
 
 export interface GrpcServerOptions {
   readonly engine: TaskEngine;
@@ -45,6 +48,8 @@ export interface GrpcServerOptions {
   readonly observe?: ((method: string, status: string, seconds: number) => void) | undefined;
   /** TLS (see security/tls-server.ts); plaintext when absent. */
   readonly credentials?: grpc.ServerCredentials | undefined;
+  /** Authentication from metadata (`x-api-key`, `authorization: Bearer`) or the peer certificate. */
+  readonly auth?: GrpcAuth | undefined;
 }
 
 /** The correlation fields of a call, for its log lines. */
@@ -142,13 +147,19 @@ export async function startGrpcServer(
     'grpc.enable_channelz': 0,
   });
   const active = new Set<() => void>();
+  const auth = options.auth?.authenticator.enabled ? options.auth : undefined;
+  /** The caller (undefined in the open mode); throws UNAUTHENTICATED. */
+  const authenticate = (call: GrpcCall): Principal | Promise<Principal> | undefined =>
+    auth && authenticateCall(auth, call);
 
   /** Resolves the agent and a call context; the tenant is rewritten to the agent-local one. */
-  const resolve = <T extends { tenant: string }>(
+  const resolve = async <T extends { tenant: string }>(
     call: { request: T; metadata: grpc.Metadata },
     signal: AbortSignal | undefined,
     traced: ReturnType<Tracing['start']>,
-  ): { agent: HostedAgent; ctx: ServerCallContext; params: T } => {
+  ): Promise<{ agent: HostedAgent; ctx: ServerCallContext; params: T }> => {
+    const pending = authenticate(call as unknown as GrpcCall);
+    const principal = pending instanceof Promise ? await pending : pending;
     if (UNPARSABLE in call.request) {
       throw err('PARSE_ERROR', 'The request is not a valid protobuf message for this method', {
         problem: String((call.request[UNPARSABLE] as Error | undefined)?.message ?? 'undecodable'),
@@ -166,10 +177,12 @@ export async function startGrpcServer(
     const ctx = new ServerCallContext({
       requestedVersion: '1.0',
       tenant: route.tenant || undefined,
+      user: userOf(principal),
       state: new Map<string, unknown>([
         [REQUEST_ID_STATE_KEY, requestIdFrom(call.metadata.get('x-request-id')[0])],
         [TRACE_CONTEXT_STATE_KEY, traced?.context],
         ...(signal ? [[ABORT_SIGNAL_STATE_KEY, signal] as const] : []),
+        ...(principal ? [[PRINCIPAL_STATE_KEY, principal] as const] : []),
       ]),
     });
     return { agent, ctx, params: { ...call.request, tenant: route.tenant } };
@@ -202,28 +215,29 @@ export async function startGrpcServer(
         options.observe?.(method, status, (performance.now() - started) / 1000);
         Tracing.end(traced, status === 'ok' ? undefined : status);
       };
-      let resolved;
-      try {
-        resolved = resolve(call, undefined, traced);
-      } catch (error) {
-        done(toAgentdError(error).code);
-        callback(toGrpcError(error));
-        return;
-      }
-      run(resolved.agent, resolved.params, resolved.ctx, call).then(
-        (result) => {
-          done('ok');
-          callback(null, result);
-        },
-        (error: unknown) => {
-          const e = toAgentdError(error);
-          if (e.code === 'INTERNAL') {
-            logger.error({ err: error, method, ...callFields(resolved.ctx) }, 'gRPC call failed');
-          }
-          done(e.code);
-          callback(toGrpcError(e));
-        },
-      );
+      let resolved: Awaited<ReturnType<typeof resolve<Req>>> | undefined;
+      resolve(call, undefined, traced)
+        .then((r) => {
+          resolved = r;
+          return run(r.agent, r.params, r.ctx, call);
+        })
+        .then(
+          (result) => {
+            done('ok');
+            callback(null, result);
+          },
+          (error: unknown) => {
+            const e = toAgentdError(error);
+            if (e.code === 'INTERNAL') {
+              logger.error(
+                { err: error, method, ...(resolved ? callFields(resolved.ctx) : {}) },
+                'gRPC call failed',
+              );
+            }
+            done(e.code);
+            callback(toGrpcError(e));
+          },
+        );
     };
 
   const streaming =
@@ -259,7 +273,7 @@ export async function startGrpcServer(
       void (async () => {
         let records: AsyncGenerator<StreamRecord> | undefined;
         try {
-          const { agent, ctx, params } = resolve(call, controller.signal, traced);
+          const { agent, ctx, params } = await resolve(call, controller.signal, traced);
           records = open(agent, params, ctx, controller.signal);
           for (let next = await records.next(); !next.done; next = await records.next()) {
             if (controller.signal.aborted) break;
@@ -373,11 +387,21 @@ export async function startGrpcServer(
     // v0.3 has no tenant field: legacy clients reach the default agent, through the SDK's compat service.
     const { legacyGrpcService, LegacyA2AService } = await import('@a2a-js/sdk/compat/v0_3/server/grpc');
     const { UserBuilder } = await import('@a2a-js/sdk/server/grpc');
+    const { defaultServerCallContextBuilder } = await import('@a2a-js/sdk/server');
     server.addService(
       LegacyA2AService,
       legacyGrpcService({
         requestHandler: new LegacyGrpcRequestHandler(engine, options.defaultAgent()),
-        userBuilder: UserBuilder.noAuthentication,
+        userBuilder: auth
+          ? async (call) =>
+              new PrincipalUser(await (authenticate(call as GrpcCall) as Principal | Promise<Principal>))
+          : UserBuilder.noAuthentication,
+        // The engine reads the caller from the context's state, as for every other transport.
+        contextBuilder: (o) => {
+          const ctx = defaultServerCallContextBuilder(o);
+          if (o.user instanceof PrincipalUser) ctx.state.set(PRINCIPAL_STATE_KEY, o.user.principal);
+          return ctx;
+        },
       }),
     );
   }

@@ -12,6 +12,7 @@ import {
 } from '../../engine/call-context.js';
 import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
 import { PRINCIPAL_STATE_KEY } from '../../security/principal.js';
+import { userOf } from '../../security/sdk-user.js';
 import type { Tracing } from '../../observability/tracing.js';
 import { traceContextOf } from './http-metrics.js';
 import { err, invalidParams } from '../../errors.js';
@@ -45,6 +46,7 @@ export function callContext(
 ): ServerCallContext {
   return new ServerCallContext({
     requestedVersion: version ?? '1.0',
+    user: userOf(request.principal),
     state: new Map<string, unknown>([
       [REQUEST_ID_STATE_KEY, request.id],
       [TRACE_CONTEXT_STATE_KEY, traceContextOf(request)],

@@ -36,6 +36,8 @@ const TRANSPORT_LEVEL: ReadonlySet<string> = new Set([
   'QUEUE_FULL',
   'SHUTTING_DOWN',
   'STORE_UNAVAILABLE',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
 ]);
 
 /** HTTP status for a JSON-RPC error response. */

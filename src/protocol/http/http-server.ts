@@ -24,6 +24,9 @@ import { registerRestRoutes } from './rest-routes.js';
 import { clientErrorHandler, frameworkErrorHandler, sendHttpError, sendRestError } from './http-errors.js';
 import type { SseStream } from './sse-stream.js';
 import type { V03RestRoutes } from './v03-rest-routes.js';
+import { registerHttpAuth, type HttpAuthOptions } from './http-auth.js';
+import { mayUseAgent, type ScopeRules } from '../../security/authz.js';
+import { ANONYMOUS } from '../../security/principal.js';
 
 /** Limits against slow and greedy clients (defaults and reasons in the config schema). */
 export interface HttpLimits {
@@ -61,6 +64,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
   readonly jwks?: (() => { keys: readonly object[] }) | undefined;
   /** Serve HTTPS (and mTLS with a client CA) from this material, reloaded as it changes. */
   readonly tls?: ServerTls | undefined;
+  /** Authentication (absent or off: the open mode) and the agents' scope rules. */
+  readonly auth?: (Omit<HttpAuthOptions, 'logger'> & { readonly scopes: ScopeRules }) | undefined;
 }
 
 /** Paths that answer while draining: the probes (readiness reports the drain). */
@@ -150,6 +155,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     done();
   });
+  const auth = options.auth?.authenticator.enabled ? options.auth : undefined;
+  if (auth) registerHttpAuth(app, { ...auth, logger });
+  /** Whether the request's caller may send messages to the agent (its scopes). */
+  const mayUse = (request: FastifyRequest, agent: string): boolean =>
+    !auth || mayUseAgent(auth.scopes, request.principal ?? ANONYMOUS, agent);
   // A response finished while draining closes its keep-alive connection (the request was in flight).
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (options.draining()) reply.header('connection', 'close');
@@ -268,7 +278,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return sendRestError(logger, reply, error);
     }
     const defaultName = options.defaultAgent().name;
-    const agents = await options.discover(capability);
+    // Local agents the caller may not use are left out (remote servers guard their own).
+    const agents = (await options.discover(capability)).filter(
+      (a) => a.serverId !== options.serverId || mayUse(request, a.name),
+    );
     return reply.send({
       ...(capability ? { capability } : {}),
       agents: agents.map((a) => {
@@ -298,7 +311,20 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   });
 
   const mcpServers = options.mcpServers;
-  if (mcpServers) app.get('/api/v1/mcp/servers', (_req, reply) => reply.send({ servers: mcpServers() }));
+  if (mcpServers)
+    app.get('/api/v1/mcp/servers', (request, reply) =>
+      // The MCP servers behind the agents are infrastructure: with authentication on, admins only.
+      auth && !(request.principal ?? ANONYMOUS).admin
+        ? sendRestError(
+            logger,
+            reply,
+            err(
+              'PERMISSION_DENIED',
+              `Listing MCP servers requires the scope ${auth.authenticator.adminScope}`,
+            ),
+          )
+        : reply.send({ servers: mcpServers() }),
+    );
 
   let v03Rest: V03RestRoutes | undefined;
   if (options.a2a) {
@@ -310,6 +336,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       engine: options.engine,
       agents: () => options.engine.listAgents(),
       logger: options.logger,
+      ...(auth
+        ? { mayUse: (request: FastifyRequest, agent: HostedAgent) => mayUse(request, agent.name) }
+        : {}),
     });
   }
 
