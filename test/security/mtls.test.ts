@@ -117,14 +117,33 @@ describe('mTLS required', () => {
 describe('mTLS optional', () => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startServer({ tls: { ...serverFiles, clientCaFile: caFile, clientAuth: 'optional' } });
+    ts = await startServer({
+      tls: { ...serverFiles, clientCaFile: caFile, clientAuth: 'optional' },
+      auth: { apiKeys: [{ key: 'optional-mode-key', principal: 'key-user', scopes: ['*'] }] },
+    });
     closers.push(() => ts.close());
   });
 
-  it('serves clients with and without a certificate', async () => {
-    for (const outbound of [await outboundWith(), await outboundWith(good), await outboundWith(foreign)]) {
-      expect((await sendOver(ts, 'jsonrpc', outbound)).status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
-      expect((await sendOver(ts, 'grpc', outbound)).status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+  it('a verified certificate authenticates on its own; without one, another scheme must', async () => {
+    const certified = await outboundWith(good);
+    expect((await sendOver(ts, 'jsonrpc', certified)).status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect((await sendOver(ts, 'grpc', certified)).status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    for (const outbound of [await outboundWith(), await outboundWith(foreign)]) {
+      for (const transport of ['jsonrpc', 'grpc'] as const) {
+        // The connection is accepted (optional mode) but proves nobody: 401 / UNAUTHENTICATED.
+        await expect(sendOver(ts, transport, outbound)).rejects.toThrow(
+          /authentication required|unauthenticated/i,
+        );
+        const { client } = await connect(ts.agentUrl('echo'), transport, outbound, undefined, {
+          apiKey: 'optional-mode-key',
+        });
+        try {
+          const task = (await client.sendMessage(send('hello'))) as Task;
+          expect(task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+        } finally {
+          closeSdkClient(client);
+        }
+      }
     }
   });
 });
