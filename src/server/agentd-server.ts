@@ -21,6 +21,8 @@ import { Tracing } from '../observability/tracing.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { createStore } from '../store/create-store.js';
+import { MemoryRateLimiter } from '../store/memory/memory-rate-limiter.js';
+import { RateLimitGuard } from '../security/rate-limit.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
 
@@ -58,6 +60,8 @@ export class AgentdServer {
   private metricsServer: MetricsServer | undefined;
   private shutdownPromise: Promise<void> | undefined;
   /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
+  /** Rate limits shared by HTTP and gRPC (undefined when none is configured). */
+  private readonly rateLimit: RateLimitGuard | undefined;
   private cardsPublished: () => void = () => {};
   private cardsAbandoned: (error: Error) => void = () => {};
 
@@ -113,6 +117,15 @@ export class AgentdServer {
       mcp.registerHealthChecks(this.health);
       mcp.onToolsChanged((server) => this.toolsChanged(server));
     }
+    const { maxBuckets } = config.rateLimits;
+    this.rateLimit = RateLimitGuard.configured(config.rateLimits)
+      ? new RateLimitGuard(
+          config.rateLimits,
+          store.rateLimiter?.({ maxBuckets }) ?? new MemoryRateLimiter(maxBuckets),
+          logger,
+          this.metrics,
+        )
+      : undefined;
     this.defaultAgent = (agents.find((_, i) => this.agentConfigs[i]?.default) ?? agents[0]) as HostedAgent;
     const defaultAgent = this.defaultAgent;
     this.http = createHttpServer({
@@ -142,6 +155,7 @@ export class AgentdServer {
         this.cardsAbandoned = reject;
       }),
       draining: () => this.draining,
+      rateLimit: this.rateLimit,
     });
   }
 
@@ -251,6 +265,7 @@ export class AgentdServer {
             observe: this.metrics
               ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
               : undefined,
+            rateLimit: this.rateLimit,
           },
           host,
           grpcPort,

@@ -29,6 +29,9 @@ import {
 } from '../../engine/call-context.js';
 import { AgentRequestHandler } from '../../engine/agent-request-handler.js';
 import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
+import { principalOf } from '../../security/principal.js';
+import { retryAfterOf, type RateLimitGuard } from '../../security/rate-limit.js';
+import { admitCall, limitedImplementation, withRetryInfo } from './grpc-rate-limit.js';
 
 export interface GrpcServerOptions {
   readonly engine: TaskEngine;
@@ -43,6 +46,8 @@ export interface GrpcServerOptions {
   readonly tracing: Tracing;
   /** Told of every A2A call when it ends: its method, `ok` or the catalogue code, and its duration. */
   readonly observe?: ((method: string, status: string, seconds: number) => void) | undefined;
+  /** Rate limits per client IP and principal (none configured: undefined). */
+  readonly rateLimit?: RateLimitGuard | undefined;
 }
 
 /** The correlation fields of a call, for its log lines. */
@@ -113,7 +118,12 @@ export function toGrpcError(error: unknown): Partial<grpc.StatusObject> {
   const code = GrpcStatus[e.grpcStatus];
   const metadata = new grpc.Metadata();
   const message = wireMessage(e);
-  metadata.set(GRPC_STATUS_DETAILS_BIN, encodeGrpcStatusDetails(code, message, e.reason, wireMetadata(e)));
+  const details = encodeGrpcStatusDetails(code, message, e.reason, wireMetadata(e));
+  const retryAfter = retryAfterOf(e);
+  metadata.set(
+    GRPC_STATUS_DETAILS_BIN,
+    retryAfter === undefined ? details : withRetryInfo(details, retryAfter),
+  );
   return { code, details: message, metadata };
 }
 
@@ -140,6 +150,14 @@ export async function startGrpcServer(
     'grpc.enable_channelz': 0,
   });
   const active = new Set<() => void>();
+  const rateLimit = options.rateLimit;
+  /** The rate-limit check of a resolved call: after its agent and principal are known. */
+  const admit = (
+    call: { getPeer(): string; metadata: grpc.Metadata },
+    agent: HostedAgent,
+    ctx: ServerCallContext,
+  ): Promise<void> | undefined =>
+    rateLimit ? admitCall(rateLimit, call, agent.name, principalOf(ctx)) : undefined;
 
   /** Resolves the agent and a call context; the tenant is rewritten to the agent-local one. */
   const resolve = <T extends { tenant: string }>(
@@ -208,7 +226,9 @@ export async function startGrpcServer(
         callback(toGrpcError(error));
         return;
       }
-      run(resolved.agent, resolved.params, resolved.ctx, call).then(
+      const { agent, params, ctx } = resolved;
+      const admitted = admit(call, agent, ctx);
+      (admitted ? admitted.then(() => run(agent, params, ctx, call)) : run(agent, params, ctx, call)).then(
         (result) => {
           done('ok');
           callback(null, result);
@@ -258,6 +278,7 @@ export async function startGrpcServer(
         let records: AsyncGenerator<StreamRecord> | undefined;
         try {
           const { agent, ctx, params } = resolve(call, controller.signal, traced);
+          await admit(call, agent, ctx);
           records = open(agent, params, ctx, controller.signal);
           for (let next = await records.next(); !next.done; next = await records.next()) {
             if (controller.signal.aborted) break;
@@ -371,12 +392,15 @@ export async function startGrpcServer(
     // v0.3 has no tenant field: legacy clients reach the default agent, through the SDK's compat service.
     const { legacyGrpcService, LegacyA2AService } = await import('@a2a-js/sdk/compat/v0_3/server/grpc');
     const { UserBuilder } = await import('@a2a-js/sdk/server/grpc');
+    const legacy = legacyGrpcService({
+      requestHandler: new LegacyGrpcRequestHandler(engine, options.defaultAgent()),
+      userBuilder: UserBuilder.noAuthentication,
+    });
     server.addService(
       LegacyA2AService,
-      legacyGrpcService({
-        requestHandler: new LegacyGrpcRequestHandler(engine, options.defaultAgent()),
-        userBuilder: UserBuilder.noAuthentication,
-      }),
+      rateLimit
+        ? limitedImplementation(LegacyA2AService, legacy, rateLimit, options.defaultAgent().name, toGrpcError)
+        : legacy,
     );
   }
 

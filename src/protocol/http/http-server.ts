@@ -22,6 +22,8 @@ import { registerRestRoutes } from './rest-routes.js';
 import { clientErrorHandler, frameworkErrorHandler, sendHttpError, sendRestError } from './http-errors.js';
 import type { SseStream } from './sse-stream.js';
 import type { V03RestRoutes } from './v03-rest-routes.js';
+import { registerRateLimit } from './http-rate-limit.js';
+import type { RateLimitGuard } from '../../security/rate-limit.js';
 
 /** Limits against slow and greedy clients (defaults and reasons in the config schema). */
 export interface HttpLimits {
@@ -55,6 +57,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
   readonly cardsPublished: Promise<void>;
   /** Whether the server is draining for shutdown (requests get 503 SHUTTING_DOWN, probes answer). */
   readonly draining: () => boolean;
+  /** Rate limits per client IP and principal (none configured: undefined). */
+  readonly rateLimit?: RateLimitGuard | undefined;
 }
 
 /** Paths that answer while draining: the probes (readiness reports the drain). */
@@ -131,6 +135,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (options.draining()) reply.header('connection', 'close');
     done(null, payload);
   });
+  // Rate limits run in preParsing, after every onRequest hook (authentication sets
+  // request.principal there) and before the body is read; see http-rate-limit.ts.
+  if (options.rateLimit) registerRateLimit(app, options.rateLimit, logger, PROBES);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', 'application/a2a+json'],

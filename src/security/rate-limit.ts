@@ -1,0 +1,154 @@
+/**
+ * Rate limits per client IP and per principal, server-wide and per agent (config
+ * `rateLimits`). Every transport asks {@link RateLimitGuard.check} once per request, after
+ * authentication (the principal must be known) and before any work. Each configured bucket
+ * that applies takes one token, tightest scope first (the agent's, then the server-wide
+ * ones); the first bucket without a token refuses the request with RATE_LIMITED and the
+ * time until that bucket has a token again.
+ *
+ * When the limiter's backend cannot answer (Redis down), the request is admitted: a limit
+ * that fails closed would turn a Redis outage into a full outage of every replica, while
+ * the connection caps, body and header limits still bound each client. Every such admission
+ * is counted (`agentd_rate_limit_store_errors_total`) and logged as a warning, at most once
+ * per {@link WARN_EVERY_MS}.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { rateLimitSchema } from '../config/security-schema.js';
+import { AgentdError } from '../errors.js';
+import type { RateLimiter } from '../store/ports.js';
+import type { Principal } from './principal.js';
+import { retryAfterSeconds, type BucketLimit } from './token-bucket.js';
+
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+
+/** Which kind of bucket refused a request (the `limit` metric label and ErrorInfo metadata). */
+export type LimitKind = 'ip' | 'principal';
+
+/** Where refusals and backend failures are counted (AgentdMetrics implements it). */
+export interface RateLimitObserver {
+  /** A request was refused; `agent` is the agent whose own limit refused it, else ''. */
+  rateLimited(limit: LimitKind, agent: string): void;
+  /** The limiter's backend failed and a request was admitted unchecked. */
+  rateLimitStoreError(): void;
+}
+
+/** Who sent a request and to which agent. */
+export interface RateLimitSubject {
+  /** The client address key (see client-ip.ts). */
+  readonly ip: string;
+  /** The authenticated caller; undefined or anonymous ones count per IP only. */
+  readonly principal: Principal | undefined;
+  /** The agent addressed, when the request names one. */
+  readonly agent: string | undefined;
+}
+
+/** ErrorInfo metadata key of a RATE_LIMITED error holding `Retry-After` in seconds. */
+export const RETRY_AFTER_KEY = 'retryAfterSeconds';
+
+/** Seconds a refused client should wait before retrying, for errors that carry it. */
+export function retryAfterOf(error: AgentdError): number | undefined {
+  const raw = error.data?.[RETRY_AFTER_KEY];
+  const seconds = raw === undefined ? Number.NaN : Number(raw);
+  return Number.isInteger(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+/** At most one "limiter unavailable" warning this often. */
+const WARN_EVERY_MS = 10_000;
+
+interface Bucket {
+  readonly key: string;
+  readonly kind: LimitKind;
+  readonly agent: string;
+  readonly limit: BucketLimit;
+}
+
+export class RateLimitGuard {
+  private lastWarnAt = Number.NEGATIVE_INFINITY;
+  private failuresSinceWarn = 0;
+
+  constructor(
+    private readonly config: RateLimitConfig,
+    private readonly limiter: RateLimiter,
+    private readonly logger: Logger,
+    private readonly observer: RateLimitObserver | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether any limit is configured (no limit: transports skip the check). */
+  static configured(config: RateLimitConfig): boolean {
+    return (
+      config.perIp !== undefined ||
+      config.perPrincipal !== undefined ||
+      Object.values(config.agents).some((a) => a.perIp !== undefined || a.perPrincipal !== undefined)
+    );
+  }
+
+  /** Whether X-Forwarded-For names the client. */
+  get trustProxy(): boolean {
+    return this.config.trustProxy;
+  }
+
+  /** Resolves when the request may go on; rejects with RATE_LIMITED when a bucket is empty. */
+  async check(subject: RateLimitSubject): Promise<void> {
+    for (const bucket of this.bucketsFor(subject)) {
+      let decision;
+      try {
+        decision = await this.limiter.take(bucket.key, bucket.limit);
+      } catch (error) {
+        this.failedOpen(error);
+        continue;
+      }
+      if (decision.allowed) continue;
+      this.observer?.rateLimited(bucket.kind, bucket.agent);
+      const seconds = retryAfterSeconds(decision.retryAfterMs);
+      const who = bucket.kind === 'ip' ? 'this client address' : 'this principal';
+      throw new AgentdError(
+        'RATE_LIMITED',
+        `Too many requests from ${who}${bucket.agent ? ` to agent ${bucket.agent}` : ''}; retry after ${seconds} s`,
+        {
+          limit: bucket.kind,
+          ...(bucket.agent ? { agent: bucket.agent } : {}),
+          [RETRY_AFTER_KEY]: String(seconds),
+        },
+      );
+    }
+  }
+
+  private bucketsFor(subject: RateLimitSubject): Bucket[] {
+    const principal = subject.principal && subject.principal.id !== '' ? subject.principal.id : undefined;
+    const buckets: Bucket[] = [];
+    const add = (scope: string, limits: Pick<RateLimitConfig, 'perIp' | 'perPrincipal'>): void => {
+      const agent = scope;
+      if (limits.perIp)
+        buckets.push({ key: `ip|${scope}|${subject.ip}`, kind: 'ip', agent, limit: limits.perIp });
+      if (limits.perPrincipal && principal !== undefined)
+        buckets.push({
+          key: `p|${scope}|${principal}`,
+          kind: 'principal',
+          agent,
+          limit: limits.perPrincipal,
+        });
+    };
+    const agent = subject.agent;
+    if (agent !== undefined && Object.hasOwn(this.config.agents, agent)) {
+      const limits = this.config.agents[agent];
+      if (limits) add(agent, limits);
+    }
+    add('', this.config);
+    return buckets;
+  }
+
+  private failedOpen(error: unknown): void {
+    this.observer?.rateLimitStoreError();
+    this.failuresSinceWarn++;
+    const now = this.now();
+    if (now - this.lastWarnAt < WARN_EVERY_MS) return;
+    this.logger.warn(
+      { err: error, admitted_unchecked: this.failuresSinceWarn },
+      'rate limiter unavailable: admitting requests without a rate limit until it answers',
+    );
+    this.lastWarnAt = now;
+    this.failuresSinceWarn = 0;
+  }
+}
