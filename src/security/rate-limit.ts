@@ -2,9 +2,11 @@
  * Rate limits per client IP and per principal, server-wide and per agent (config
  * `rateLimits`). Every transport asks {@link RateLimitGuard.check} once per request, after
  * authentication (the principal must be known) and before any work. Each configured bucket
- * that applies takes one token, tightest scope first (the agent's, then the server-wide
- * ones); the first bucket without a token refuses the request with RATE_LIMITED and the
- * time until that bucket has a token again.
+ * that applies takes one token, in order: the agent's own (principal, then IP), then the
+ * server-wide ones (principal, then IP); the first bucket without a token refuses the request
+ * with RATE_LIMITED and the time until that bucket has a token again. Buckets before it keep
+ * the token they gave (each bucket is its own key, so on Redis Cluster no script can take
+ * from all of them at once).
  *
  * When the limiter's backend cannot answer (Redis down), the request is admitted: a limit
  * that fails closed would turn a Redis outage into a full outage of every replica, while
@@ -120,15 +122,18 @@ export class RateLimitGuard {
     const buckets: Bucket[] = [];
     const add = (scope: string, limits: Pick<RateLimitConfig, 'perIp' | 'perPrincipal'>): void => {
       const agent = scope;
-      if (limits.perIp)
-        buckets.push({ key: `ip|${scope}|${subject.ip}`, kind: 'ip', agent, limit: limits.perIp });
-      if (limits.perPrincipal && principal !== undefined)
+      // The principal's bucket first: a request it refuses then costs the address nothing, so
+      // one busy principal behind a shared NAT does not use up its neighbours' allowance.
+      if (limits.perPrincipal && principal !== undefined) {
         buckets.push({
           key: `p|${scope}|${principal}`,
           kind: 'principal',
           agent,
           limit: limits.perPrincipal,
         });
+      }
+      if (limits.perIp)
+        buckets.push({ key: `ip|${scope}|${subject.ip}`, kind: 'ip', agent, limit: limits.perIp });
     };
     const agent = subject.agent;
     if (agent !== undefined && Object.hasOwn(this.config.agents, agent)) {
