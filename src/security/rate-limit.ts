@@ -1,12 +1,12 @@
 /**
  * Rate limits per client IP and per principal, server-wide and per agent (config
- * `rateLimits`). Every transport asks {@link RateLimitGuard.check} once per request, after
- * authentication (the principal must be known) and before any work. Each configured bucket
- * that applies takes one token, in order: the agent's own (principal, then IP), then the
- * server-wide ones (principal, then IP); the first bucket without a token refuses the request
- * with RATE_LIMITED and the time until that bucket has a token again. Buckets before it keep
- * the token they gave (each bucket is its own key, so on Redis Cluster no script can take
- * from all of them at once).
+ * `rateLimits`). Every transport checks each request before any work: the client address's
+ * buckets first (the agent's own, then the server-wide one), before authentication, so that
+ * requests authentication refuses (guessed keys, forged tokens) are limited too; then the
+ * principal's buckets (agent's, then server-wide) once authentication has named it. The first
+ * bucket without a token refuses the request with RATE_LIMITED and the time until that bucket
+ * has a token again; buckets before it keep the token they gave (each bucket is its own key,
+ * so on Redis Cluster no script can take from all of them at once).
  *
  * When the limiter's backend cannot answer (Redis down), the request is admitted: a limit
  * that fails closed would turn a Redis outage into a full outage of every replica, while
@@ -55,6 +55,8 @@ export function retryAfterOf(error: AgentdError): number | undefined {
   return Number.isInteger(seconds) && seconds > 0 ? seconds : undefined;
 }
 
+const BOTH: readonly LimitKind[] = ['ip', 'principal'];
+
 /** At most one "limiter unavailable" warning this often. */
 const WARN_EVERY_MS = 10_000;
 
@@ -91,9 +93,13 @@ export class RateLimitGuard {
     return this.config.trustProxy;
   }
 
-  /** Resolves when the request may go on; rejects with RATE_LIMITED when a bucket is empty. */
-  async check(subject: RateLimitSubject): Promise<void> {
-    for (const bucket of this.bucketsFor(subject)) {
+  /**
+   * Resolves when the request may go on; rejects with RATE_LIMITED when a bucket is empty.
+   * `kinds` picks the buckets: HTTP checks the address before authentication and the
+   * principal after it.
+   */
+  async check(subject: RateLimitSubject, kinds: readonly LimitKind[] = BOTH): Promise<void> {
+    for (const bucket of this.bucketsFor(subject, kinds)) {
       let decision;
       try {
         decision = await this.limiter.take(bucket.key, bucket.limit);
@@ -117,30 +123,30 @@ export class RateLimitGuard {
     }
   }
 
-  private bucketsFor(subject: RateLimitSubject): Bucket[] {
+  private bucketsFor(subject: RateLimitSubject, kinds: readonly LimitKind[]): Bucket[] {
     const principal = subject.principal && subject.principal.id !== '' ? subject.principal.id : undefined;
-    const buckets: Bucket[] = [];
-    const add = (scope: string, limits: Pick<RateLimitConfig, 'perIp' | 'perPrincipal'>): void => {
-      const agent = scope;
-      // The principal's bucket first: a request it refuses then costs the address nothing, so
-      // one busy principal behind a shared NAT does not use up its neighbours' allowance.
-      if (limits.perPrincipal && principal !== undefined) {
-        buckets.push({
-          key: `p|${scope}|${principal}`,
-          kind: 'principal',
-          agent,
-          limit: limits.perPrincipal,
-        });
-      }
-      if (limits.perIp)
-        buckets.push({ key: `ip|${scope}|${subject.ip}`, kind: 'ip', agent, limit: limits.perIp });
-    };
+    const scopes: Array<[string, Pick<RateLimitConfig, 'perIp' | 'perPrincipal'>]> = [];
     const agent = subject.agent;
     if (agent !== undefined && Object.hasOwn(this.config.agents, agent)) {
       const limits = this.config.agents[agent];
-      if (limits) add(agent, limits);
+      if (limits) scopes.push([agent, limits]);
     }
-    add('', this.config);
+    scopes.push(['', this.config]);
+    const buckets: Bucket[] = [];
+    if (kinds.includes('ip')) {
+      for (const [scope, { perIp }] of scopes)
+        if (perIp) buckets.push({ key: `ip|${scope}|${subject.ip}`, kind: 'ip', agent: scope, limit: perIp });
+    }
+    if (kinds.includes('principal') && principal !== undefined) {
+      for (const [scope, { perPrincipal }] of scopes)
+        if (perPrincipal)
+          buckets.push({
+            key: `p|${scope}|${principal}`,
+            kind: 'principal',
+            agent: scope,
+            limit: perPrincipal,
+          });
+    }
     return buckets;
   }
 

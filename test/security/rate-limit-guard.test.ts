@@ -89,18 +89,24 @@ describe('rate-limit guard', () => {
     expect(e.message).not.toContain('alice');
   });
 
-  it('applies per-principal and per-IP limits together; what a principal is refused costs its address nothing', async () => {
+  it('checks the address, then the principal; each can be checked alone (before and after authentication)', async () => {
     const { guard } = guardFor({
       perIp: { ratePerSecond: 1, burst: 5 },
       perPrincipal: { ratePerSecond: 1, burst: 2 },
     });
-    const subject = { ip: '10.0.0.1', principal: principal('alice'), agent: undefined };
-    expect(await admittedOf(guard, subject, 10)).toBe(2);
-    expect((await refusal(guard, subject)).data?.limit).toBe('principal');
-    // Refused by its principal's bucket, a request costs the address nothing: 3 tokens are left.
-    expect(await admittedOf(guard, { ...subject, principal: principal('bob') }, 10)).toBe(2);
-    expect(await admittedOf(guard, { ...subject, principal: principal('carol') }, 10)).toBe(1);
-    expect((await refusal(guard, { ...subject, principal: principal('dave') })).data?.limit).toBe('ip');
+    const alice = { ip: '10.0.0.1', principal: principal('alice'), agent: undefined };
+    expect(await admittedOf(guard, alice, 2)).toBe(2);
+    expect((await refusal(guard, alice)).data?.limit).toBe('principal');
+    // The address gave a token to each of alice's three requests: 2 are left.
+    const bob = { ...alice, principal: principal('bob') };
+    expect(await admittedOf(guard, bob, 2)).toBe(2);
+    expect((await refusal(guard, bob)).data?.limit).toBe('ip');
+    // Only the principal's buckets: a fresh principal passes, whatever its address has left.
+    const carol = { ...alice, principal: principal('carol') };
+    expect(await admittedOf(guard, carol, 2)).toBe(0);
+    await guard.check({ ...alice, principal: principal('dave') }, ['principal']);
+    // Only the address's buckets: the principal is not looked at (not known yet).
+    expect((await refusal(guard, { ...alice, principal: undefined })).data?.limit).toBe('ip');
   });
 
   it('adds an agent its own tighter limits, only for that agent', async () => {

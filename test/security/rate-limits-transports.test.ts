@@ -47,10 +47,15 @@ beforeAll(async () => {
   });
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   server = await AgentdServer.create(config, pino({ level: 'silent' }, sink), process.cwd());
-  // Stands in for the authentication hook: an onRequest hook that sets request.principal,
-  // added after the rate limit was, which must see it all the same.
+  // Stands in for the authentication hook, added after the rate limit's hooks: it sets
+  // request.principal (which the per-principal limit must see) or refuses the request
+  // (which must still have counted for its address).
   const app = (server as unknown as { http: { app: FastifyInstance } }).http.app;
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers['x-test-reject'] !== undefined) {
+      void reply.code(401).send({ refused: true }); // authentication refusing the request
+      return;
+    }
     const id = request.headers['x-test-principal'];
     if (typeof id === 'string') {
       const principal: Principal = { id, scheme: 'apiKey', scopes: new Set(['*']), admin: false };
@@ -171,6 +176,16 @@ describe('HTTP', () => {
     expect((await rest(url, 'echo', 'GET', '/tasks/x', undefined, bob)).status).toBe(404);
   });
 
+  it('counts requests authentication refuses against their address', async () => {
+    const refusedByAuth = from('198.51.100.9', { 'x-test-reject': '1' });
+    for (let i = 0; i < 3; i++) {
+      expect((await rest(url, 'echo', 'GET', '/tasks/x', undefined, refusedByAuth)).status).toBe(401);
+    }
+    const limited = await rest(url, 'echo', 'GET', '/tasks/x', undefined, refusedByAuth);
+    expectRestError(limited, { http: 429, status: 'RESOURCE_EXHAUSTED', reason: 'RATE_LIMITED' });
+    expectRetryAfter(limited);
+  });
+
   it('counts refusals in agentd_rate_limited_total with bounded labels', async () => {
     const text = await server.metrics?.exposition();
     expect(text).toMatch(/agentd_rate_limited_total\{limit="ip",agent=""\} [1-9]/);
@@ -234,6 +249,28 @@ describe('gRPC', () => {
     expect(events).toEqual([]);
     expectGrpcError(error, { code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RATE_LIMITED' });
     expect(retryInfoSeconds(error)).toBeGreaterThanOrEqual(99);
+  });
+
+  it('calls refused before they resolve (unknown tenant) still count for their address', async () => {
+    const options = { metadata: from('203.0.113.4') };
+    for (let i = 0; i < 3; i++) {
+      const e = await grpcClient.unaryError(
+        'getTask',
+        { tenant: 'nope', id: 'x', historyLength: undefined },
+        options,
+      );
+      expectGrpcError(e, { code: grpc.status.NOT_FOUND, reason: 'AGENT_NOT_FOUND' });
+    }
+    const refused = await grpcClient.unaryError(
+      'getTask',
+      { tenant: 'nope', id: 'x', historyLength: undefined },
+      options,
+    );
+    expectGrpcError(refused, { code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RATE_LIMITED' });
+    const { error } = await grpcClient
+      .stream('subscribeToTask', { tenant: 'nope', id: 'x' }, options)
+      .failure();
+    expectGrpcError(error, { code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RATE_LIMITED' });
   });
 
   it("an agent's own limit applies by tenant, and HTTP and gRPC share the buckets", async () => {

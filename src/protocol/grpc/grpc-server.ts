@@ -158,6 +158,9 @@ export async function startGrpcServer(
     ctx: ServerCallContext,
   ): Promise<void> | undefined =>
     rateLimit ? admitCall(rateLimit, call, agent.name, principalOf(ctx)) : undefined;
+  /** A call refused before it resolved (bad tenant, bad bytes, failed authentication) still counts for its address. */
+  const refusedCall = (call: { getPeer(): string; metadata: grpc.Metadata }): Promise<void> | undefined =>
+    rateLimit ? admitCall(rateLimit, call, undefined, undefined) : undefined;
 
   /** Resolves the agent and a call context; the tenant is rewritten to the agent-local one. */
   const resolve = <T extends { tenant: string }>(
@@ -222,8 +225,13 @@ export async function startGrpcServer(
       try {
         resolved = resolve(call, undefined, traced);
       } catch (error) {
-        done(toAgentdError(error).code);
-        callback(toGrpcError(error));
+        const fail = (e: unknown): void => {
+          done(toAgentdError(e).code);
+          callback(toGrpcError(e));
+        };
+        const refused = refusedCall(call);
+        if (refused) refused.then(() => fail(error), fail);
+        else fail(error);
         return;
       }
       const { agent, params, ctx } = resolved;
@@ -277,7 +285,14 @@ export async function startGrpcServer(
       void (async () => {
         let records: AsyncGenerator<StreamRecord> | undefined;
         try {
-          const { agent, ctx, params } = resolve(call, controller.signal, traced);
+          let resolved;
+          try {
+            resolved = resolve(call, controller.signal, traced);
+          } catch (error) {
+            await refusedCall(call);
+            throw error;
+          }
+          const { agent, ctx, params } = resolved;
           await admit(call, agent, ctx);
           records = open(agent, params, ctx, controller.signal);
           for (let next = await records.next(); !next.done; next = await records.next()) {

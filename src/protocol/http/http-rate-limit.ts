@@ -1,16 +1,23 @@
 /**
- * Rate limits on the HTTP port (see src/security/rate-limit.ts). The check runs as a
- * `preParsing` hook: fastify runs every `onRequest` hook first, whatever order they were
- * added in, so the authentication hook (onRequest, sets `request.principal`) has always run
- * and per-principal limits see the caller; and the body is not read yet, so a refused client
- * costs no parsing. Probes are never limited. A refusal is HTTP 429 with `Retry-After` and
- * the RATE_LIMITED error in the binding's shape (JSON-RPC envelope on `POST /a2a/<agent>`,
- * `google.rpc.Status` elsewhere).
+ * Rate limits on the HTTP port (see src/security/rate-limit.ts), in two hooks:
+ *
+ * - the client address's buckets in an `onRequest` hook. It must be added BEFORE the
+ *   authentication hook (fastify runs onRequest hooks in the order they were added), so that
+ *   requests authentication refuses, such as guessed API keys, are limited too;
+ * - the principal's buckets in a `preParsing` hook. fastify runs every onRequest hook before
+ *   any preParsing one, whatever order they were added in, so authentication has always set
+ *   `request.principal` by then; and the body is not read yet, so a refused client costs no
+ *   parsing.
+ *
+ * Probes are never limited. A refusal is HTTP 429 with `Retry-After` and the RATE_LIMITED
+ * error in the binding's shape (JSON-RPC envelope on `POST /a2a/<agent>`, `google.rpc.Status`
+ * elsewhere). Both hooks are callback style: a refused request never calls `done`, so nothing
+ * after the hook runs, whatever onSend hooks delay the end of the response.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { clientAddress } from '../../security/client-ip.js';
-import { retryAfterOf, type RateLimitGuard } from '../../security/rate-limit.js';
+import { retryAfterOf, type LimitKind, type RateLimitGuard } from '../../security/rate-limit.js';
 import { toAgentdError } from '../../errors.js';
 import { sendHttpError } from './http-errors.js';
 
@@ -21,33 +28,31 @@ function agentOf(request: FastifyRequest): string | undefined {
   return typeof agent === 'string' ? agent : undefined;
 }
 
-/** Adds the rate-limit check to `app`; `exempt` paths (the probes) are never limited. */
+/** Adds the rate-limit hooks to `app`; `exempt` paths (the probes) are never limited. */
 export function registerRateLimit(
   app: FastifyInstance,
   guard: RateLimitGuard,
   logger: Logger,
   exempt: ReadonlySet<string>,
 ): void {
-  // Callback style: a refused request never calls `done`, so nothing after this hook runs,
-  // whatever onSend hooks delay the end of the response.
-  app.addHook('preParsing', (request, reply, payload, done) => {
+  const check = (request: FastifyRequest, reply: FastifyReply, kind: LimitKind, next: () => void): void => {
     if (exempt.has(request.url.split('?')[0] ?? '')) {
-      done(null, payload);
+      next();
       return;
     }
-    guard
-      .check({
-        ip: clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], guard.trustProxy),
-        principal: request.principal,
-        agent: agentOf(request),
-      })
-      .then(
-        () => done(null, payload),
-        (error: unknown) => {
-          const seconds = retryAfterOf(toAgentdError(error));
-          if (seconds !== undefined) reply.header('retry-after', String(seconds));
-          sendHttpError(logger, request, reply, error);
-        },
-      );
-  });
+    const subject = {
+      ip: clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], guard.trustProxy),
+      principal: request.principal,
+      agent: agentOf(request),
+    };
+    guard.check(subject, [kind]).then(next, (error: unknown) => {
+      const seconds = retryAfterOf(toAgentdError(error));
+      if (seconds !== undefined) reply.header('retry-after', String(seconds));
+      sendHttpError(logger, request, reply, error);
+    });
+  };
+  app.addHook('onRequest', (request, reply, done) => check(request, reply, 'ip', () => done()));
+  app.addHook('preParsing', (request, reply, payload, done) =>
+    check(request, reply, 'principal', () => done(null, payload)),
+  );
 }

@@ -135,8 +135,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (options.draining()) reply.header('connection', 'close');
     done(null, payload);
   });
-  // Rate limits run in preParsing, after every onRequest hook (authentication sets
-  // request.principal there) and before the body is read; see http-rate-limit.ts.
+  // Rate limits: the client address in onRequest, which must stay BEFORE the authentication
+  // hook so refused logins count; the principal in preParsing, after every onRequest hook
+  // (authentication sets request.principal) and before the body is read. See http-rate-limit.ts.
   if (options.rateLimit) registerRateLimit(app, options.rateLimit, logger, PROBES);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
