@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import * as grpc from '@grpc/grpc-js';
 import { decodeStatus, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
+import { LegacyA2AService } from '@a2a-js/sdk/compat/v0_3/server/grpc';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -271,6 +272,32 @@ describe('gRPC', () => {
       .stream('subscribeToTask', { tenant: 'nope', id: 'x' }, options)
       .failure();
     expectGrpcError(error, { code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RATE_LIMITED' });
+  });
+
+  it('limits v0.3 clients of the legacy gRPC service too', async () => {
+    const Legacy = grpc.makeGenericClientConstructor(LegacyA2AService, 'A2AService');
+    const legacy = new Legacy(server.grpcAddress as string, grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set('x-forwarded-for', '203.0.113.5');
+    const getTask = (): Promise<grpc.ServiceError> =>
+      new Promise((resolve, reject) =>
+        legacy.makeUnaryRequest(
+          LegacyA2AService.getTask.path,
+          LegacyA2AService.getTask.requestSerialize,
+          LegacyA2AService.getTask.responseDeserialize,
+          { name: 'tasks/no-such-task', historyLength: 0 },
+          metadata,
+          {},
+          (error: grpc.ServiceError | null) =>
+            error ? resolve(error) : reject(new Error('expected an error')),
+        ),
+      );
+    try {
+      for (let i = 0; i < 3; i++) expect(grpc.status[(await getTask()).code]).toBe('NOT_FOUND');
+      expectGrpcError(await getTask(), { code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RATE_LIMITED' });
+    } finally {
+      legacy.close();
+    }
   });
 
   it("an agent's own limit applies by tenant, and HTTP and gRPC share the buckets", async () => {
