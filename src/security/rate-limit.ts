@@ -88,6 +88,14 @@ export class RateLimitGuard {
     );
   }
 
+  /** Whether any bucket of this kind is configured (none: transports skip that check). */
+  limits(kind: LimitKind): boolean {
+    const key = kind === 'ip' ? 'perIp' : 'perPrincipal';
+    return (
+      this.config[key] !== undefined || Object.values(this.config.agents).some((a) => a[key] !== undefined)
+    );
+  }
+
   /** Whether X-Forwarded-For names the client. */
   get trustProxy(): boolean {
     return this.config.trustProxy;

@@ -175,6 +175,16 @@ describe('rate-limit guard', () => {
     }
   });
 
+  it('tells transports which kinds of bucket are configured', () => {
+    const logger = capture().logger;
+    const perAgentPrincipal = rateLimitSchema.parse({
+      agents: { llm: { perPrincipal: { ratePerSecond: 1, burst: 1 } } },
+    });
+    const guard = new RateLimitGuard(perAgentPrincipal, new MemoryRateLimiter(10), logger, undefined);
+    expect(guard.limits('principal')).toBe(true);
+    expect(guard.limits('ip')).toBe(false);
+  });
+
   it('is off when no limit is configured', () => {
     expect(RateLimitGuard.configured(rateLimitSchema.parse({}))).toBe(false);
     expect(RateLimitGuard.configured(rateLimitSchema.parse({ agents: { echo: {} } }))).toBe(false);

@@ -51,8 +51,12 @@ export function registerRateLimit(
       sendHttpError(logger, request, reply, error);
     });
   };
-  app.addHook('onRequest', (request, reply, done) => check(request, reply, 'ip', () => done()));
-  app.addHook('preParsing', (request, reply, payload, done) =>
-    check(request, reply, 'principal', () => done(null, payload)),
-  );
+  if (guard.limits('ip')) {
+    app.addHook('onRequest', (request, reply, done) => check(request, reply, 'ip', () => done()));
+  }
+  if (guard.limits('principal')) {
+    app.addHook('preParsing', (request, reply, payload, done) =>
+      check(request, reply, 'principal', () => done(null, payload)),
+    );
+  }
 }
