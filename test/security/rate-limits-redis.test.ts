@@ -4,6 +4,7 @@
  * over both gets the cluster-wide limit, not twice it. With Redis gone the limit fails open:
  * requests are admitted, counted and logged.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -70,6 +71,23 @@ describe('rate limits on the Redis store', () => {
     expect(refusedOn(0)).toBeGreaterThan(0);
     expect(refusedOn(1)).toBeGreaterThan(0);
   }, 60_000);
+
+  it('keeps each bucket as one expiring key named by a digest (no address in Redis)', async () => {
+    const client = new Redis(redis.url);
+    try {
+      const keys = await client.keys('rate-test:{rl:*');
+      expect(keys).toHaveLength(1); // one client address, one server-wide bucket
+      const key = keys[0] as string;
+      expect(key).not.toContain('127.0.0.1');
+      const ttl = await client.pttl(key);
+      // It expires once full again: at most burst / rate seconds, plus a second of slack.
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual((BURST / RATE) * 1000 + 1000);
+      expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['at', 'tokens']);
+    } finally {
+      client.disconnect();
+    }
+  });
 
   it('fails open when Redis is down: requests are admitted, counted and logged', async () => {
     // Empty the bucket first, so an admission below can only be the fail-open.
