@@ -59,9 +59,9 @@ export class AgentdServer {
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
   private shutdownPromise: Promise<void> | undefined;
-  /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   /** Rate limits shared by HTTP and gRPC (undefined when none is configured). */
   private readonly rateLimit: RateLimitGuard | undefined;
+  /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   private cardsPublished: () => void = () => {};
   private cardsAbandoned: (error: Error) => void = () => {};
 
