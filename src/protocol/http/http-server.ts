@@ -130,15 +130,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     done();
   });
+  // Rate limits: the client address in onRequest, which must stay BEFORE the authentication
+  // hook so refused logins count; the principal in preParsing, after every onRequest hook
+  // (authentication sets request.principal) and before the body is read. See http-rate-limit.ts.
+  if (options.rateLimit) registerRateLimit(app, options.rateLimit, logger, PROBES);
   // A response finished while draining closes its keep-alive connection (the request was in flight).
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (options.draining()) reply.header('connection', 'close');
     done(null, payload);
   });
-  // Rate limits: the client address in onRequest, which must stay BEFORE the authentication
-  // hook so refused logins count; the principal in preParsing, after every onRequest hook
-  // (authentication sets request.principal) and before the body is read. See http-rate-limit.ts.
-  if (options.rateLimit) registerRateLimit(app, options.rateLimit, logger, PROBES);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', 'application/a2a+json'],
