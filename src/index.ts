@@ -17,6 +17,8 @@ export type {
   TaskEventRecord,
   RateLimiter,
   RateDecision,
+  OwnerQuota,
+  CountedTask,
 } from './store/ports.js';
 export { MemoryStateStore } from './store/memory/memory-state-store.js';
 export { createLogger } from './observability/logger.js';

@@ -272,14 +272,38 @@ export async function runCli(
     .description('fetch, validate and pretty-print an agent card')
     .argument('<url>', 'agent card URL, or an agent / server base URL', parseAgentUrl)
     .option('--json', 'print the card JSON only')
-    .action(async (url: string, opts: { json?: boolean }) => {
-      const { url: cardUrl, card } = await fetchCard(url);
+    .option('--verify', 'check the card signature against the keys given with --jwks (exit 1 when it fails)')
+    .option('--jwks <url|file>', 'the trusted JWKS (URL or file) --verify checks against')
+    .action(async (url: string, opts: { json?: boolean; verify?: boolean; jwks?: string }) => {
+      if (opts.verify && !opts.jwks) {
+        fail(
+          '--verify needs --jwks <url|file>: the keys you trust (a key location inside the card is never trusted)',
+        );
+        exitCode = EXIT.USAGE;
+        return;
+      }
+      const { url: cardUrl, card, raw } = await fetchCard(url);
+      let verified: string | undefined;
+      if (opts.jwks) {
+        const { loadTrustedKeys, verifyCard } = await import('../security/card-signing.js');
+        const trusted = await loadTrustedKeys(opts.jwks);
+        try {
+          verified = `signature: verified (key ${await verifyCard(raw, trusted, cardUrl)}, trusted keys from ${opts.jwks})`;
+        } catch (error) {
+          fail(
+            `${(error as Error).message} (reason: ${(error as { data?: { reason?: string } }).data?.reason ?? 'unknown'})`,
+          );
+          exitCode = EXIT.ERROR;
+          return;
+        }
+      }
       if (opts.json) {
         out(JSON.stringify(AgentCard.toJSON(card), null, 2));
         return;
       }
       out(`${card.name} ${card.version}  (${cardUrl})`);
       if (card.description) out(`  ${card.description}`);
+      if (verified) out(`  ${verified}`);
       out(
         `  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`,
       );

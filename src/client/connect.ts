@@ -2,6 +2,9 @@ import { AgentCard } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { CARD_FETCH_HEADERS } from './card-fetch.js';
 
+/** Checks a fetched card (its JSON as received) before it is used; throws to refuse it. */
+export type CardCheck = (cardJson: unknown, cardUrl: string) => Promise<void>;
+
 /** Transports the CLI can use, by their command-line names. */
 export const TRANSPORTS = { jsonrpc: 'JSONRPC', rest: 'HTTP+JSON', grpc: 'GRPC' } as const;
 export type TransportName = keyof typeof TRANSPORTS;
@@ -99,8 +102,10 @@ function spoken(version: string): boolean {
 export async function connect(
   url: string,
   transport: TransportName,
+  verifyCard?: CardCheck,
 ): Promise<{ client: Client; card: AgentCard }> {
-  const { card } = await fetchCard(url);
+  const { card, raw, url: cardUrl } = await fetchCard(url);
+  await verifyCard?.(raw, cardUrl);
   const binding = TRANSPORTS[transport];
   if (!card.supportedInterfaces.some((i) => i.protocolBinding === binding && spoken(i.protocolVersion))) {
     const offered = [...new Set(card.supportedInterfaces.map((i) => i.protocolBinding))].join(', ');

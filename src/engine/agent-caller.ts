@@ -2,7 +2,7 @@ import type { Context } from '@opentelemetry/api';
 import { Role, type AgentCard, type Message, type SendMessageRequest, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { textMessage } from '../agents/parts.js';
-import { connect, type TransportName } from '../client/connect.js';
+import { connect, type CardCheck, type TransportName } from '../client/connect.js';
 import { SpanKind, Tracing } from '../observability/tracing.js';
 
 /** Told of each outbound A2A message: the recipient agent's name, and how it went. */
@@ -21,6 +21,8 @@ export class AgentCaller {
   constructor(
     private readonly tracing: Tracing,
     private readonly sent?: SentObserver,
+    /** Verifies each peer's card before it is used (outbound.verifyCardsJwks). */
+    private readonly verifyCard?: CardCheck,
   ) {}
 
   async send(
@@ -33,7 +35,7 @@ export class AgentCaller {
     const key = `${transport} ${agentUrl}`;
     let connected = this.clients.get(key);
     if (!connected) {
-      connected = connect(agentUrl, transport);
+      connected = connect(agentUrl, transport, this.verifyCard);
       this.clients.set(key, connected);
       connected.catch(() => this.clients.delete(key)); // a failed lookup is retried next time
     }

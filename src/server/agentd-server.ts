@@ -25,6 +25,11 @@ import { MemoryRateLimiter } from '../store/memory/memory-rate-limiter.js';
 import { RateLimitGuard } from '../security/rate-limit.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
+import { CardSigner } from '../security/card-signing.js';
+import { CardVerifier } from '../security/card-verifier.js';
+import { SigningKey } from '../security/signing-key.js';
+import { AllowList } from '../security/ssrf-guard.js';
+import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -58,6 +63,10 @@ export class AgentdServer {
   /** Prometheus metrics (undefined when monitoring is off). */
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  /** Signs cards and webhook deliveries; its public key is served at /.well-known/jwks.json. */
+  readonly signingKey: SigningKey;
+  /** Signs every card served (cardSigning.keyFile set); undefined: cards are unsigned. */
+  private readonly cardSigner: CardSigner | undefined;
   private shutdownPromise: Promise<void> | undefined;
   /** Rate limits shared by HTTP and gRPC (undefined when none is configured). */
   private readonly rateLimit: RateLimitGuard | undefined;
@@ -74,17 +83,27 @@ export class AgentdServer {
     Metrics: typeof AgentdMetrics | undefined,
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
+    signingKey: SigningKey,
   ) {
     this.agents = hosted.map((h) => h.agent);
     this.agentConfigs = hosted.map((h) => h.config);
     const agents = this.agents;
     this.store = store;
+    this.signingKey = signingKey;
+    // An ephemeral key would change at each restart and differ between replicas: cards are
+    // signed only with a configured key (webhook JWTs are signed either way).
+    this.cardSigner = config.cardSigning.keyFile !== undefined ? new CardSigner(signingKey) : undefined;
+    const jwksSource = config.outbound.verifyCardsJwks;
+    const peerCards = jwksSource ? new CardVerifier(jwksSource) : undefined;
     this.metrics = Metrics
       ? new Metrics({
           service: 'agentd',
           version: VERSION,
           environment: config.prometheus.environment,
           activeWorkflows: () => this.engine.stats().running,
+          queueDepth: () => this.engine.stats().queued,
+          maxQueueDepth: config.execution.maxQueueDepth,
+          store: { kind: store.kind, up: () => storeAnswers(store) },
         })
       : undefined;
     this.engine = new TaskEngine({
@@ -96,10 +115,20 @@ export class AgentdServer {
       maxConcurrent: config.execution.maxConcurrentWorkflows,
       maxQueueDepth: config.execution.maxQueueDepth,
       maxAttempts: config.execution.maxAttempts,
+      maxTasksPerPrincipal: config.execution.maxTasksPerPrincipal,
       cancelGraceMs: config.execution.cancelGraceMs,
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
+      verifyPeerCard: peerCards ? (card, url) => peerCards.verify(card, url) : undefined,
+      webhooks: new WebhookDispatcher({
+        allow: config.push.allow,
+        maxResponseBytes: config.push.maxResponseBytes,
+        timeoutMs: config.push.timeoutMs,
+        deliveryToken: config.push.signDeliveries
+          ? (url, taskId) => signingKey.deliveryToken(url, taskId)
+          : undefined,
+      }),
     });
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
@@ -156,6 +185,7 @@ export class AgentdServer {
       }),
       draining: () => this.draining,
       rateLimit: this.rateLimit,
+      jwks: () => signingKey.jwks(),
     });
   }
 
@@ -185,6 +215,9 @@ export class AgentdServer {
           })
         : undefined;
     try {
+      // Bad keys and allow-list entries stop the start before anything is opened.
+      const signingKey = SigningKey.load(config.cardSigning);
+      new AllowList(config.push.allow);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -201,11 +234,21 @@ export class AgentdServer {
         // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
+        signingKey,
       );
     } catch (error) {
       await mcp?.close();
       throw error;
     }
+  }
+
+  /** Builds an agent's cards with their real URLs, signed when a signing key is configured. */
+  private publish(agent: HostedAgent, cfg: AgentConfig, endpoints: Endpoints): void {
+    publishCards(agent, cfg, endpoints);
+    const signer = this.cardSigner;
+    if (!signer) return;
+    agent.card = signer.sign(agent.card);
+    if (agent.extendedCard) agent.extendedCard = signer.sign(agent.extendedCard);
   }
 
   /** An MCP server's tools changed: the cards of agents using it are rebuilt and re-registered. */
@@ -216,7 +259,7 @@ export class AgentdServer {
       const agent = this.agents[i];
       // Only cards built from tool lists (tools agents) change; llm agents' cards do not.
       if (!agent || cfg.kind !== 'tools' || !cfg.servers.includes(server)) return;
-      publishCards(agent, cfg, this.endpoints as Endpoints);
+      this.publish(agent, cfg, this.endpoints as Endpoints);
       changed = true;
     });
     if (changed && this.started)
@@ -298,7 +341,7 @@ export class AgentdServer {
     this.endpoints = endpoints;
     this.agentConfigs.forEach((cfg, i) => {
       const agent = this.agents[i];
-      if (agent) publishCards(agent, cfg, endpoints);
+      if (agent) this.publish(agent, cfg, endpoints);
     });
     this.cardsPublished();
     // Registered before the start completes, unless the store does not answer soon: then
@@ -477,5 +520,20 @@ async function bound<T>(
     throw new ListenError(`${what} port ${port} on ${host} ${why}; choose another with ${setting}`, {
       cause: error,
     });
+  }
+}
+
+/** Whether the store answers a ping within a second (a scrape must not hang on a dead Redis). */
+async function storeAnswers(store: StateStore): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), 1000);
+  });
+  try {
+    return await Promise.race([store.ping().then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -59,6 +59,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
   readonly draining: () => boolean;
   /** Rate limits per client IP and principal (none configured: undefined). */
   readonly rateLimit?: RateLimitGuard | undefined;
+  /** The public keys cards and webhook deliveries are signed with, served at /.well-known/jwks.json. */
+  readonly jwks?: (() => { keys: readonly object[] }) | undefined;
 }
 
 /** Paths that answer while draining: the probes (readiness reports the drain). */
@@ -211,6 +213,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     );
   };
   app.get('/.well-known/agent-card.json', (request, reply) => sendCard(request, reply, options.defaultAgent));
+  const jwks = options.jwks;
+  if (jwks) {
+    app.get('/.well-known/jwks.json', (_request, reply) =>
+      reply
+        .type('application/jwk-set+json')
+        .header('cache-control', 'public, max-age=300')
+        .send(JSON.stringify(jwks())),
+    );
+  }
   // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
   // (without an explicit path) resolves the relative well-known path against the card URL
   // itself and asks for `.well-known/.well-known/agent-card.json`; serve that too.
