@@ -264,7 +264,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
     });
     this.rateLimitStoreErrors = new Counter({
       name: 'agentd_rate_limit_store_errors_total',
-      help: 'Requests admitted without a rate-limit check because the limiter store (Redis) did not answer',
+      help: 'Rate-limit checks passed without their store (Redis) answering (fail open; an HTTP request makes up to two: address, then principal)',
       registers,
     });
     this.business = new BusinessMetrics(this.registry);

@@ -31,7 +31,7 @@ export type LimitKind = 'ip' | 'principal';
 export interface RateLimitObserver {
   /** A request was refused; `agent` is the agent whose own limit refused it, else ''. */
   rateLimited(limit: LimitKind, agent: string): void;
-  /** The limiter's backend failed and a request was admitted unchecked. */
+  /** The limiter's backend failed and a check let its request through (once per check). */
   rateLimitStoreError(): void;
 }
 
@@ -107,12 +107,13 @@ export class RateLimitGuard {
    * principal after it.
    */
   async check(subject: RateLimitSubject, kinds: readonly LimitKind[] = BOTH): Promise<void> {
+    let failure: { error: unknown } | undefined;
     for (const bucket of this.bucketsFor(subject, kinds)) {
       let decision;
       try {
         decision = await this.limiter.take(bucket.key, bucket.limit);
       } catch (error) {
-        this.failedOpen(error);
+        failure ??= { error };
         continue;
       }
       if (decision.allowed) continue;
@@ -129,6 +130,7 @@ export class RateLimitGuard {
         },
       );
     }
+    if (failure) this.failedOpen(failure.error);
   }
 
   private bucketsFor(subject: RateLimitSubject, kinds: readonly LimitKind[]): Bucket[] {
