@@ -15,6 +15,8 @@ export type {
   PushConfigStore,
   StoredTask,
   TaskEventRecord,
+  RateLimiter,
+  RateDecision,
   OwnerQuota,
   CountedTask,
 } from './store/ports.js';

@@ -26,7 +26,7 @@ interface Override {
  * Environment variables honoured, by their seed names, and the config field each sets.
  * Numbers and booleans are parsed here so a bad value is reported with its variable.
  */
-type EnvType = 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower' | 'list';
+type EnvType = 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower' | 'list' | 'rate';
 
 export const ENV_OVERRIDES: ReadonlyArray<{
   env: string;
@@ -79,6 +79,8 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'AGENTD_PUSH_ALLOW', path: ['push', 'allow'], type: 'list' },
   { env: 'METRICS_HOST', path: ['prometheus', 'host'], type: 'string' },
   { env: 'AGENTD_MAX_TASKS_PER_PRINCIPAL', path: ['execution', 'maxTasksPerPrincipal'], type: 'int' },
+  { env: 'AGENTD_RATE_LIMIT_PER_IP', path: ['rateLimits', 'perIp'], type: 'rate' },
+  { env: 'AGENTD_RATE_LIMIT_PER_PRINCIPAL', path: ['rateLimits', 'perPrincipal'], type: 'rate' },
 ];
 
 /** CLI flags that override both the file and the environment. */
@@ -244,6 +246,13 @@ function parseTyped(value: string, type: EnvType): unknown {
     }
     case 'string':
       return value;
+    case 'rate': {
+      // "rate/burst": sustained requests per second, then the burst (e.g. "50/100").
+      const m = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d+)\s*$/.exec(value);
+      return m
+        ? { ratePerSecond: Number(m[1]), burst: Number(m[2]) }
+        : new Error(`"${value}" is not "rate/burst" (requests per second, then the burst, e.g. "50/100")`);
+    }
     case 'list':
       return value
         .split(',')

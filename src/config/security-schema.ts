@@ -129,6 +129,11 @@ export const rateLimitSchema = z
     agents: z.record(z.string(), z.strictObject(limitSet)).default({}),
     /** Take the client IP from the first X-Forwarded-For hop (only behind a proxy you run). */
     trustProxy: z.boolean().default(false),
+    /**
+     * Buckets one replica keeps in memory (embedded store), least recently used evicted
+     * first; with Redis the buckets live there and expire once full again.
+     */
+    maxBuckets: z.number().int().min(1).default(100_000),
   })
   .prefault({});
 

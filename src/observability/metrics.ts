@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
+import type { LimitKind, RateLimitObserver } from '../security/rate-limit.js';
 
 /** What the engine reports, without depending on prom-client. */
 export interface EngineObserver {
@@ -130,7 +131,7 @@ export class BusinessMetrics {
   }
 }
 
-export class AgentdMetrics implements EngineObserver {
+export class AgentdMetrics implements EngineObserver, RateLimitObserver {
   readonly registry = new Registry();
   readonly business: BusinessMetrics;
 
@@ -149,6 +150,8 @@ export class AgentdMetrics implements EngineObserver {
   readonly a2aRequests: FastCounter;
   readonly a2aRequestDuration: FastHistogram;
   readonly errors: FastCounter;
+  private readonly rateLimitedTotal: Counter;
+  private readonly rateLimitStoreErrors: Counter;
   private readonly memory: Gauge;
   private readonly cpu: Gauge;
   private readonly sampler: NodeJS.Timeout;
@@ -253,6 +256,17 @@ export class AgentdMetrics implements EngineObserver {
     this.memory = new Gauge({ name: 'memory_usage_bytes', help: 'Current memory usage in bytes', registers });
     this.cpu = new Gauge({ name: 'cpu_usage_percent', help: 'Current CPU usage percentage', registers });
     this.errors = new FastCounter('errors_total', 'Total errors', ['error_type', 'component']);
+    this.rateLimitedTotal = new Counter({
+      name: 'agentd_rate_limited_total',
+      help: 'Requests refused by a rate limit (limit: ip or principal; agent: the agent whose own limit refused it, else empty)',
+      labelNames: ['limit', 'agent'],
+      registers,
+    });
+    this.rateLimitStoreErrors = new Counter({
+      name: 'agentd_rate_limit_store_errors_total',
+      help: 'Rate-limit checks passed without their store (Redis) answering (fail open; an HTTP request makes up to two: address, then principal)',
+      registers,
+    });
     this.business = new BusinessMetrics(this.registry);
     this.business.set('customer_satisfaction_score', 0, 'Average customer satisfaction score');
     this.sample();
@@ -345,6 +359,16 @@ export class AgentdMetrics implements EngineObserver {
     this.a2aReceived.inc([method, 'client']);
     if (status !== 'ok') this.errors.inc([status, transport]);
     else if (method === 'SendMessage') this.a2aLatency.observe([method], seconds);
+  }
+
+  /** A request refused by a rate limit (`agent`: a configured agent name, or ''). */
+  rateLimited(limit: LimitKind, agent: string): void {
+    this.rateLimitedTotal.inc({ limit, agent });
+  }
+
+  /** The rate limiter's store failed; the request went on unchecked. */
+  rateLimitStoreError(): void {
+    this.rateLimitStoreErrors.inc();
   }
 
   /** A discovery lookup (`capability` already folded to a bounded value). */

@@ -21,6 +21,8 @@ import { Tracing } from '../observability/tracing.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
 import { createStore } from '../store/create-store.js';
+import { MemoryRateLimiter } from '../store/memory/memory-rate-limiter.js';
+import { RateLimitGuard } from '../security/rate-limit.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
 import { CardSigner } from '../security/card-signing.js';
@@ -73,6 +75,8 @@ export class AgentdServer {
   /** Signs every card served (cardSigning.keyFile set); undefined: cards are unsigned. */
   private readonly cardSigner: CardSigner | undefined;
   private shutdownPromise: Promise<void> | undefined;
+  /** Rate limits shared by HTTP and gRPC (undefined when none is configured). */
+  private readonly rateLimit: RateLimitGuard | undefined;
   /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   private cardsPublished: () => void = () => {};
   private cardsAbandoned: (error: Error) => void = () => {};
@@ -162,6 +166,15 @@ export class AgentdServer {
       mcp.registerHealthChecks(this.health);
       mcp.onToolsChanged((server) => this.toolsChanged(server));
     }
+    const { maxBuckets } = config.rateLimits;
+    this.rateLimit = RateLimitGuard.configured(config.rateLimits)
+      ? new RateLimitGuard(
+          config.rateLimits,
+          store.rateLimiter?.({ maxBuckets }) ?? new MemoryRateLimiter(maxBuckets),
+          logger,
+          this.metrics,
+        )
+      : undefined;
     this.defaultAgent = (agents.find((_, i) => this.agentConfigs[i]?.default) ?? agents[0]) as HostedAgent;
     const defaultAgent = this.defaultAgent;
     this.http = createHttpServer({
@@ -191,6 +204,7 @@ export class AgentdServer {
         this.cardsAbandoned = reject;
       }),
       draining: () => this.draining,
+      rateLimit: this.rateLimit,
       jwks: () => signingKey.jwks(),
       tls: this.security.tls,
       auth: {
@@ -349,6 +363,7 @@ export class AgentdServer {
               : undefined,
             credentials,
             auth: { authenticator: this.security.authenticator, peerOf: peerIdentityFromGrpcCall },
+            rateLimit: this.rateLimit,
           },
           host,
           grpcPort,

@@ -289,6 +289,23 @@ export interface RunCommit {
   readonly close: boolean;
 }
 
+/** What a rate limiter answers for one token taken from one bucket. */
+export interface RateDecision {
+  readonly allowed: boolean;
+  /** When refused: milliseconds until the bucket has a token again. */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * Token buckets by opaque key (the caller builds keys from client IP, principal and agent).
+ * A key's limit never changes while it exists. Rejects only when the backend cannot answer;
+ * the caller decides what that means (agentd admits the request: fail open).
+ */
+export interface RateLimiter {
+  /** Takes one token from `key`'s bucket, a new full one when the key is unknown. */
+  take(key: string, limit: { readonly ratePerSecond: number; readonly burst: number }): Promise<RateDecision>;
+}
+
 /** The set of ports a backend provides, plus its lifecycle. */
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
@@ -306,6 +323,12 @@ export interface StateStore {
    * first event got (0 without events) and the saved snapshot.
    */
   commit(c: RunCommit): Promise<{ firstSeq: number; saved: StoredTask | undefined }>;
+  /**
+   * A rate limiter on this backend: in process for memory (at most `maxBuckets` buckets,
+   * least recently used evicted first), one shared set of buckets for every replica on
+   * Redis. Backends without one leave rate limits per process.
+   */
+  rateLimiter?(options: { readonly maxBuckets: number }): RateLimiter;
   /**
    * Resolves when the backend can serve requests, including delivering the queue's
    * `onWork` and `onCancelRequest` notifications; used by readiness.

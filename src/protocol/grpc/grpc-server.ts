@@ -32,6 +32,9 @@ import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
 import { PRINCIPAL_STATE_KEY, type Principal } from '../../security/principal.js';
 import { authenticateCall, type GrpcAuth, type GrpcCall } from './grpc-auth.js';
 import { PrincipalUser, userOf } from '../../security/sdk-user.js';
+import { principalOf } from '../../security/principal.js';
+import { retryAfterOf, type RateLimitGuard } from '../../security/rate-limit.js';
+import { admitCall, limitedImplementation, withRetryInfo } from './grpc-rate-limit.js';
 
 export interface GrpcServerOptions {
   readonly engine: TaskEngine;
@@ -50,6 +53,8 @@ export interface GrpcServerOptions {
   readonly credentials?: grpc.ServerCredentials | undefined;
   /** Authentication from metadata (`x-api-key`, `authorization: Bearer`) or the peer certificate. */
   readonly auth?: GrpcAuth | undefined;
+  /** Rate limits per client IP and principal (none configured: undefined). */
+  readonly rateLimit?: RateLimitGuard | undefined;
 }
 
 /** The correlation fields of a call, for its log lines. */
@@ -120,7 +125,12 @@ export function toGrpcError(error: unknown): Partial<grpc.StatusObject> {
   const code = GrpcStatus[e.grpcStatus];
   const metadata = new grpc.Metadata();
   const message = wireMessage(e);
-  metadata.set(GRPC_STATUS_DETAILS_BIN, encodeGrpcStatusDetails(code, message, e.reason, wireMetadata(e)));
+  const details = encodeGrpcStatusDetails(code, message, e.reason, wireMetadata(e));
+  const retryAfter = retryAfterOf(e);
+  metadata.set(
+    GRPC_STATUS_DETAILS_BIN,
+    retryAfter === undefined ? details : withRetryInfo(details, retryAfter),
+  );
   return { code, details: message, metadata };
 }
 
@@ -151,6 +161,17 @@ export async function startGrpcServer(
   /** The caller (undefined in the open mode); throws UNAUTHENTICATED. */
   const authenticate = (call: GrpcCall): Principal | Promise<Principal> | undefined =>
     auth && authenticateCall(auth, call);
+  const rateLimit = options.rateLimit;
+  /** The rate-limit check of a resolved call: after its agent and principal are known. */
+  const admit = (
+    call: { getPeer(): string; metadata: grpc.Metadata },
+    agent: HostedAgent,
+    ctx: ServerCallContext,
+  ): Promise<void> | undefined =>
+    rateLimit ? admitCall(rateLimit, call, agent.name, principalOf(ctx)) : undefined;
+  /** A call refused before it resolved (bad tenant, bad bytes, failed authentication) still counts for its address. */
+  const refusedCall = (call: { getPeer(): string; metadata: grpc.Metadata }): Promise<void> | undefined =>
+    rateLimit ? admitCall(rateLimit, call, undefined, undefined) : undefined;
 
   /** Resolves the agent and a call context; the tenant is rewritten to the agent-local one. */
   const resolve = async <T extends { tenant: string }>(
@@ -217,10 +238,18 @@ export async function startGrpcServer(
       };
       let resolved: Awaited<ReturnType<typeof resolve<Req>>> | undefined;
       resolve(call, undefined, traced)
-        .then((r) => {
-          resolved = r;
-          return run(r.agent, r.params, r.ctx, call);
-        })
+        .then(
+          async (r) => {
+            resolved = r;
+            await admit(call, r.agent, r.ctx);
+            return run(r.agent, r.params, r.ctx, call);
+          },
+          // A call refused before it resolved (failed authentication, unknown tenant) still counts for its address.
+          async (error: unknown) => {
+            await refusedCall(call);
+            throw error;
+          },
+        )
         .then(
           (result) => {
             done('ok');
@@ -273,7 +302,15 @@ export async function startGrpcServer(
       void (async () => {
         let records: AsyncGenerator<StreamRecord> | undefined;
         try {
-          const { agent, ctx, params } = await resolve(call, controller.signal, traced);
+          let resolved;
+          try {
+            resolved = await resolve(call, controller.signal, traced);
+          } catch (error) {
+            await refusedCall(call);
+            throw error;
+          }
+          const { agent, ctx, params } = resolved;
+          await admit(call, agent, ctx);
           records = open(agent, params, ctx, controller.signal);
           for (let next = await records.next(); !next.done; next = await records.next()) {
             if (controller.signal.aborted) break;
@@ -388,21 +425,24 @@ export async function startGrpcServer(
     const { legacyGrpcService, LegacyA2AService } = await import('@a2a-js/sdk/compat/v0_3/server/grpc');
     const { UserBuilder } = await import('@a2a-js/sdk/server/grpc');
     const { defaultServerCallContextBuilder } = await import('@a2a-js/sdk/server');
+    const legacy = legacyGrpcService({
+      requestHandler: new LegacyGrpcRequestHandler(engine, options.defaultAgent()),
+      userBuilder: auth
+        ? async (call) =>
+            new PrincipalUser(await (authenticate(call as GrpcCall) as Principal | Promise<Principal>))
+        : UserBuilder.noAuthentication,
+      // The engine reads the caller from the context's state, as for every other transport.
+      contextBuilder: (o) => {
+        const ctx = defaultServerCallContextBuilder(o);
+        if (o.user instanceof PrincipalUser) ctx.state.set(PRINCIPAL_STATE_KEY, o.user.principal);
+        return ctx;
+      },
+    });
     server.addService(
       LegacyA2AService,
-      legacyGrpcService({
-        requestHandler: new LegacyGrpcRequestHandler(engine, options.defaultAgent()),
-        userBuilder: auth
-          ? async (call) =>
-              new PrincipalUser(await (authenticate(call as GrpcCall) as Principal | Promise<Principal>))
-          : UserBuilder.noAuthentication,
-        // The engine reads the caller from the context's state, as for every other transport.
-        contextBuilder: (o) => {
-          const ctx = defaultServerCallContextBuilder(o);
-          if (o.user instanceof PrincipalUser) ctx.state.set(PRINCIPAL_STATE_KEY, o.user.principal);
-          return ctx;
-        },
-      }),
+      rateLimit
+        ? limitedImplementation(LegacyA2AService, legacy, rateLimit, options.defaultAgent().name, toGrpcError)
+        : legacy,
     );
   }
 

@@ -27,6 +27,8 @@ import type { V03RestRoutes } from './v03-rest-routes.js';
 import { registerHttpAuth, type HttpAuthOptions } from './http-auth.js';
 import { mayUseAgent, type ScopeRules } from '../../security/authz.js';
 import { ANONYMOUS } from '../../security/principal.js';
+import { registerRateLimit } from './http-rate-limit.js';
+import type { RateLimitGuard } from '../../security/rate-limit.js';
 
 /** Limits against slow and greedy clients (defaults and reasons in the config schema). */
 export interface HttpLimits {
@@ -60,6 +62,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
   readonly cardsPublished: Promise<void>;
   /** Whether the server is draining for shutdown (requests get 503 SHUTTING_DOWN, probes answer). */
   readonly draining: () => boolean;
+  /** Rate limits per client IP and principal (none configured: undefined). */
+  readonly rateLimit?: RateLimitGuard | undefined;
   /** The public keys cards and webhook deliveries are signed with, served at /.well-known/jwks.json. */
   readonly jwks?: (() => { keys: readonly object[] }) | undefined;
   /** Serve HTTPS (and mTLS with a client CA) from this material, reloaded as it changes. */
@@ -155,6 +159,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     done();
   });
+  // Rate limits: the client address in onRequest, which must stay BEFORE the authentication
+  // hook so refused logins count; the principal in preParsing, after every onRequest hook
+  // (authentication sets request.principal) and before the body is read. See http-rate-limit.ts.
+  if (options.rateLimit) registerRateLimit(app, options.rateLimit, logger, PROBES);
   const auth = options.auth?.authenticator.enabled ? options.auth : undefined;
   if (auth) registerHttpAuth(app, { ...auth, logger });
   /** Whether the request's caller may send messages to the agent (its scopes). */

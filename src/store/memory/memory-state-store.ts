@@ -6,6 +6,7 @@ import { MemoryPushConfigStore } from './memory-push-config-store.js';
 import { MemoryTaskStore } from './memory-task-store.js';
 import { MemoryWorkQueue } from './memory-work-queue.js';
 import { MemoryMessageLedger } from './memory-message-ledger.js';
+import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { MemoryOwnerQuota } from './memory-owner-quota.js';
 
 export interface MemoryStateStoreOptions {
@@ -64,6 +65,11 @@ export class MemoryStateStore implements StateStore {
       : undefined;
     if (c.close) await this.events.close(c.taskId);
     return { firstSeq, saved };
+  }
+
+  /** Buckets in this process, at most `maxBuckets` of them. */
+  rateLimiter(options: { readonly maxBuckets: number }): MemoryRateLimiter {
+    return new MemoryRateLimiter(options.maxBuckets);
   }
 
   async ping(): Promise<void> {}

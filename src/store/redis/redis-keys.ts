@@ -105,6 +105,14 @@ export class RedisKeys {
     return `${this.prefix}{registry}:${serverId}`;
   }
 
+  /**
+   * Hash (tokens, at µs) of one rate-limit bucket, by the SHA-256 of its key so no client IP
+   * or principal id appears in key listings; its own hash tag, so its script is one slot.
+   */
+  rateBucket(digest: string): string {
+    return `${this.prefix}{rl:${digest}}`;
+  }
+
   /** Sorted set of finished task ids by finish time, for retention. */
   finished(): string {
     return `${this.prefix}finished`;

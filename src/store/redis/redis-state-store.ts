@@ -10,6 +10,7 @@ import { RedisOwnerQuota } from './redis-owner-quota.js';
 import { RedisPushConfigStore } from './redis-push-config-store.js';
 import { RedisTaskStore, type SaveReply } from './redis-task-store.js';
 import { RedisWorkQueue } from './redis-work-queue.js';
+import { RedisRateLimiter } from './redis-rate-limiter.js';
 import { guardUnavailable, toStoreError } from './store-unavailable.js';
 import { redactUrl } from '../../observability/logger.js';
 import { COMMIT } from './task-lua.js';
@@ -49,6 +50,7 @@ export class RedisStateStore implements StateStore {
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
   private readonly closedStreamTtlMs: number;
+  private readonly keys: RedisKeys;
 
   constructor(options: RedisStateStoreOptions) {
     // No ioredis auto-pipelining: it defers every command to the next setImmediate, which
@@ -67,6 +69,7 @@ export class RedisStateStore implements StateStore {
       options.logger?.info({ redis: redactUrl(options.url) }, 'Redis connection restored');
     });
     const keys = new RedisKeys(options.keyPrefix);
+    this.keys = keys;
     this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
     this.closedStreamTtlMs = options.closedStreamTtlMs ?? 30_000;
     this.events = guardUnavailable(new RedisEventLog(this.redis, keys, this.closedStreamTtlMs));
@@ -118,6 +121,11 @@ export class RedisStateStore implements StateStore {
     } catch (error) {
       throw toStoreError(error);
     }
+  }
+
+  /** Buckets shared by every replica on this Redis (`maxBuckets` does not apply: idle buckets expire). */
+  rateLimiter(): RedisRateLimiter {
+    return new RedisRateLimiter(this.redis, this.keys);
   }
 
   /** Fails fast while Redis is unreachable (readiness turns 503). */
