@@ -31,6 +31,12 @@ export interface MetricsOptions {
   readonly environment: string;
   /** Tasks executing now on this replica (read at scrape time). */
   readonly activeWorkflows: () => number;
+  /** Tasks waiting for a worker, as this replica last saw the queue (read at scrape time). */
+  readonly queueDepth?: () => number;
+  /** `execution.maxQueueDepth`: a new task is refused with QUEUE_FULL once its agent's queue holds this many. */
+  readonly maxQueueDepth?: number;
+  /** The state store (`memory` or `redis`) and whether it answers now (checked at scrape time). */
+  readonly store?: { readonly kind: string; readonly up: () => Promise<boolean> };
   /** How often memory and CPU are sampled. */
   readonly sampleEveryMs?: number;
 }
@@ -39,6 +45,13 @@ export interface MetricsOptions {
 const CUSTOM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 /** At most this many custom metrics (each is a series: the registry stays bounded). */
 const MAX_CUSTOM = 100;
+
+/**
+ * `mcp_tool_duration_seconds` buckets: the seed's 0.1 … 10 s, then up to the 300 s MCP call
+ * timeout (`MCP_SERVER_TIMEOUT`), so a p95 above 10 s (the seed's alert threshold) is
+ * measurable instead of stuck at the top finite bucket.
+ */
+export const MCP_TOOL_BUCKETS = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30, 60, 120, 300];
 
 /** `a2a_message_latency_seconds` buckets: an A2A exchange is milliseconds, not seconds. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -186,7 +199,7 @@ export class AgentdMetrics implements EngineObserver {
       'mcp_tool_duration_seconds',
       'MCP tool call duration in seconds',
       ['server', 'tool'],
-      [0.1, 0.5, 1.0, 2.0, 5.0, 10.0],
+      MCP_TOOL_BUCKETS,
     );
     this.a2aSent = new FastCounter('a2a_messages_sent_total', 'Total A2A messages sent', [
       'message_type',
@@ -213,6 +226,7 @@ export class AgentdMetrics implements EngineObserver {
       ['method', 'transport', 'status'],
       LATENCY_BUCKETS,
     );
+    this.queueGauges(options);
     this.memory = new Gauge({ name: 'memory_usage_bytes', help: 'Current memory usage in bytes', registers });
     this.cpu = new Gauge({ name: 'cpu_usage_percent', help: 'Current CPU usage percentage', registers });
     this.errors = new FastCounter('errors_total', 'Total errors', ['error_type', 'component']);
@@ -221,6 +235,37 @@ export class AgentdMetrics implements EngineObserver {
     this.sample();
     this.sampler = setInterval(() => this.sample(), options.sampleEveryMs ?? 5000);
     this.sampler.unref();
+  }
+
+  /** Queue depth, its limit and the store's availability: agentd's own series (`agentd_` prefix). */
+  private queueGauges(options: MetricsOptions): void {
+    const registers = [this.registry];
+    const { queueDepth, maxQueueDepth, store } = options;
+    if (queueDepth)
+      new Gauge({
+        name: 'agentd_queue_depth',
+        help: 'Tasks waiting for a worker, as this replica last saw the queue',
+        registers,
+        collect() {
+          this.set(queueDepth());
+        },
+      });
+    if (maxQueueDepth !== undefined)
+      new Gauge({
+        name: 'agentd_queue_max_depth',
+        help: 'Configured execution.maxQueueDepth: new tasks are refused (QUEUE_FULL) once an agent queue holds this many',
+        registers,
+      }).set(maxQueueDepth);
+    if (store)
+      new Gauge({
+        name: 'agentd_store_up',
+        help: 'Whether the state store answered a ping at scrape time (1) or not (0)',
+        labelNames: ['store'],
+        registers,
+        async collect() {
+          this.set({ store: store.kind }, (await store.up()) ? 1 : 0);
+        },
+      });
   }
 
   workflowStarted(agent: string): void {

@@ -81,6 +81,9 @@ export class AgentdServer {
           version: VERSION,
           environment: config.prometheus.environment,
           activeWorkflows: () => this.engine.stats().running,
+          queueDepth: () => this.engine.stats().queued,
+          maxQueueDepth: config.execution.maxQueueDepth,
+          store: { kind: store.kind, up: () => storeAnswers(store) },
         })
       : undefined;
     this.engine = new TaskEngine({
@@ -462,5 +465,20 @@ async function bound<T>(
     throw new ListenError(`${what} port ${port} on ${host} ${why}; choose another with ${setting}`, {
       cause: error,
     });
+  }
+}
+
+/** Whether the store answers a ping within a second (a scrape must not hang on a dead Redis). */
+async function storeAnswers(store: StateStore): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), 1000);
+  });
+  try {
+    return await Promise.race([store.ping().then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

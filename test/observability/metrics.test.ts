@@ -6,6 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { MCP_TOOL_BUCKETS } from '../../src/observability/metrics.js';
 import { ensureDebianTool } from '../helpers/debian-tool.js';
 import { closeSdkClient } from '../helpers/grpc.js';
 import { clientFor, sendRequest, userMessage } from '../helpers/sdk-client.js';
@@ -217,6 +219,21 @@ describe('Prometheus metrics', () => {
     expect(exposition).toContain('# TYPE mcp_tool_duration_seconds histogram');
     expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+  });
+
+  it('exposes the queue depth, its configured limit and whether the store answers', () => {
+    expect(value('agentd_queue_depth')).toBe(0);
+    expect(value('agentd_queue_max_depth')).toBe(
+      configSchema.parse({ agents: DEMO_AGENTS }).execution.maxQueueDepth,
+    );
+    expect(value('agentd_store_up', { store: 'memory' })).toBe(1);
+  });
+
+  it('MCP tool latency buckets reach the default MCP call timeout', () => {
+    const timeout = configSchema.parse({ agents: DEMO_AGENTS }).mcp.timeoutSeconds;
+    expect(MCP_TOOL_BUCKETS.at(-1)).toBeGreaterThanOrEqual(timeout);
+    // The seed's alert threshold (p95 > 10 s) needs finite buckets above it.
+    expect(MCP_TOOL_BUCKETS.filter((b) => b > 10).length).toBeGreaterThanOrEqual(2);
   });
 
   it('no unbounded value becomes a label: no task id, raw URL or user string', () => {
