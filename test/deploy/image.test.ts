@@ -4,7 +4,7 @@
  * its own entrypoint and command start as its USER in a chroot, and the probes answer.
  * (`podman run` is not used: the container runtime cannot set rlimits on this machine.)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,10 @@ describe.skipIf(unavailable !== undefined)('container image (podman build, then 
     // A TLS-intercepting proxy's CA, if this machine uses one, reaches npm as a build secret.
     const ca = process.env.NODE_EXTRA_CA_CERTS;
     if (ca && existsSync(ca)) args.push('--secret', `id=extra_ca,src=${ca}`);
+    const previous = imageId(IMAGE);
     run('podman', [...args, '-t', IMAGE, ROOT], { timeout: 900_000 });
+    // The image this run replaced (by its id; its layers the new one shares stay cached).
+    if (previous && previous !== imageId(IMAGE)) spawnSync('podman', ['rmi', previous], { stdio: 'ignore' });
     buildSeconds = (Date.now() - started) / 1000;
     console.warn(`podman build took ${buildSeconds.toFixed(1)} s`);
     config = inspectImage(IMAGE).Config;
@@ -169,6 +172,11 @@ describe.skipIf(unavailable !== undefined)('container image (podman build, then 
     }
   }, 60_000);
 });
+
+function imageId(image: string): string | undefined {
+  const res = spawnSync('podman', ['image', 'inspect', '--format', '{{.Id}}', image], { encoding: 'utf8' });
+  return res.status === 0 ? res.stdout.trim() : undefined;
+}
 
 function inspectHealthcheck(): string[] {
   const [info] = JSON.parse(run('podman', ['image', 'inspect', IMAGE])) as Array<{
