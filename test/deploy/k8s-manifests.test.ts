@@ -295,7 +295,11 @@ describe('the manifests match what agentd does', () => {
     expect(find(keda, 'TriggerAuthentication').spec.secretTargetRef).toEqual([
       { parameter: 'password', name: 'agent-secrets', key: 'redis-password' },
     ]);
-    expect(triggers.find((t) => t.type === 'prometheus')?.metadata.query).toContain('active_workflows');
+    const queries = triggers.filter((t) => t.type === 'prometheus').map((t) => t.metadata.query);
+    expect(queries).toEqual([
+      'max(agentd_queue_depth{namespace="agent-system"})',
+      'sum(active_workflows{namespace="agent-system"})',
+    ]);
   });
 
   it('network policy: the gateway and Prometheus reach agentd, only agentd reaches Redis', () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeWorkDir, spawnAgentd, stopStarted } from '../helpers/agentd-process.js';
-import { find, kustomize } from '../helpers/k8s-manifests.js';
+import { find, kustomize, kustomizeWith } from '../helpers/k8s-manifests.js';
 import { ensureRedisServer, freePort } from '../helpers/redis-server.js';
 
 interface EnvVar {
@@ -173,8 +173,21 @@ describe('agentd with the Deployment’s environment', () => {
     const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
     expect(text).toMatch(/^# TYPE active_workflows gauge$/m);
     expect(text).toMatch(/^active_workflows 0$/m);
-    // A metric the manifests name that agentd does not export would fail here.
-    expect(text).not.toMatch(/^active_workflows_total/m);
+    // Every metric the autoscalers name (HPA, KEDA's Prometheus queries) is one agentd exports.
+    const keda = kustomizeWith('overlays/dev', ['components/keda']);
+    const queries = (
+      find(keda, 'ScaledObject').spec.triggers as Array<{ type: string; metadata: { query?: string } }>
+    ).flatMap((t) => (t.type === 'prometheus' ? [t.metadata.query as string] : []));
+    const named = [
+      ...queries.flatMap((q) => [...q.matchAll(/([a-z_:][a-z0-9_:]*)\{/g)].map((m) => m[1] as string)),
+      ...(
+        find(kustomize('overlays/production'), 'HorizontalPodAutoscaler').spec.metrics as Array<{
+          pods?: { metric: { name: string } };
+        }>
+      ).flatMap((m) => (m.pods ? [m.pods.metric.name] : [])),
+    ];
+    expect(named.length).toBeGreaterThan(0);
+    for (const metric of new Set(named)) expect(text, metric).toMatch(new RegExp(`^${metric}(\\{|\\s)`, 'm'));
   }, 30_000);
 });
 
