@@ -231,10 +231,12 @@ describe('the manifests match what agentd does', () => {
     expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toMatch(
       new RegExp(`^USER ${find(objects, 'Deployment').spec.template.spec.securityContext.runAsUser}:`, 'm'),
     );
-    // /tmp is the one writable path, as the image expects.
-    expect(find(objects, 'Deployment').spec.template.spec.containers[0].volumeMounts).toEqual([
-      { name: 'tmp', mountPath: '/tmp' },
-    ]);
+    // /tmp is the one writable path, as the image expects; everything else is mounted read-only.
+    const mounts = find(objects, 'Deployment').spec.template.spec.containers[0].volumeMounts as Array<{
+      mountPath: string;
+      readOnly?: boolean;
+    }>;
+    expect(mounts.filter((m) => !m.readOnly).map((m) => m.mountPath)).toEqual(['/tmp']);
   });
 
   it('the HPA is the seed’s: 3–20 replicas, CPU 70 %, memory 80 %, active_workflows 10 per pod, its behavior', () => {
@@ -359,14 +361,53 @@ describe('the manifests match what agentd does', () => {
       readFileSync(join(K8S, 'overlays/production/secrets.example.yaml'), 'utf8'),
     );
     for (const obj of template) validateObject(obj);
-    const secretKeys = (agentContainer(objects).env ?? []).flatMap((e) =>
-      e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : [],
-    );
+    const volumes = find(objects, 'Deployment').spec.template.spec.volumes as Array<{
+      secret?: { secretName: string; items: Array<{ key: string }> };
+    }>;
+    const secretKeys = [
+      ...(agentContainer(objects).env ?? []).flatMap((e) =>
+        e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : [],
+      ),
+      ...volumes.flatMap((v) =>
+        v.secret?.secretName === 'agent-secrets' ? v.secret.items.map((i) => i.key) : [],
+      ),
+    ];
     expect(Object.keys(find(template, 'Secret', 'agent-secrets').stringData ?? {}).sort()).toEqual(
       [...new Set(secretKeys)].sort(),
     );
     for (const obj of template)
       for (const v of Object.values(obj.stringData ?? {})) expect(v).toMatch(/^REPLACE_ME/);
+  });
+
+  it('production runs the hardened configuration, with its key files from the Secret', () => {
+    const objects = get('production');
+    const pod = find(objects, 'Deployment').spec.template.spec;
+    const c = pod.containers[0];
+    expect(c.args).toEqual(['serve', '--config', '/etc/agentd/agentd.yaml']);
+    const file = readFileSync(join(K8S, 'overlays/production/agentd.yaml'), 'utf8');
+    // The overlay's copy is config/agentd.hardened.yaml, byte for byte.
+    expect(file).toBe(readFileSync(join(ROOT, 'config/agentd.hardened.yaml'), 'utf8'));
+    const configMount = c.volumeMounts.find(
+      (m: { mountPath: string }) => m.mountPath === '/etc/agentd/agentd.yaml',
+    );
+    const configVolume = pod.volumes.find((v: { name: string }) => v.name === configMount.name);
+    expect(find(objects, 'ConfigMap', configVolume.configMap.name).data?.[configMount.subPath]).toBe(file);
+    // Every file the configuration reads from /etc/agentd/secrets is an item of the mounted Secret.
+    const secretMount = c.volumeMounts.find(
+      (m: { mountPath: string }) => m.mountPath === '/etc/agentd/secrets',
+    );
+    const items = pod.volumes
+      .find((v: { name: string }) => v.name === secretMount.name)
+      .secret.items.map((i: { path: string }) => `/etc/agentd/secrets/${i.path}`);
+    const config = loadConfig({
+      configPath: join(K8S, 'overlays/production/agentd.yaml'),
+      env: { METRICS_TOKEN: 'x', REDIS_HOST: 'redis' },
+    }).config;
+    expect([config.auth.apiKeysFile, config.cardSigning.keyFile].sort()).toEqual([...items].sort());
+    // The listeners it configures are the container's ports.
+    expect([config.server.httpPort, config.server.grpcPort, config.prometheus.port]).toEqual(
+      c.ports.map((p: { containerPort: number }) => p.containerPort),
+    );
   });
 
   it('dev: obviously-dev secrets, one replica, no Istio', () => {
