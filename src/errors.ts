@@ -267,6 +267,13 @@ export const ERROR_CATALOGUE = {
     reason: 'PUSH_TARGET_REFUSED',
     defaultMessage: 'The push-notification URL is not an allowed target',
   },
+  AGENT_CARD_UNVERIFIED: {
+    jsonRpc: -32075,
+    http: 502,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'AGENT_CARD_UNVERIFIED',
+    defaultMessage: "A peer agent's card is unsigned, or its signature does not verify with the trusted keys",
+  },
   MCP_TOOL_NOT_FOUND: {
     jsonRpc: -32060,
     http: 404,

@@ -15,6 +15,8 @@ export type {
   PushConfigStore,
   StoredTask,
   TaskEventRecord,
+  OwnerQuota,
+  CountedTask,
 } from './store/ports.js';
 export { MemoryStateStore } from './store/memory/memory-state-store.js';
 export { createLogger } from './observability/logger.js';

@@ -4,6 +4,8 @@ import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
 import { VERSION } from '../version.js';
 import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/connect.js';
+import { Outbound, OutboundConfigError } from '../security/outbound.js';
+import { TlsMaterialError } from '../security/tls-files.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
 import { isTerminal, stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
@@ -27,6 +29,16 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/** `--ca`, `--cert`, `--key` of the commands that call agents. */
+interface TlsArgs {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** A usage error found after parsing (exit code 2). */
+class UsageError extends Error {}
+
 function intArg(name: string, min = 0): (v: string) => number {
   return (v) => {
     const n = Number(v);
@@ -48,6 +60,24 @@ export async function runCli(
   const out = (s: string): void => void io.stdout.write(`${s}\n`);
   const fail = (s: string): void => void io.stderr.write(`error: ${s}\n`);
   let exitCode: number = EXIT.OK;
+  const outbounds: Outbound[] = [];
+  /** Outbound TLS from --ca/--cert/--key (closed when the command ends). */
+  const outboundOf = async (opts: TlsArgs): Promise<Outbound> => {
+    if (Boolean(opts.cert) !== Boolean(opts.key)) throw new UsageError('--cert and --key go together');
+    if (!opts.ca && !opts.cert) return Outbound.none;
+    try {
+      const o = await Outbound.create({ caFile: opts.ca, certFile: opts.cert, keyFile: opts.key });
+      outbounds.push(o);
+      return o;
+    } catch (error) {
+      throw new UsageError(
+        (error as Error).message.replace(
+          /^outbound\.(caFile|certFile|keyFile)/,
+          (_m, f: string) => ({ caFile: '--ca', certFile: '--cert', keyFile: '--key' })[f] ?? f,
+        ),
+      );
+    }
+  };
 
   const program = new Command('agentd')
     .description(
@@ -142,7 +172,12 @@ export async function runCli(
           const { AgentdServer } = await import('../server/agentd-server.js');
           server = await AgentdServer.create(config, logger, loaded.baseDir);
         } catch (error) {
-          if (error instanceof AgentLoadError) {
+          // Agents that cannot load and TLS files that are unusable are configuration errors.
+          if (
+            error instanceof AgentLoadError ||
+            error instanceof TlsMaterialError ||
+            error instanceof OutboundConfigError
+          ) {
             io.stderr.write(`Invalid configuration (${loaded.source}):\n  - ${error.message}\n`);
             exitCode = EXIT.USAGE;
             return;
@@ -215,6 +250,9 @@ export async function runCli(
     .option('--context <id>', 'context id to group the message with earlier ones')
     .option('--no-wait', 'return as soon as the task is created (returnImmediately)')
     .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text')
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .action(
       async (
         url: string,
@@ -226,9 +264,9 @@ export async function runCli(
           context?: string;
           wait: boolean;
           json?: boolean;
-        },
+        } & TlsArgs,
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, await outboundOf(opts));
         const message = textMessage(Role.ROLE_USER, text, {
           contextId: opts.context ?? '',
           taskId: opts.task ?? '',
@@ -272,14 +310,41 @@ export async function runCli(
     .description('fetch, validate and pretty-print an agent card')
     .argument('<url>', 'agent card URL, or an agent / server base URL', parseAgentUrl)
     .option('--json', 'print the card JSON only')
-    .action(async (url: string, opts: { json?: boolean }) => {
-      const { url: cardUrl, card } = await fetchCard(url);
+    .option('--verify', 'check the card signature against the keys given with --jwks (exit 1 when it fails)')
+    .option('--jwks <url|file>', 'the trusted JWKS (URL or file) --verify checks against')
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
+    .action(async (url: string, opts: { json?: boolean; verify?: boolean; jwks?: string } & TlsArgs) => {
+      if (opts.verify && !opts.jwks) {
+        fail(
+          '--verify needs --jwks <url|file>: the keys you trust (a key location inside the card is never trusted)',
+        );
+        exitCode = EXIT.USAGE;
+        return;
+      }
+      const { url: cardUrl, card, raw } = await fetchCard(url, await outboundOf(opts));
+      let verified: string | undefined;
+      if (opts.jwks) {
+        const { loadTrustedKeys, verifyCard } = await import('../security/card-signing.js');
+        const trusted = await loadTrustedKeys(opts.jwks);
+        try {
+          verified = `signature: verified (key ${await verifyCard(raw, trusted, cardUrl)}, trusted keys from ${opts.jwks})`;
+        } catch (error) {
+          fail(
+            `${(error as Error).message} (reason: ${(error as { data?: { reason?: string } }).data?.reason ?? 'unknown'})`,
+          );
+          exitCode = EXIT.ERROR;
+          return;
+        }
+      }
       if (opts.json) {
         out(JSON.stringify(AgentCard.toJSON(card), null, 2));
         return;
       }
       out(`${card.name} ${card.version}  (${cardUrl})`);
       if (card.description) out(`  ${card.description}`);
+      if (verified) out(`  ${verified}`);
       out(
         `  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`,
       );
@@ -308,6 +373,9 @@ export async function runCli(
     .option('--page-token <token>', 'page token from a previous listing')
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .action(
       async (
         url: string,
@@ -318,9 +386,9 @@ export async function runCli(
           pageToken?: string;
           transport: TransportName;
           json?: boolean;
-        },
+        } & TlsArgs,
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, await outboundOf(opts));
         const res = await client.listTasks({
           tenant: '',
           contextId: opts.context ?? '',
@@ -358,13 +426,16 @@ export async function runCli(
     .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
     .action(
       async (
         url: string,
         id: string,
-        opts: { historyLength?: number; transport: TransportName; json?: boolean },
+        opts: { historyLength?: number; transport: TransportName; json?: boolean } & TlsArgs,
       ) => {
-        const { client } = await connect(url, opts.transport);
+        const { client } = await connect(url, opts.transport, await outboundOf(opts));
         const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
         out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
       },
@@ -376,8 +447,11 @@ export async function runCli(
     .argument('<id>', 'task id')
     .addOption(transportOption())
     .option('--json', 'print raw JSON')
-    .action(async (url: string, id: string, opts: { transport: TransportName; json?: boolean }) => {
-      const { client } = await connect(url, opts.transport);
+    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
+    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
+    .option('--key <file>', 'PEM private key of --cert')
+    .action(async (url: string, id: string, opts: { transport: TransportName; json?: boolean } & TlsArgs) => {
+      const { client } = await connect(url, opts.transport, await outboundOf(opts));
       const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
       out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
     });
@@ -438,7 +512,9 @@ Exit codes: 0 when stdin closes, 2 for an invalid --fetch-allow or ${FETCH_ALLOW
       return EXIT.OK;
     if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.USAGE;
     fail((error as Error).message);
-    return EXIT.ERROR;
+    return error instanceof UsageError ? EXIT.USAGE : EXIT.ERROR;
+  } finally {
+    await Promise.all(outbounds.map((o) => o.close()));
   }
   return exitCode;
 }

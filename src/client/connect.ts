@@ -1,6 +1,11 @@
 import { AgentCard } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { Outbound, type OutboundCall } from '../security/outbound.js';
 import { CARD_FETCH_HEADERS } from './card-fetch.js';
+
+/** Checks a fetched card (its JSON as received) before it is used; throws to refuse it. */
+export type CardCheck = (cardJson: unknown, cardUrl: string) => Promise<void>;
 
 /** Transports the CLI can use, by their command-line names. */
 export const TRANSPORTS = { jsonrpc: 'JSONRPC', rest: 'HTTP+JSON', grpc: 'GRPC' } as const;
@@ -45,11 +50,14 @@ async function errorMessageOf(res: Response): Promise<string | undefined> {
  * into a v1.0 card whose interfaces say `protocolVersion` 0.3, so {@link connect} talks to
  * it over the v0.3 wire format.
  */
-export async function fetchCard(url: string): Promise<{ url: string; card: AgentCard; raw: unknown }> {
+export async function fetchCard(
+  url: string,
+  outbound: Outbound = Outbound.none,
+): Promise<{ url: string; card: AgentCard; raw: unknown }> {
   const cardUrl = cardUrlOf(url);
   let res: Response;
   try {
-    res = await fetch(cardUrl, { headers: CARD_FETCH_HEADERS });
+    res = await outbound.for(cardUrl).fetch(cardUrl, { headers: CARD_FETCH_HEADERS });
   } catch (error) {
     throw new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`);
   }
@@ -92,15 +100,53 @@ function spoken(version: string): boolean {
 }
 
 /**
+ * gRPC channel credentials for an agent reached at `agentUrl` whose card names
+ * `grpcAddress`: TLS when the agent is served over https:// (a server with TLS on serves
+ * gRPC over TLS only), with the configured CA and client certificate. The target's
+ * credential headers go along as call credentials only over TLS (gRPC sends no credentials
+ * in the clear) and only to the host of `agentUrl` (a card cannot redirect them elsewhere).
+ */
+export async function grpcChannelCredentials(
+  agentUrl: string,
+  call: OutboundCall,
+  grpcAddress?: string,
+): Promise<ChannelCredentials> {
+  const grpc = await import('@grpc/grpc-js');
+  const { tls } = call;
+  if (!agentUrl.startsWith('https:')) return grpc.credentials.createInsecure();
+  const sameHost = grpcAddress !== undefined && hostOf(grpcAddress) === new URL(agentUrl).hostname;
+  const headers = sameHost ? call.headers : {};
+  const ssl = grpc.credentials.createSsl(
+    tls.ca ? Buffer.from(tls.ca.join('\n')) : null,
+    tls.key ?? null,
+    tls.cert ?? null,
+  );
+  const names = Object.entries(headers);
+  if (names.length === 0) return ssl;
+  return grpc.credentials.combineChannelCredentials(
+    ssl,
+    grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+      const metadata = new grpc.Metadata();
+      for (const [name, value] of names) metadata.set(name, value);
+      callback(null, metadata);
+    }),
+  );
+}
+
+/**
  * An official SDK client for the agent at `url`, on the chosen transport, speaking v1.0 or,
  * to an agent whose card offers that transport only as v0.3, v0.3. Fails clearly when the
- * card does not offer that transport.
+ * card does not offer that transport. `outbound` supplies the target's credentials and TLS
+ * settings (matched on `url`).
  */
 export async function connect(
   url: string,
   transport: TransportName,
+  outbound: Outbound = Outbound.none,
+  verifyCard?: CardCheck,
 ): Promise<{ client: Client; card: AgentCard }> {
-  const { card } = await fetchCard(url);
+  const { card, raw, url: cardUrl } = await fetchCard(url, outbound);
+  await verifyCard?.(raw, cardUrl);
   const binding = TRANSPORTS[transport];
   if (!card.supportedInterfaces.some((i) => i.protocolBinding === binding && spoken(i.protocolVersion))) {
     const offered = [...new Set(card.supportedInterfaces.map((i) => i.protocolBinding))].join(', ');
@@ -113,15 +159,32 @@ export async function connect(
   // With legacyCompat the factories pick the SDK's v0.3 transports for an interface the
   // card says is v0.3, and the v1.0 ones otherwise (v1.0 wins when a card lists both).
   const legacyCompat = { enabled: true };
+  // Each request gets the credentials of its own URL: a card that lists endpoints on another
+  // host does not receive the credentials meant for this one.
+  const fetchImpl = ((input: string | URL | Request, init?: RequestInit) =>
+    outbound.for(input instanceof Request ? input.url : String(input)).fetch(input, init)) as typeof fetch;
+  const grpcAddress = card.supportedInterfaces.find((i) => i.protocolBinding === 'GRPC')?.url;
+  const grpcChannelCredentialsForUrl =
+    transport === 'grpc' ? await grpcChannelCredentials(url, outbound.for(url), grpcAddress) : undefined;
   const factory = new ClientFactory(
     ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
       transports: [
-        new JsonRpcTransportFactory({ legacyCompat }),
-        new RestTransportFactory({ legacyCompat }),
-        new GrpcTransportFactory({ legacyCompat }),
+        new JsonRpcTransportFactory({ legacyCompat, fetchImpl }),
+        new RestTransportFactory({ legacyCompat, fetchImpl }),
+        new GrpcTransportFactory({
+          legacyCompat,
+          ...(grpcChannelCredentialsForUrl ? { grpcChannelCredentials: grpcChannelCredentialsForUrl } : {}),
+        }),
       ],
       preferredTransports: [binding],
     }),
   );
   return { client: await factory.createFromAgentCard(card), card };
+}
+
+/** The host of a gRPC target (`host:port`, `[v6]:port`, `dns:host:port`), lower-cased. */
+function hostOf(address: string): string {
+  const bare = address.replace(/^dns:(\/\/[^/]*\/)?/, '');
+  const v6 = /^\[([^\]]+)\]/.exec(bare);
+  return (v6 ? `[${v6[1]}]` : (bare.split(':')[0] ?? '')).toLowerCase();
 }

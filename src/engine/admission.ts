@@ -7,6 +7,8 @@ import type { Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { createHash, randomUUID } from 'node:crypto';
 import { err, invalidParams, isAgentdError } from '../errors.js';
+import type { Principal } from '../security/principal.js';
+import { principalOf } from '../security/principal.js';
 import type { StoredTask } from '../store/ports.js';
 import { tenantOf } from './call-context.js';
 import { isoNow } from './clock.js';
@@ -18,7 +20,9 @@ import type { Recovery } from './recovery.js';
 import { appendHistory } from './reducer.js';
 import type { RunExecutor } from './run-executor.js';
 import { TaskRun, type RunOutcome } from './task-run.js';
-import type { TaskReader } from './task-reader.js';
+import { taskNotFound, type TaskReader } from './task-reader.js';
+import { mayAccess } from './ownership.js';
+import type { OwnerCaps } from './owner-caps.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import { validateSendMessage } from './validate.js';
 import type { WorkerSlots } from './worker-slots.js';
@@ -46,6 +50,7 @@ export class Admission {
     private readonly slots: WorkerSlots,
     private readonly executor: RunExecutor,
     private readonly recovery: Recovery,
+    private readonly caps: OwnerCaps,
   ) {}
 
   /**
@@ -64,16 +69,18 @@ export class Admission {
     const { store, options } = this.core;
     if (!this.core.isAccepting) throw err('SHUTTING_DOWN');
     const tenant = tenantOf(params.tenant, ctx);
+    const principal = principalOf(ctx);
     const id = message.taskId || randomUUID();
     if (options.messageTtlMs <= 0) {
       if (!this.core.isAccepting) throw err('SHUTTING_DOWN');
       return this.admit(agent, params, ctx, message, tenant, id, undefined, beforeDispatch);
     }
-    const key = messageKey(agent.name, tenant, message.taskId, message.messageId);
+    // Per principal: one caller's messageId never answers, or blocks, another's message.
+    const key = messageKey(agent.name, tenant, message.taskId, message.messageId, principal.id);
     for (;;) {
       const recorded = await store.messages.claim(key, taskRecord(id), options.messageTtlMs);
       if (recorded === undefined) break;
-      const repeat = await this.repeated(agent, tenant, key, recorded);
+      const repeat = await this.repeated(agent, tenant, principal, key, recorded);
       if (repeat) return { repeat };
       // Recorded, but its task is gone and nothing runs it (a refused admission whose release
       // failed, or a task retention dropped): the message is accepted anew.
@@ -100,6 +107,7 @@ export class Admission {
   private async repeated(
     agent: HostedAgent,
     tenant: string,
+    principal: Principal,
     key: string,
     recorded: string,
   ): Promise<Repeat | undefined> {
@@ -116,7 +124,7 @@ export class Admission {
       const local = runs.get(record.taskId);
       if (local?.reply) return { message: local.reply };
       try {
-        const found = await this.reader.current(agent, record.taskId, tenant);
+        const found = await this.reader.current(agent, record.taskId, tenant, principal);
         logger.debug({ task_id: record.taskId }, 'message sent again: answered from its task');
         return found;
       } catch (error) {
@@ -160,6 +168,10 @@ export class Admission {
     beforeDispatch: ((run: TaskRun) => void) | undefined,
   ): Promise<Admitted> {
     const { store, options } = this.core;
+    const owner = principalOf(ctx).id;
+    // A new task counts against its creator's cap before anything is stored (a continuation
+    // counts once its task is found to be the caller's, in continueTask).
+    if (!message.taskId) await this.caps.acquire(owner, id);
     // A free worker here runs the task at once (the slot is taken synchronously, so
     // concurrent requests cannot overbook it). Otherwise the task waits in the queue.
     const slot = this.slots.tryAcquire();
@@ -168,7 +180,9 @@ export class Admission {
       ? (taskId, initial) => {
           leased = true;
           // Only a durable queue needs what a lease carries (another replica may take it over).
-          const payload = store.queue.durable ? queuedPayload(agent, params, ctx, tenant, key, initial) : '';
+          const payload = store.queue.durable
+            ? queuedPayload(agent, params, ctx, tenant, owner, key, initial)
+            : '';
           return store.queue.lease(taskId, agent.name, payload);
         }
       : undefined;
@@ -183,11 +197,13 @@ export class Admission {
     let run: TaskRun;
     try {
       run = message.taskId
-        ? await this.continueTask(agent, message, tenant, lease)
-        : await this.createTask(agent, message, tenant, params, id, lease, deferCreate);
+        ? await this.continueTask(agent, message, tenant, ctx, lease)
+        : await this.createTask(agent, message, tenant, owner, params, id, lease, deferCreate);
     } catch (error) {
       slot?.release();
       if (leased && message.taskId) void store.queue.ack(message.taskId).catch(() => {});
+      // A new task refused before it ran is not in flight (a continuation releases its own count).
+      if (!message.taskId) await this.caps.release(owner, id).catch(() => {});
       throw error;
     }
     run.messageKey = key;
@@ -209,10 +225,16 @@ export class Admission {
     try {
       // A follow-up to a task already admitted is never refused for queue depth.
       const depth = message.taskId ? Number.MAX_SAFE_INTEGER : options.maxQueueDepth;
-      await store.queue.push(run.id, agent.name, queuedPayload(agent, params, ctx, tenant, key), depth);
+      await store.queue.push(
+        run.id,
+        agent.name,
+        queuedPayload(agent, params, ctx, tenant, owner, key),
+        depth,
+      );
     } catch (error) {
       controller.abort();
       if (!message.taskId) await this.executor.discardProvisionalTask(run).catch(() => {});
+      run.releaseOwnerSlot();
       throw error;
     }
     return { run, waiting: follower ? this.recovery.awaitElsewhere(run, follower, controller) : undefined };
@@ -222,6 +244,7 @@ export class Admission {
     agent: HostedAgent,
     message: Message,
     tenant: string,
+    owner: string,
     params: SendMessageRequest,
     id: string,
     lease: Lease | undefined,
@@ -229,7 +252,10 @@ export class Admission {
   ): Promise<TaskRun> {
     const { store } = this.core;
     const pushConfig = params.configuration?.taskPushNotificationConfig;
-    if (pushConfig) requirePush(agent);
+    if (pushConfig) {
+      requirePush(agent);
+      this.core.options.webhooks.check(pushConfig.url);
+    }
     const contextId = message.contextId || randomUUID();
     const task: Task = {
       id,
@@ -239,7 +265,7 @@ export class Admission {
       history: [{ ...message, taskId: id, contextId }],
       metadata: undefined,
     };
-    const record = { task, agent: agent.name, tenant, lastSeq: 0, updatedAt: Date.now() };
+    const record = { task, agent: agent.name, tenant, owner, lastSeq: 0, updatedAt: Date.now() };
     let stored: StoredTask;
     if (deferCreate && lease) {
       // Version 0: the run's first commit creates it.
@@ -264,10 +290,19 @@ export class Admission {
     agent: HostedAgent,
     message: Message,
     tenant: string,
+    ctx: ServerCallContext,
     lease: Lease | undefined,
   ): Promise<TaskRun> {
     const id = message.taskId;
-    if (this.core.runs.has(id)) {
+    const principal = principalOf(ctx);
+    // Another's task is not found, whether it runs here or not: its existence is not told.
+    const running = this.core.runs.get(id);
+    if (
+      running &&
+      (running.agent !== agent || running.tenant !== tenant || !mayAccess(principal, running.owner))
+    )
+      throw taskNotFound(id);
+    if (running) {
       throw err(
         'UNSUPPORTED_OPERATION',
         `Task ${id} is still working; send a follow-up when it asks for input`,
@@ -276,7 +311,7 @@ export class Admission {
         },
       );
     }
-    const stored = await this.reader.load(agent, id, tenant);
+    const stored = await this.reader.load(agent, id, tenant, principal);
     const state = stored.task.status?.state;
     if (isTerminal(state)) {
       throw err('UNSUPPORTED_OPERATION', `Task ${id} is ${stateLabel(state)} and accepts no more messages`, {
@@ -296,12 +331,19 @@ export class Admission {
         `does not match the context of task ${id} (${stored.task.contextId})`,
       );
     }
+    // Counted against the task's owner again: it asked for input and came to rest.
+    await this.caps.acquire(stored.owner ?? '', id);
     const run = new TaskRun(this.core.runDeps, agent, stored);
     run.exposed = true;
-    const [, configs] = await Promise.all([lease?.(id), this.core.store.pushConfigs.list(id)]);
-    run.pushConfigs = configs;
-    // Saved with the version read above: of two follow-ups racing on two replicas, one wins.
-    await run.saveSnapshot(appendHistory(run.task, { ...message, contextId: stored.task.contextId }));
+    try {
+      const [, configs] = await Promise.all([lease?.(id), this.core.store.pushConfigs.list(id)]);
+      run.pushConfigs = configs;
+      // Saved with the version read above: of two follow-ups racing on two replicas, one wins.
+      await run.saveSnapshot(appendHistory(run.task, { ...message, contextId: stored.task.contextId }));
+    } catch (error) {
+      run.releaseOwnerSlot();
+      throw error;
+    }
     return run;
   }
 }
@@ -310,8 +352,16 @@ export class Admission {
  * The message ledger's key for a message: agent, tenant, the task it continues (none for
  * a new task) and its messageId, hashed so a long id costs the ledger a fixed size.
  */
-export function messageKey(agent: string, tenant: string, taskId: string, messageId: string): string {
-  return createHash('sha256').update(`${agent}\0${tenant}\0${taskId}\0${messageId}`).digest('base64url');
+export function messageKey(
+  agent: string,
+  tenant: string,
+  taskId: string,
+  messageId: string,
+  principal: string,
+): string {
+  return createHash('sha256')
+    .update(`${agent}\0${tenant}\0${taskId}\0${messageId}\0${principal}`)
+    .digest('base64url');
 }
 
 /** PUSH_NOTIFICATION_NOT_SUPPORTED unless the agent's card says it supports push. */

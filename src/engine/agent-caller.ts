@@ -2,8 +2,9 @@ import type { Context } from '@opentelemetry/api';
 import { Role, type AgentCard, type Message, type SendMessageRequest, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { textMessage } from '../agents/parts.js';
-import { connect, type TransportName } from '../client/connect.js';
+import { connect, type CardCheck, type TransportName } from '../client/connect.js';
 import { SpanKind, Tracing } from '../observability/tracing.js';
+import { Outbound } from '../security/outbound.js';
 
 /** Told of each outbound A2A message: the recipient agent's name, and how it went. */
 export type SentObserver = (recipient: string, delivered: boolean, seconds: number) => void;
@@ -11,7 +12,7 @@ export type SentObserver = (recipient: string, delivered: boolean, seconds: numb
 /**
  * Agents calling other A2A agents (`requestContext.callAgent`): the official SDK client on
  * the chosen transport (JSON-RPC by default), one per agent URL and transport, kept for
- * reuse. Each call is a client span parented on the calling task's server span, whose
+ * reuse, with the `outbound` credentials and TLS settings of its URL. Each call is a client span parented on the calling task's server span, whose
  * `traceparent` goes along as an HTTP header or gRPC metadata, so the call and the work it
  * causes in the other agent's process are one trace.
  */
@@ -21,6 +22,10 @@ export class AgentCaller {
   constructor(
     private readonly tracing: Tracing,
     private readonly sent?: SentObserver,
+    /** Credentials and TLS per target agent URL. */
+    private readonly outbound: Outbound = Outbound.none,
+    /** Verifies each peer's card before it is used (outbound.verifyCardsJwks). */
+    private readonly verifyCard?: CardCheck,
   ) {}
 
   async send(
@@ -33,7 +38,7 @@ export class AgentCaller {
     const key = `${transport} ${agentUrl}`;
     let connected = this.clients.get(key);
     if (!connected) {
-      connected = connect(agentUrl, transport);
+      connected = connect(agentUrl, transport, this.outbound, this.verifyCard);
       this.clients.set(key, connected);
       connected.catch(() => this.clients.delete(key)); // a failed lookup is retried next time
     }

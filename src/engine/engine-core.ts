@@ -7,7 +7,8 @@ import type { StateStore } from '../store/ports.js';
 import type { EngineObserver } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
-import type { PushNotifierOptions } from './push-notifier.js';
+import type { PushNotifierOptions, WebhookTransport } from './push-notifier.js';
+import type { Outbound } from '../security/outbound.js';
 import type { RunDeps, RunLimits, TaskRun } from './task-run.js';
 
 export interface TaskEngineOptions {
@@ -31,22 +32,33 @@ export interface TaskEngineOptions {
   readonly cancelGraceMs: number;
   /** How long a message's id is remembered, so that sending it again does not run it again (0: not at all). */
   readonly messageTtlMs: number;
+  /**
+   * `execution.maxTasksPerPrincipal`: tasks one principal may have in flight (submitted or
+   * working, on any replica) before new ones are refused with TOO_MANY_TASKS; 0 or absent: no cap.
+   */
+  readonly maxTasksPerPrincipal?: number | undefined;
   /** What one task may hold (events agents publish are checked against it). */
   readonly limits: RunLimits;
   readonly push: PushNotifierOptions;
+  /** How webhooks are reached: the SSRF-safe dispatcher (checks targets at config time too). */
+  readonly webhooks: WebhookTransport;
+  /** Checks each peer's agent card before `callAgent` uses it (signature verification). */
+  readonly verifyPeerCard?: ((cardJson: unknown, cardUrl: string) => Promise<void>) | undefined;
+  /** Credentials and TLS for agents' outbound A2A calls (none configured: defaults). */
+  readonly outbound?: Outbound | undefined;
 }
 
 export class EngineCore {
   readonly store: StateStore;
   readonly logger: Logger;
   readonly agents = new Map<string, HostedAgent>();
-  /** Tasks queued or executing in this process, by id. */
-  readonly runs = new Map<string, TaskRun>();
   private accepting = true;
 
   constructor(
     readonly options: TaskEngineOptions,
     readonly runDeps: RunDeps,
+    /** Tasks queued or executing in this process, by id. */
+    readonly runs = new Map<string, TaskRun>(),
   ) {
     this.store = options.store;
     this.logger = options.logger;

@@ -14,6 +14,7 @@ import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { randomUUID } from 'node:crypto';
 import { err } from '../errors.js';
 import { requirePush } from './admission.js';
+import { principalOf } from '../security/principal.js';
 import { tenantOf } from './call-context.js';
 import type { EngineCore } from './engine-core.js';
 import type { HostedAgent } from './hosted-agent.js';
@@ -34,12 +35,13 @@ export class PushConfigOperations {
     requirePush(agent);
     validatePushConfig(params);
     const tenant = tenantOf(params.tenant, ctx);
-    await this.reader.current(agent, params.taskId, tenant);
+    await this.reader.current(agent, params.taskId, tenant, principalOf(ctx));
+    this.core.options.webhooks.check(params.url);
     const config: TaskPushNotificationConfig = { ...params, tenant, id: params.id || randomUUID() };
     await this.core.store.pushConfigs.put(config);
     const run = this.core.runs.get(config.taskId);
     if (run) run.pushConfigs = [...run.pushConfigs.filter((c) => c.id !== config.id), config];
-    return config;
+    return redacted(config);
   }
 
   async get(
@@ -47,7 +49,7 @@ export class PushConfigOperations {
     params: GetTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
-    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), params.id);
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), ctx, params.id);
     const config = await this.core.store.pushConfigs.get(params.taskId, params.id);
     if (!config) {
       throw err('TASK_NOT_FOUND', `Task ${params.taskId} has no push notification config "${params.id}"`, {
@@ -55,7 +57,7 @@ export class PushConfigOperations {
         configId: params.id,
       });
     }
-    return config;
+    return redacted(config);
   }
 
   async list(
@@ -63,8 +65,9 @@ export class PushConfigOperations {
     params: ListTaskPushNotificationConfigsRequest,
     ctx: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
-    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx));
-    return { configs: await this.core.store.pushConfigs.list(params.taskId), nextPageToken: '' };
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), ctx);
+    const configs = await this.core.store.pushConfigs.list(params.taskId);
+    return { configs: configs.map(redacted), nextPageToken: '' };
   }
 
   async delete(
@@ -72,7 +75,7 @@ export class PushConfigOperations {
     params: DeleteTaskPushNotificationConfigRequest,
     ctx: ServerCallContext,
   ): Promise<void> {
-    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), params.id);
+    await this.visibleTask(agent, params.taskId, tenantOf(params.tenant, ctx), ctx, params.id);
     await this.core.store.pushConfigs.delete(params.taskId, params.id);
     const run = this.core.runs.get(params.taskId);
     if (run) run.pushConfigs = run.pushConfigs.filter((c) => c.id !== params.id);
@@ -86,11 +89,28 @@ export class PushConfigOperations {
     agent: HostedAgent,
     taskId: string,
     tenant: string,
+    ctx: ServerCallContext,
     configId?: string,
   ): Promise<void> {
     requirePush(agent);
     validateTaskId(taskId, 'taskId');
     if (configId !== undefined) validateTaskId(configId, 'id');
-    await this.reader.current(agent, taskId, tenant);
+    await this.reader.current(agent, taskId, tenant, principalOf(ctx));
   }
+}
+
+/** What a redacted credential reads as. */
+export const REDACTED = '[redacted]';
+
+/**
+ * The config as it is shown to callers: the webhook credentials (`token`,
+ * `authentication.credentials`) are write-only, so every transport answers with them
+ * replaced by {@link REDACTED} (an unset one stays empty).
+ */
+export function redacted(config: TaskPushNotificationConfig): TaskPushNotificationConfig {
+  const authentication = config.authentication && {
+    ...config.authentication,
+    credentials: config.authentication.credentials ? REDACTED : '',
+  };
+  return { ...config, token: config.token ? REDACTED : '', authentication };
 }

@@ -4,6 +4,7 @@ import { redactUrl } from '../observability/logger.js';
 import { StreamResponse } from '@a2a-js/sdk';
 import type { TaskPushNotificationConfig } from '@a2a-js/sdk';
 import type { Logger } from 'pino';
+import { isAgentdError } from '../errors.js';
 
 export interface PushNotifierOptions {
   /** Attempts per notification, the first included. */
@@ -18,6 +19,24 @@ export interface PushNotifierOptions {
 
 /** Told of each notification's outcome (metrics): delivered, or given up after its attempts. */
 export type PushOutcome = (delivered: boolean, seconds: number) => void;
+
+/** Told of each notification refused because of its target (metrics; `reason` is from a bounded set). */
+export type PushRefused = (reason: string) => void;
+
+/**
+ * How webhooks are reached (a port: the security layer's SSRF-safe dispatcher implements it).
+ * `post` rejects with PUSH_TARGET_REFUSED when the target may not be reached (then the
+ * notification is not retried), and with any other error for a failed attempt.
+ */
+export interface WebhookTransport {
+  /** Throws PUSH_TARGET_REFUSED when the URL itself names a refused target (config time). */
+  check(url: string): void;
+  /** POSTs the body; resolves with the HTTP status. */
+  post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<number>;
+  /** agentd's signed JWT for this delivery (`aud` = url), if deliveries are signed. */
+  token(url: string, taskId: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
 
 interface Target {
   readonly config: TaskPushNotificationConfig;
@@ -42,8 +61,10 @@ export class PushNotifier {
   constructor(
     private readonly options: PushNotifierOptions,
     private readonly logger: Logger,
+    private readonly transport: WebhookTransport,
     private readonly outcome?: PushOutcome,
     private readonly tracing: Tracing = Tracing.off,
+    private readonly refused?: PushRefused,
   ) {}
 
   /** Queues the event for every config; returns at once. */
@@ -81,6 +102,7 @@ export class PushNotifier {
     this.closed = true;
     for (const c of this.inflight) c.abort();
     this.targets.clear();
+    await this.transport.close();
   }
 
   private async drain(key: string, target: Target): Promise<void> {
@@ -116,21 +138,38 @@ export class PushNotifier {
       headers.authorization = `${config.authentication.scheme} ${config.authentication.credentials}`.trim();
     }
     let lastProblem = '';
+    try {
+      // agentd's own JWT: the Authorization header unless the config's credentials have it.
+      const jwt = await this.transport.token(config.url, config.taskId);
+      if (jwt) headers[headers.authorization ? 'x-agentd-delivery-jwt' : 'authorization'] = `Bearer ${jwt}`;
+    } catch (error) {
+      lastProblem = `signing failed: ${String(error)}`;
+    }
     const started = performance.now();
     for (let attempt = 1; attempt <= this.options.maxAttempts && !this.closed; attempt++) {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
       this.inflight.add(controller);
       try {
-        const res = await fetch(config.url, { method: 'POST', headers, body, signal: controller.signal });
-        await res.body?.cancel();
-        if (res.ok) {
+        const status = await this.transport.post(config.url, headers, body, controller.signal);
+        if (status >= 200 && status < 300) {
           this.outcome?.(true, (performance.now() - started) / 1000);
           Tracing.end(traced);
           return;
         }
-        lastProblem = `HTTP ${res.status}`;
+        lastProblem = `HTTP ${status}`;
       } catch (error) {
+        if (isAgentdError(error, 'PUSH_TARGET_REFUSED')) {
+          // A refused target stays refused: no retry. Logged without credentials.
+          Tracing.end(traced, error.message);
+          const reason = error.data?.reason ?? 'refused';
+          this.refused?.(reason);
+          this.logger.warn(
+            { task_id: config.taskId, push_config_id: config.id, webhook: redactUrl(config.url), reason },
+            `push notification refused: ${error.message}`,
+          );
+          return;
+        }
         lastProblem = controller.signal.aborted
           ? `timed out after ${this.options.timeoutMs} ms`
           : String(error);

@@ -12,6 +12,8 @@ import type { HostedAgent } from './hosted-agent.js';
 export interface QueuedRequest {
   readonly agent: string;
   readonly tenant: string;
+  /** The principal that owns the task (absent: unowned), for a deferred create stored by another replica. */
+  readonly owner?: string | undefined;
   /** The SendMessageRequest (proto JSON) without its message: that is the task's last history entry. */
   readonly request: unknown;
   readonly extensions: string[] | undefined;
@@ -27,12 +29,14 @@ export function queuedPayload(
   params: SendMessageRequest,
   ctx: ServerCallContext,
   tenant: string,
+  owner: string,
   messageKey: string | undefined,
   task?: Task,
 ): string {
   const queued: Omit<QueuedRequest, 'task'> = {
     agent: agent.name,
     tenant,
+    ...(owner ? { owner } : {}),
     messageKey,
     // Most requests carry nothing but the message: no need to run the codec then.
     request:

@@ -77,6 +77,7 @@ export class Recovery {
         if (stored.lastSeq !== found.lastSeq) await run.saveSnapshot(run.task);
         await store.events.close(run.id);
         await store.queue.ack(run.id);
+        run.releaseOwnerSlot();
         return;
       }
       run.pushConfigs = await store.pushConfigs.list(run.id);
@@ -198,7 +199,14 @@ export class Recovery {
   private async storeDeferred(queued: QueuedRequest): Promise<StoredTask | undefined> {
     if (!queued.task) return undefined;
     const task = TaskCodec.fromJSON(queued.task);
-    const record = { task, agent: queued.agent, tenant: queued.tenant, lastSeq: 0, updatedAt: Date.now() };
+    const record = {
+      task,
+      agent: queued.agent,
+      tenant: queued.tenant,
+      owner: queued.owner ?? '',
+      lastSeq: 0,
+      updatedAt: Date.now(),
+    };
     try {
       return await this.core.store.tasks.create(record);
     } catch (error) {

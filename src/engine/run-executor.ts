@@ -56,7 +56,7 @@ export class RunExecutor {
     const request: SendMessageRequest = { ...params, message };
     const referenceTasks =
       message.referenceTaskIds.length > 0
-        ? await this.reader.referenceTasks(run.agent, message, run.tenant)
+        ? await this.reader.referenceTasks(run.agent, message, run.tenant, run.owner)
         : undefined;
     return new AgentdRequestContext(
       request,
@@ -190,6 +190,7 @@ export class RunExecutor {
     }
     await store.tasks.delete(run.id);
     await store.events.delete(run.id);
+    run.releaseOwnerSlot();
   }
 
   /**

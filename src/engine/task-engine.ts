@@ -14,12 +14,15 @@ import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { err, invalidParams } from '../errors.js';
 import type { TaskEventRecord } from '../store/ports.js';
 import { Tracing } from '../observability/tracing.js';
+import { principalOf } from '../security/principal.js';
 import { Admission } from './admission.js';
 import { AgentCaller } from './agent-caller.js';
 import { AgentRequestHandler } from './agent-request-handler.js';
 import { linkedController, tenantOf } from './call-context.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineCore, type TaskEngineOptions } from './engine-core.js';
+import { listedOwner, mayAccess } from './ownership.js';
+import { OwnerCaps } from './owner-caps.js';
 import type { HostedAgent } from './hosted-agent.js';
 import { PushNotifier } from './push-notifier.js';
 import { Recovery } from './recovery.js';
@@ -73,20 +76,32 @@ export class TaskEngine {
     this.push = new PushNotifier(
       options.push,
       options.logger,
+      options.webhooks,
       (delivered, seconds) => options.observer?.pushDelivered(delivered, seconds),
       tracing,
+      (reason) => options.observer?.pushRefused?.(reason),
     );
-    const caller = new AgentCaller(tracing, (recipient, delivered, seconds) =>
-      options.observer?.messageSent(recipient, delivered, seconds),
+    const caller = new AgentCaller(
+      tracing,
+      (recipient, delivered, seconds) => options.observer?.messageSent(recipient, delivered, seconds),
+      options.outbound,
+      options.verifyPeerCard,
     );
-    this.core = new EngineCore(options, {
-      store: options.store,
-      push: this.push,
-      logger: options.logger,
-      business: options.business,
-      caller,
-      limits: options.limits,
-    });
+    const runs = new Map<string, TaskRun>();
+    const caps = new OwnerCaps(options.store, runs, options.maxTasksPerPrincipal ?? 0);
+    this.core = new EngineCore(
+      options,
+      {
+        store: options.store,
+        push: this.push,
+        logger: options.logger,
+        business: options.business,
+        caller,
+        limits: options.limits,
+        ownerCaps: caps,
+      },
+      runs,
+    );
     this.reader = new TaskReader(this.core);
     this.executor = new RunExecutor(this.core, this.reader);
     this.recovery = new Recovery(this.core, this.reader, this.executor);
@@ -98,6 +113,7 @@ export class TaskEngine {
       this.dispatcher.slots,
       this.executor,
       this.recovery,
+      caps,
     );
   }
 
@@ -230,7 +246,7 @@ export class TaskEngine {
   ): AsyncGenerator<StreamRecord, void, undefined> {
     requireStreaming(agent);
     const id = validateTaskId(params.id);
-    const current = await this.reader.current(agent, id, tenantOf(params.tenant, ctx));
+    const current = await this.reader.current(agent, id, tenantOf(params.tenant, ctx), principalOf(ctx));
     const events = this.core.store.events;
     const controller = linkedController(options.signal);
     try {
@@ -265,7 +281,7 @@ export class TaskEngine {
   async getTask(agent: HostedAgent, params: GetTaskRequest, ctx: ServerCallContext): Promise<Task> {
     const id = validateTaskId(params.id);
     validateHistoryLength(params.historyLength);
-    const current = await this.reader.current(agent, id, tenantOf(params.tenant, ctx));
+    const current = await this.reader.current(agent, id, tenantOf(params.tenant, ctx), principalOf(ctx));
     return limitHistory(current.task, params.historyLength);
   }
 
@@ -278,6 +294,7 @@ export class TaskEngine {
     const page = await this.core.store.tasks.list({
       agent: agent.name,
       tenant: tenantOf(params.tenant, ctx),
+      owner: listedOwner(principalOf(ctx)),
       contextId: params.contextId || undefined,
       state,
       updatedAfter,
@@ -297,15 +314,17 @@ export class TaskEngine {
   async cancelTask(agent: HostedAgent, params: CancelTaskRequest, ctx: ServerCallContext): Promise<Task> {
     const id = validateTaskId(params.id);
     const tenant = tenantOf(params.tenant, ctx);
+    const principal = principalOf(ctx);
     const { store, runs, logger } = this.core;
     const run = runs.get(id);
     if (run) {
-      if (run.agent !== agent || run.tenant !== tenant) throw taskNotFound(id);
+      if (run.agent !== agent || run.tenant !== tenant || !mayAccess(principal, run.owner))
+        throw taskNotFound(id);
       if (alreadyCanceled(run.task)) return run.task;
       await this.executor.cancel(run, 'canceled by client');
       return run.task;
     }
-    const loaded = await this.reader.load(agent, id, tenant);
+    const loaded = await this.reader.load(agent, id, tenant, principal);
     const stored = await this.reader.replayed(loaded);
     if (alreadyCanceled(stored.task)) return stored.task;
     // Still waiting in the queue: taken out, nobody will run it. Leased: running on a replica.

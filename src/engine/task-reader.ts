@@ -1,12 +1,15 @@
 /**
- * The one place a task is loaded for a caller: by agent and tenant (a task of another
- * agent or tenant is not found), folded up to its event log where the snapshot lags.
+ * The one place a task is loaded for a caller: by agent, tenant and owner (a task of
+ * another agent or tenant, or one the caller may not see, is not found — the same answer
+ * as for a task that does not exist), folded up to its event log where the snapshot lags.
  */
 import type { Message, Task } from '@a2a-js/sdk';
 import { err, type AgentdError } from '../errors.js';
+import type { Principal } from '../security/principal.js';
 import type { StoredTask } from '../store/ports.js';
 import type { EngineCore } from './engine-core.js';
 import type { HostedAgent } from './hosted-agent.js';
+import { mayAccess } from './ownership.js';
 import { applyStreamEvent } from './reducer.js';
 import { isTerminal } from './task-state.js';
 
@@ -19,21 +22,36 @@ export class TaskReader {
    * appends each event before it saves the snapshot, so a client that saw an event on a
    * stream from one replica finds it in GetTask on any other.
    */
-  async current(agent: HostedAgent, id: string, tenant: string): Promise<{ task: Task; lastSeq: number }> {
+  async current(
+    agent: HostedAgent,
+    id: string,
+    tenant: string,
+    principal: Principal,
+  ): Promise<{ task: Task; lastSeq: number }> {
     const run = this.core.runs.get(id);
     if (run) {
-      if (run.agent !== agent || run.tenant !== tenant) throw taskNotFound(id);
+      if (run.agent !== agent || run.tenant !== tenant || !mayAccess(principal, run.owner))
+        throw taskNotFound(id);
       return { task: run.task, lastSeq: run.lastSeq };
     }
-    const loaded = await this.load(agent, id, tenant);
+    const loaded = await this.load(agent, id, tenant, principal);
     const stored = isTerminal(loaded.task.status?.state) ? loaded : await this.replayed(loaded);
     return { task: stored.task, lastSeq: stored.lastSeq };
   }
 
-  /** The stored record, or TASK_NOT_FOUND when it is missing or another agent's or tenant's. */
-  async load(agent: HostedAgent, id: string, tenant: string): Promise<StoredTask> {
+  /**
+   * The stored record, or TASK_NOT_FOUND when it is missing, another agent's or tenant's, or
+   * one `principal` may not see (see {@link mayAccess}).
+   */
+  async load(agent: HostedAgent, id: string, tenant: string, principal: Principal): Promise<StoredTask> {
     const stored = await this.core.store.tasks.get(id);
-    if (!stored || stored.agent !== agent.name || stored.tenant !== tenant) throw taskNotFound(id);
+    if (
+      !stored ||
+      stored.agent !== agent.name ||
+      stored.tenant !== tenant ||
+      !mayAccess(principal, stored.owner)
+    )
+      throw taskNotFound(id);
     return stored;
   }
 
@@ -46,12 +64,21 @@ export class TaskReader {
     return { ...stored, task, lastSeq: events[events.length - 1]?.seq ?? stored.lastSeq };
   }
 
-  /** The tasks a message refers to that the caller may see (others are left out). */
-  async referenceTasks(agent: HostedAgent, message: Message, tenant: string): Promise<Task[]> {
+  /**
+   * The tasks a message refers to that the owner of the task it runs in may see (others are
+   * left out). An unowned task (the open mode) may refer to any task.
+   */
+  async referenceTasks(agent: HostedAgent, message: Message, tenant: string, owner: string): Promise<Task[]> {
     const found: Task[] = [];
     for (const id of message.referenceTaskIds) {
       const stored = await this.core.store.tasks.get(id);
-      if (stored && stored.agent === agent.name && stored.tenant === tenant) found.push(stored.task);
+      if (
+        stored &&
+        stored.agent === agent.name &&
+        stored.tenant === tenant &&
+        (owner === '' || stored.owner === owner)
+      )
+        found.push(stored.task);
     }
     return found;
   }

@@ -15,6 +15,7 @@ import { isInterrupted, isTerminal } from './task-state.js';
 import { checkAgentEvent, type EventLimits } from './agent-events.js';
 import type { RunEventBus } from './run-event-bus.js';
 import { RunDraft } from './run-draft.js';
+import type { OwnerCaps } from './owner-caps.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
 export type RunOutcome =
@@ -27,6 +28,8 @@ export interface RunDeps {
   readonly business?: BusinessMetricsApi | undefined;
   readonly caller?: AgentCaller | undefined;
   readonly limits: RunLimits;
+  /** The per-principal cap: a run releases its task's count when the task comes to rest. */
+  readonly ownerCaps?: OwnerCaps | undefined;
 }
 
 /** What one task may hold: per event (see {@link EventLimits}) and in all its events. */
@@ -113,9 +116,24 @@ export class TaskRun {
     this.lastSeq = stored.lastSeq;
     this.initialLogged = stored.lastSeq > 0;
     this.tenant = stored.tenant;
+    this.owner = stored.owner ?? '';
   }
 
   readonly tenant: string;
+  /** The principal that created the task (`''`: unowned, the open mode). */
+  readonly owner: string;
+
+  /**
+   * Stops counting the task against its owner's in-flight cap (it came to rest or is gone).
+   * Safe to call more than once; a failed release is repaired when the owner hits the cap.
+   */
+  releaseOwnerSlot(): void {
+    const caps = this.deps.ownerCaps;
+    if (!caps?.applies(this.owner)) return;
+    void caps
+      .release(this.owner, this.id)
+      .catch((error: unknown) => this.log.warn({ err: error }, 'could not release the owner task count'));
+  }
 
   /** Fires when the task is canceled or the server shuts down (created on first use). */
   get signal(): AbortSignal {
@@ -413,6 +431,9 @@ export class TaskRun {
       if (events.length > 0 || saveNow) {
         const written = commit();
         if (final) this.onFinalWrite?.();
+        // Sent right behind the write of the resting state (same tick, same connection): a
+        // client that sees the task at rest finds its place already free.
+        if (atRest && saveNow) this.releaseOwnerSlot();
         await written;
       }
     } finally {
@@ -436,7 +457,14 @@ export class TaskRun {
   }
 
   private record(task: Task, lastSeq: number): Omit<StoredTask, 'version'> {
-    return { task, agent: this.agent.name, tenant: this.tenant, lastSeq, updatedAt: this.draft.updatedAt };
+    return {
+      task,
+      agent: this.agent.name,
+      tenant: this.tenant,
+      owner: this.owner,
+      lastSeq,
+      updatedAt: this.draft.updatedAt,
+    };
   }
 
   private settle(outcome: RunOutcome): void {

@@ -18,6 +18,8 @@ export interface EngineObserver {
   error(type: string, component: string): void;
   /** A push notification (an A2A message agentd sends) was delivered, or given up. */
   pushDelivered(delivered: boolean, seconds: number): void;
+  /** A push notification was refused because of its target (SSRF rules); `reason` is bounded. */
+  pushRefused?(reason: string): void;
   /** An agent's outbound A2A message (`callAgent`) was answered, or failed. */
   messageSent(recipient: string, delivered: boolean, seconds: number): void;
 }
@@ -40,6 +42,20 @@ export interface MetricsOptions {
   /** How often memory and CPU are sampled. */
   readonly sampleEveryMs?: number;
 }
+
+/** The `reason` label values of refused push notifications (see security/ssrf-guard.ts). */
+const PUSH_REFUSAL_REASONS = new Set([
+  'loopback',
+  'private',
+  'link_local',
+  'cgnat',
+  'multicast',
+  'unspecified',
+  'metadata',
+  'reserved',
+  'redirect',
+  'unresolvable',
+]);
 
 /** Custom metric names agents may create: lower snake case, not one of ours. */
 const CUSTOM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
@@ -126,6 +142,8 @@ export class AgentdMetrics implements EngineObserver {
   readonly mcpToolCalls: FastCounter;
   readonly mcpToolDuration: FastHistogram;
   readonly a2aSent: FastCounter;
+  /** Push notifications refused because of their target, by reason (a bounded set). */
+  readonly pushRefusals: FastCounter;
   readonly a2aReceived: FastCounter;
   readonly a2aLatency: FastHistogram;
   readonly a2aRequests: FastCounter;
@@ -200,6 +218,11 @@ export class AgentdMetrics implements EngineObserver {
       'MCP tool call duration in seconds',
       ['server', 'tool'],
       MCP_TOOL_BUCKETS,
+    );
+    this.pushRefusals = new FastCounter(
+      'push_notifications_refused_total',
+      'Push notifications refused because of their target (loopback, private, metadata, redirect, ...)',
+      ['reason'],
     );
     this.a2aSent = new FastCounter('a2a_messages_sent_total', 'Total A2A messages sent', [
       'message_type',
@@ -311,6 +334,10 @@ export class AgentdMetrics implements EngineObserver {
     }
   }
 
+  pushRefused(reason: string): void {
+    this.pushRefusals.inc([PUSH_REFUSAL_REASONS.has(reason) ? reason : 'other']);
+  }
+
   /** One A2A operation as a transport served it (`status`: ok or the catalogue code). */
   a2aRequest(method: string, transport: A2ATransport, status: string, seconds: number): void {
     this.a2aRequests.inc([method, transport, status]);
@@ -341,6 +368,7 @@ export class AgentdMetrics implements EngineObserver {
       this.mcpToolCalls,
       this.mcpToolDuration,
       this.a2aSent,
+      this.pushRefusals,
       this.a2aReceived,
       this.a2aLatency,
       this.a2aRequests,

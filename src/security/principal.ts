@@ -5,7 +5,9 @@
  * task ownership and check scopes. With no authentication configured every caller is
  * ANONYMOUS, which owns nothing and may do everything (the open mode).
  */
+import { TLSSocket, type PeerCertificate } from 'node:tls';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
+import type { FastifyRequest } from 'fastify';
 
 /** How a principal proved who it is. */
 export type AuthScheme = 'apiKey' | 'jwt' | 'mtls' | 'none';
@@ -69,4 +71,77 @@ export interface PeerIdentity {
   readonly uris: readonly string[];
   /** SHA-256 fingerprint, colon-separated hex (as Node reports it). */
   readonly fingerprint256: string;
+}
+
+/**
+ * The PeerIdentity of a certificate Node reports (`TLSSocket.getPeerCertificate()`), or
+ * undefined when there is none (an empty object is Node's "no certificate").
+ */
+export function peerIdentityOf(cert: PeerCertificate | undefined): PeerIdentity | undefined {
+  if (!cert?.raw || !cert.fingerprint256) return undefined;
+  const dnsNames: string[] = [];
+  const uris: string[] = [];
+  // `subjectaltname` is "DNS:a, URI:spiffe://x, IP Address:1.2.3.4"; values may be quoted
+  // JSON strings when they contain a comma or quote.
+  for (const entry of splitAltNames(cert.subjectaltname ?? '')) {
+    const colon = entry.indexOf(':');
+    if (colon < 0) continue;
+    const kind = entry.slice(0, colon);
+    let value = entry.slice(colon + 1);
+    if (value.startsWith('"')) {
+      try {
+        value = JSON.parse(value) as string;
+      } catch {
+        continue;
+      }
+    }
+    if (kind === 'DNS') dnsNames.push(value);
+    else if (kind === 'URI') uris.push(value);
+  }
+  const cn = cert.subject?.CN;
+  return {
+    commonName: Array.isArray(cn) ? cn[0] : cn || undefined,
+    dnsNames,
+    uris,
+    fingerprint256: cert.fingerprint256,
+  };
+}
+
+function splitAltNames(text: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"' && text[i - 1] !== '\\') quoted = !quoted;
+    if (c === ',' && !quoted) {
+      out.push(current.trim());
+      current = '';
+    } else current += c;
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}
+
+/**
+ * The verified client certificate of an HTTPS request (mTLS), or undefined: on plain HTTP,
+ * without a certificate, or with one that did not verify against `tls.clientCaFile` (the
+ * `optional` mode lets such clients connect; they are not identified by it).
+ */
+export function peerIdentityFromRequest(request: FastifyRequest): PeerIdentity | undefined {
+  const socket = request.raw.socket;
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  return peerIdentityOf(socket.getPeerCertificate());
+}
+
+/**
+ * The verified client certificate of a gRPC call (mTLS), or undefined. grpc-js reports a
+ * peer certificate in the call's auth context only when its TLS socket is authorized.
+ */
+export function peerIdentityFromGrpcCall(call: {
+  getAuthContext(): { transportSecurityType?: string; sslPeerCertificate?: PeerCertificate } | null;
+}): PeerIdentity | undefined {
+  const auth = call.getAuthContext();
+  if (auth?.transportSecurityType !== 'ssl') return undefined;
+  return peerIdentityOf(auth.sslPeerCertificate);
 }

@@ -23,6 +23,14 @@ import { createHttpServer, type HttpServer } from '../protocol/http/http-server.
 import { createStore } from '../store/create-store.js';
 import { err } from '../errors.js';
 import type { RegisteredAgent, StateStore } from '../store/ports.js';
+import { CardSigner } from '../security/card-signing.js';
+import { CardVerifier } from '../security/card-verifier.js';
+import { SigningKey } from '../security/signing-key.js';
+import { AllowList } from '../security/ssrf-guard.js';
+import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
+import { Outbound } from '../security/outbound.js';
+import { resolveTlsFiles, TlsReloader } from '../security/tls-files.js';
+import type { ServerTls } from '../security/tls-server.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -56,6 +64,10 @@ export class AgentdServer {
   /** Prometheus metrics (undefined when monitoring is off). */
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  /** Signs cards and webhook deliveries; its public key is served at /.well-known/jwks.json. */
+  readonly signingKey: SigningKey;
+  /** Signs every card served (cardSigning.keyFile set); undefined: cards are unsigned. */
+  private readonly cardSigner: CardSigner | undefined;
   private shutdownPromise: Promise<void> | undefined;
   /** Resolve (published) or reject (shutdown before that) the HTTP layer's wait for final cards. */
   private cardsPublished: () => void = () => {};
@@ -70,11 +82,23 @@ export class AgentdServer {
     Metrics: typeof AgentdMetrics | undefined,
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
+    signingKey: SigningKey,
+    /** TLS of the listeners (when tls.certFile is set) and outbound credentials. */
+    private readonly security: { readonly tls: ServerTls | undefined; readonly outbound: Outbound } = {
+      tls: undefined,
+      outbound: Outbound.none,
+    },
   ) {
     this.agents = hosted.map((h) => h.agent);
     this.agentConfigs = hosted.map((h) => h.config);
     const agents = this.agents;
     this.store = store;
+    this.signingKey = signingKey;
+    // An ephemeral key would change at each restart and differ between replicas: cards are
+    // signed only with a configured key (webhook JWTs are signed either way).
+    this.cardSigner = config.cardSigning.keyFile !== undefined ? new CardSigner(signingKey) : undefined;
+    const jwksSource = config.outbound.verifyCardsJwks;
+    const peerCards = jwksSource ? new CardVerifier(jwksSource) : undefined;
     this.metrics = Metrics
       ? new Metrics({
           service: 'agentd',
@@ -95,10 +119,22 @@ export class AgentdServer {
       maxConcurrent: config.execution.maxConcurrentWorkflows,
       maxQueueDepth: config.execution.maxQueueDepth,
       maxAttempts: config.execution.maxAttempts,
+      maxTasksPerPrincipal: config.execution.maxTasksPerPrincipal,
       cancelGraceMs: config.execution.cancelGraceMs,
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
+      verifyPeerCard: peerCards ? (card, url) => peerCards.verify(card, url) : undefined,
+      webhooks: new WebhookDispatcher({
+        allow: config.push.allow,
+        maxResponseBytes: config.push.maxResponseBytes,
+        timeoutMs: config.push.timeoutMs,
+        outbound: this.security.outbound,
+        deliveryToken: config.push.signDeliveries
+          ? (url, taskId) => signingKey.deliveryToken(url, taskId)
+          : undefined,
+      }),
+      outbound: this.security.outbound,
     });
     for (const a of agents) this.engine.addAgent(a);
     this.health.register('liveness', 'event_loop', () => true);
@@ -145,6 +181,8 @@ export class AgentdServer {
         this.cardsAbandoned = reject;
       }),
       draining: () => this.draining,
+      jwks: () => signingKey.jwks(),
+      tls: this.security.tls,
     });
   }
 
@@ -173,7 +211,24 @@ export class AgentdServer {
             env,
           })
         : undefined;
+    let tls: ServerTls | undefined;
+    let outbound: Outbound | undefined;
     try {
+      // Bad keys and allow-list entries stop the start before anything is opened.
+      const signingKey = SigningKey.load(config.cardSigning);
+      new AllowList(config.push.allow);
+      // TLS files that are bad at startup fail the start (later bad files keep the old ones).
+      const { certFile, keyFile, clientCaFile, clientAuth, reloadIntervalMs } = config.tls;
+      if (certFile !== undefined && keyFile !== undefined)
+        tls = {
+          reloader: await TlsReloader.load(
+            resolveTlsFiles({ certFile, keyFile, caFile: clientCaFile }, baseDir),
+            logger,
+            reloadIntervalMs,
+          ),
+          clientAuth,
+        };
+      outbound = await Outbound.create(config.outbound, baseDir, env);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -190,11 +245,24 @@ export class AgentdServer {
         // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
+        signingKey,
+        { tls, outbound },
       );
     } catch (error) {
+      tls?.reloader.close();
+      await outbound?.close();
       await mcp?.close();
       throw error;
     }
+  }
+
+  /** Builds an agent's cards with their real URLs, signed when a signing key is configured. */
+  private publish(agent: HostedAgent, cfg: AgentConfig, endpoints: Endpoints): void {
+    publishCards(agent, cfg, endpoints);
+    const signer = this.cardSigner;
+    if (!signer) return;
+    agent.card = signer.sign(agent.card);
+    if (agent.extendedCard) agent.extendedCard = signer.sign(agent.extendedCard);
   }
 
   /** An MCP server's tools changed: the cards of agents using it are rebuilt and re-registered. */
@@ -205,7 +273,7 @@ export class AgentdServer {
       const agent = this.agents[i];
       // Only cards built from tool lists (tools agents) change; llm agents' cards do not.
       if (!agent || cfg.kind !== 'tools' || !cfg.servers.includes(server)) return;
-      publishCards(agent, cfg, this.endpoints as Endpoints);
+      this.publish(agent, cfg, this.endpoints as Endpoints);
       changed = true;
     });
     if (changed && this.started)
@@ -237,10 +305,15 @@ export class AgentdServer {
     const address = this.http.app.server.address() as AddressInfo;
     const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const hostPart = reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost;
-    this.baseUrl = publicUrl ?? `http://${hostPart}:${address.port}`;
+    const scheme = this.security.tls ? 'https' : 'http';
+    this.baseUrl = publicUrl ?? `${scheme}://${hostPart}:${address.port}`;
     if (transport !== 'http') {
       // Loaded only when gRPC is served: grpc-js and the SDK's codec are ~15 MB of RSS.
       const { startGrpcServer } = await import('../protocol/grpc/grpc-server.js');
+      const tls = this.security.tls;
+      const credentials = tls
+        ? (await import('../security/tls-grpc.js')).grpcServerCredentials(tls)
+        : undefined;
       this.grpc = await bound('gRPC', host, grpcPort, 'server.grpcPort, GRPC_PORT or --grpc-port', () =>
         startGrpcServer(
           {
@@ -254,6 +327,7 @@ export class AgentdServer {
             observe: this.metrics
               ? (method, status, seconds) => this.metrics?.a2aRequest(method, 'grpc', status, seconds)
               : undefined,
+            credentials,
           },
           host,
           grpcPort,
@@ -286,7 +360,7 @@ export class AgentdServer {
     this.endpoints = endpoints;
     this.agentConfigs.forEach((cfg, i) => {
       const agent = this.agents[i];
-      if (agent) publishCards(agent, cfg, endpoints);
+      if (agent) this.publish(agent, cfg, endpoints);
     });
     this.cardsPublished();
     // Registered before the start completes, unless the store does not answer soon: then
@@ -306,6 +380,7 @@ export class AgentdServer {
       this.logger.warn('could not register the agents in the store (is it reachable?); retrying');
       this.keepRegistered(1000, 1);
     }
+    this.security.tls?.reloader.start();
     this.started = true;
     this.health.invalidate();
     return { url: this.baseUrl, grpcAddress: this.grpcAddr };
@@ -428,6 +503,8 @@ export class AgentdServer {
       this.grpc?.closeStreams();
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
+      this.security.tls?.reloader.close();
+      await this.security.outbound.close();
       await this.metricsServer?.close();
       await this.mcp?.close();
       await this.tracing.shutdown().catch(() => {});

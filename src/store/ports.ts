@@ -17,6 +17,11 @@ export interface StoredTask {
   /** Tenant the task was created under (`''` when none). */
   readonly tenant: string;
   /**
+   * Id of the principal that created the task (`''` or absent: created in the open mode,
+   * unowned). Only that principal, or an admin, sees and manages the task.
+   */
+  readonly owner?: string | undefined;
+  /**
    * Optimistic-concurrency version: 1 on create, +1 on each successful save. A save with
    * a stale `expectedVersion` fails with `TASK_CONFLICT` and changes nothing.
    */
@@ -31,6 +36,11 @@ export interface StoredTask {
 export interface TaskQuery {
   readonly agent: string;
   readonly tenant: string;
+  /**
+   * Only the tasks of this owner (see {@link StoredTask.owner}); undefined: every owner's (an
+   * admin). Unowned tasks belong to nobody: `''` lists none.
+   */
+  readonly owner?: string | undefined;
   readonly contextId?: string | undefined;
   readonly state?: TaskState | undefined;
   /** Only tasks whose last status change is at or after this epoch-ms instant. */
@@ -238,6 +248,29 @@ export interface MessageLedger {
   release(key: string): Promise<void>;
 }
 
+/** A task counted against its owner's in-flight cap, and since when (epoch ms). */
+export interface CountedTask {
+  readonly taskId: string;
+  readonly since: number;
+}
+
+/**
+ * In-flight tasks per owner, for the per-principal cap (`execution.maxTasksPerPrincipal`),
+ * shared by every replica. A task is counted by id, so counting it twice, or releasing it
+ * twice or on another replica than the one that counted it, is harmless.
+ */
+export interface OwnerQuota {
+  /**
+   * Counts the task against `owner` unless `limit` other tasks of the owner are counted;
+   * whether the task is counted now (true also when it already was). Atomic across replicas.
+   */
+  acquire(owner: string, taskId: string, limit: number): Promise<boolean>;
+  /** Stops counting the task; a no-op when it is not counted. */
+  release(owner: string, taskId: string): Promise<void>;
+  /** The owner's counted tasks (to repair a count a replica that died left behind). */
+  counted(owner: string): Promise<CountedTask[]>;
+}
+
 /** One write of a running task: its new events, then its snapshot, then the close of its log. */
 export interface RunCommit {
   readonly taskId: string;
@@ -266,6 +299,7 @@ export interface StateStore {
   readonly checkpoints: CheckpointStore;
   readonly registry: AgentRegistry;
   readonly messages: MessageLedger;
+  readonly quotas: OwnerQuota;
   /**
    * Writes a run's events, snapshot and log close in that order, as one round trip where
    * the backend allows (Redis: one script on the task's slot). Returns the sequence the

@@ -97,7 +97,7 @@ describe.each(TRANSPORTS)('a message sent twice over %s', (transport) => {
 
   it('a message whose recorded task is gone (a failed release, or retention) runs again', async () => {
     const request = messageRequest('hello again');
-    const key = messageKey('counter', '', '', request.message?.messageId ?? '');
+    const key = messageKey('counter', '', '', request.message?.messageId ?? '', '');
     // As if an earlier admission of this message failed and could not release its record.
     await t.server.store.messages.claim(key, taskRecord('no-such-task', Date.now() - 60_000), 60_000);
     const ran = asTask(await client.sendMessage(request));

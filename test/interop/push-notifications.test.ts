@@ -52,7 +52,8 @@ describe.each(TRANSPORTS)('push notifications over %s', (transport) => {
   };
 
   beforeAll(async () => {
-    t = await startServer({ push: { baseDelayMs: 10, maxAttempts: 3 } });
+    // The receivers listen on loopback, which webhooks may reach only when allowed.
+    t = await startServer({ push: { baseDelayMs: 10, maxAttempts: 3, allow: ['127.0.0.0/8'] } });
     countdown = await clients.for(t.agentUrl('countdown'));
     echo = await clients.for(t.agentUrl('echo'));
   });
@@ -112,7 +113,9 @@ describe.each(TRANSPORTS)('push notifications over %s', (transport) => {
       pageToken: '',
     });
     expect(configs.configs).toHaveLength(1);
-    expect(configs.configs[0]).toMatchObject({ taskId: task.id, url: hook.url, token: 'tok-123' });
+    // Its credentials are write-only: shown redacted.
+    expect(configs.configs[0]).toMatchObject({ taskId: task.id, url: hook.url, token: '[redacted]' });
+    expect(configs.configs[0]?.authentication).toMatchObject({ scheme: 'Bearer', credentials: '[redacted]' });
   });
 
   it('CreateTaskPushNotificationConfig on an existing task; Get, List and Delete work, and only the configs left are notified', async () => {
@@ -131,11 +134,11 @@ describe.each(TRANSPORTS)('push notifications over %s', (transport) => {
         authentication: { scheme: 'Bearer', credentials: 'secret' },
       }),
     );
-    expect(created).toMatchObject({ taskId: task.id, id: 'cfg-1', url: hook.url, token: 'tok-created' });
+    expect(created).toMatchObject({ taskId: task.id, id: 'cfg-1', url: hook.url, token: '[redacted]' });
     expect(created.authentication).toMatchObject({ scheme: 'Bearer' });
 
     const got = await countdown.getTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'cfg-1' });
-    expect(got).toMatchObject({ taskId: task.id, id: 'cfg-1', url: hook.url, token: 'tok-created' });
+    expect(got).toMatchObject({ taskId: task.id, id: 'cfg-1', url: hook.url, token: '[redacted]' });
     // A config created without an id gets one; deleting it leaves the other in place.
     const generated = await countdown.createTaskPushNotificationConfig(
       pushConfig({ taskId: task.id, url: `${hook.url}?second` }),

@@ -138,7 +138,7 @@ describe('v0.3 REST clients (the SDK compat LegacyRestTransport) at each agent R
     expect(
       await rest.getTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'hook-1' }),
     ).toMatchObject({
-      token: 'secret',
+      token: '[redacted]', // write-only
     });
     await rest.deleteTaskPushNotificationConfig({ tenant: '', taskId: task.id, id: 'hook-1' });
     await expect(

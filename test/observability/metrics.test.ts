@@ -52,6 +52,8 @@ describe('Prometheus metrics', () => {
     webhook = await startWebhookReceiver();
     t = await startServer({
       agents: [...DEMO_AGENTS, { name: 'boom', kind: 'module', module: 'test/fixtures/throwing-agent.mjs' }],
+      // The webhook receiver listens on loopback, which webhooks may reach only when allowed.
+      push: { allow: ['127.0.0.1'] },
     });
     const metricsUrl = `http://${t.server.metricsAddress}/metrics`;
 

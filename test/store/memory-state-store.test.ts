@@ -4,8 +4,17 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStateStore, type MemoryStateStoreOptions } from '../../src/store/memory/memory-state-store.js';
 import type { StoredTask, TaskEventRecord } from '../../src/store/ports.js';
 import { storeConformance } from './conformance.js';
+import { ownerConformance } from './owner-conformance.js';
 
 storeConformance(
+  'memory',
+  async () =>
+    new MemoryStateStore({
+      retention: { ttlMs: 3_600_000, maxTerminalTasks: 100_000 },
+      sweepIntervalMs: 3_600_000,
+    }),
+);
+ownerConformance(
   'memory',
   async () =>
     new MemoryStateStore({

@@ -8,6 +8,7 @@ import { RedisStateStore } from '../../src/store/redis/redis-state-store.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/server.js';
 import { storeConformance } from './conformance.js';
+import { ownerConformance } from './owner-conformance.js';
 
 let redis: RedisProcess;
 // The first run on a fresh machine may install redis-server from Debian: allow for it.
@@ -29,6 +30,7 @@ const store = (
   });
 
 storeConformance('redis', async () => store());
+ownerConformance('redis', async () => store());
 
 function task(id: string, state: TaskState): Task {
   return {

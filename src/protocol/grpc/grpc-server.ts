@@ -43,6 +43,8 @@ export interface GrpcServerOptions {
   readonly tracing: Tracing;
   /** Told of every A2A call when it ends: its method, `ok` or the catalogue code, and its duration. */
   readonly observe?: ((method: string, status: string, seconds: number) => void) | undefined;
+  /** TLS (see security/tls-server.ts); plaintext when absent. */
+  readonly credentials?: grpc.ServerCredentials | undefined;
 }
 
 /** The correlation fields of a call, for its log lines. */
@@ -381,8 +383,10 @@ export async function startGrpcServer(
   }
 
   const boundPort = await new Promise<number>((resolvePort, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolvePort(bound),
+    server.bindAsync(
+      `${host}:${port}`,
+      options.credentials ?? grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolvePort(bound)),
     ),
   );
 

@@ -157,6 +157,12 @@ export function clientErrorHandler(
 ): (error: ConnectionError, socket: Socket) => void {
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    // A failed or timed-out TLS handshake has no channel to answer on: drop the connection.
+    if (/^ERR_(TLS|SSL)_/.test(error.code ?? '') || 'library' in error) {
+      logger.debug({ code: error.code }, 'TLS handshake failed');
+      socket.destroy();
+      return;
+    }
     // fastify types `rawPacket` as a serialised Buffer; Node hands over the Buffer itself.
     const rawPacket: unknown = error.rawPacket;
     const raw = Buffer.isBuffer(rawPacket) ? rawPacket : undefined;

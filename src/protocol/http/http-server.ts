@@ -1,4 +1,6 @@
 import { maxHeaderSize } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { httpsServerOptions, reloadHttpsServer, type ServerTls } from '../../security/tls-server.js';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -55,6 +57,10 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
   readonly cardsPublished: Promise<void>;
   /** Whether the server is draining for shutdown (requests get 503 SHUTTING_DOWN, probes answer). */
   readonly draining: () => boolean;
+  /** The public keys cards and webhook deliveries are signed with, served at /.well-known/jwks.json. */
+  readonly jwks?: (() => { keys: readonly object[] }) | undefined;
+  /** Serve HTTPS (and mTLS with a client CA) from this material, reloaded as it changes. */
+  readonly tls?: ServerTls | undefined;
 }
 
 /** Paths that answer while draining: the probes (readiness reports the drain). */
@@ -81,17 +87,28 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const deps: HttpDeps = { ...options, streams, cards };
   const logger = options.logger;
   const limits = options.limits;
+  const serverLimits = limits
+    ? {
+        headersTimeout: limits.headersTimeoutMs,
+        // Node checks the header and request timeouts on this interval (default 30 s).
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      }
+    : {};
   const app = Fastify({
+    // With TLS the same limits go to the HTTPS server (fastify passes `https` to it and
+    // ignores `http`), and a TLS handshake gets no longer than the headers.
+    ...(options.tls
+      ? ({
+          https: {
+            ...httpsServerOptions(options.tls),
+            ...serverLimits,
+            ...(limits ? { handshakeTimeout: limits.headersTimeoutMs } : {}),
+          },
+        } as object)
+      : {}),
     ...(limits
       ? {
-          http: {
-            headersTimeout: limits.headersTimeoutMs,
-            // Node checks the header and request timeouts on this interval (default 30 s).
-            connectionsCheckingInterval: Math.max(
-              50,
-              Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)),
-            ),
-          },
+          ...(options.tls ? {} : { http: serverLimits }),
           requestTimeout: limits.requestTimeoutMs,
           keepAliveTimeout: limits.keepAliveTimeoutMs,
           connectionTimeout: limits.idleTimeoutMs,
@@ -111,6 +128,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   // Over the cap, Node closes a new connection on accept (no bytes can be answered safely).
   if (limits) app.server.maxConnections = limits.maxConnections;
+  if (options.tls) {
+    const stop = reloadHttpsServer(app.server as unknown as HttpsServer, options.tls);
+    app.addHook('onClose', (_app, done) => {
+      stop();
+      done();
+    });
+  }
 
   // One hook for every request: echo its id, and watch it for metrics and tracing when on.
   const observed = Boolean(options.metrics || options.tracing.enabled);
@@ -203,6 +227,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     );
   };
   app.get('/.well-known/agent-card.json', (request, reply) => sendCard(request, reply, options.defaultAgent));
+  const jwks = options.jwks;
+  if (jwks) {
+    app.get('/.well-known/jwks.json', (_request, reply) =>
+      reply
+        .type('application/jwk-set+json')
+        .header('cache-control', 'public, max-age=300')
+        .send(JSON.stringify(jwks())),
+    );
+  }
   // `/a2a/<name>/.well-known/agent-card.json` is the card. The SDK's createFromUrl(cardUrl)
   // (without an explicit path) resolves the relative well-known path against the card URL
   // itself and asks for `.well-known/.well-known/agent-card.json`; serve that too.

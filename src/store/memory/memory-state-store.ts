@@ -6,6 +6,7 @@ import { MemoryPushConfigStore } from './memory-push-config-store.js';
 import { MemoryTaskStore } from './memory-task-store.js';
 import { MemoryWorkQueue } from './memory-work-queue.js';
 import { MemoryMessageLedger } from './memory-message-ledger.js';
+import { MemoryOwnerQuota } from './memory-owner-quota.js';
 
 export interface MemoryStateStoreOptions {
   readonly retention: RetentionPolicy;
@@ -28,6 +29,7 @@ export class MemoryStateStore implements StateStore {
   readonly queue = new MemoryWorkQueue();
   readonly checkpoints = new MemoryCheckpointStore();
   readonly registry = new MemoryAgentRegistry();
+  readonly quotas = new MemoryOwnerQuota();
   /** Twice as many messages as finished tasks are kept (each task's first and a follow-up), within 32 MiB. */
   readonly messages: MemoryMessageLedger;
   private readonly sweeper: NodeJS.Timeout;

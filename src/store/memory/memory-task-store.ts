@@ -64,6 +64,7 @@ export class MemoryTaskStore implements TaskStore {
     const matching: StoredTask[] = [];
     for (const t of this.tasks.values()) {
       if (t.agent !== query.agent || t.tenant !== query.tenant) continue;
+      if (query.owner !== undefined && (!t.owner || t.owner !== query.owner)) continue;
       if (query.contextId && t.task.contextId !== query.contextId) continue;
       if (query.state !== undefined && t.task.status?.state !== query.state) continue;
       if (query.updatedAfter !== undefined && t.updatedAt < query.updatedAfter) continue;
@@ -153,6 +154,7 @@ function storedTask(r: Omit<StoredTask, 'version'>, version: number): StoredTask
     task: r.task,
     agent: r.agent,
     tenant: r.tenant,
+    owner: r.owner,
     version,
     lastSeq: r.lastSeq,
     updatedAt: r.updatedAt,

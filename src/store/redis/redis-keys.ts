@@ -7,7 +7,7 @@
 export class RedisKeys {
   constructor(private readonly prefix: string) {}
 
-  /** Hash: version, agent, tenant, lastSeq, updatedAt, state, contextId, task (JSON). */
+  /** Hash: version, agent, tenant, owner, lastSeq, updatedAt, state, contextId, task (JSON). */
   task(id: string): string {
     return `${this.prefix}{t:${id}}:task`;
   }
@@ -77,6 +77,22 @@ export class RedisKeys {
    */
   index(agent: string, tenant: string, filter = ''): string {
     return `${this.prefix}{idx:${encodeURIComponent(agent)}:${encodeURIComponent(tenant)}}${filter}`;
+  }
+
+  /**
+   * The same indexes restricted to one owner's tasks (ListTasks of a principal that is not an
+   * admin). One owner's indexes share the hash tag `{own:<agent>:<tenant>:<owner>}`.
+   */
+  ownerIndex(agent: string, tenant: string, owner: string, filter = ''): string {
+    return `${this.prefix}{own:${encodeURIComponent(agent)}:${encodeURIComponent(tenant)}:${encodeURIComponent(owner)}}${filter}`;
+  }
+
+  /**
+   * Sorted set of one owner's tasks in flight (counted against `execution.maxTasksPerPrincipal`),
+   * scored by when each was counted. One key, so one slot: its script is atomic in a Cluster.
+   */
+  ownerQuota(owner: string): string {
+    return `${this.prefix}{quota:${encodeURIComponent(owner)}}:inflight`;
   }
 
   /** Sorted set of registered server ids by the expiry of their registration (hash tag `{registry}`: one slot). */

@@ -6,6 +6,7 @@ import { RedisCheckpointStore } from './redis-checkpoint-store.js';
 import { eventJson, RedisEventLog } from './redis-event-log.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisMessageLedger } from './redis-message-ledger.js';
+import { RedisOwnerQuota } from './redis-owner-quota.js';
 import { RedisPushConfigStore } from './redis-push-config-store.js';
 import { RedisTaskStore, type SaveReply } from './redis-task-store.js';
 import { RedisWorkQueue } from './redis-work-queue.js';
@@ -44,6 +45,7 @@ export class RedisStateStore implements StateStore {
   readonly checkpoints: RedisCheckpointStore;
   readonly messages: RedisMessageLedger;
   readonly registry: RedisAgentRegistry;
+  readonly quotas: RedisOwnerQuota;
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
   private readonly closedStreamTtlMs: number;
@@ -79,6 +81,7 @@ export class RedisStateStore implements StateStore {
       }),
     );
     this.checkpoints = guardUnavailable(new RedisCheckpointStore(this.redis, keys));
+    this.quotas = guardUnavailable(new RedisOwnerQuota(this.redis, keys));
     this.messages = guardUnavailable(
       new RedisMessageLedger(this.redis, keys, 2 * options.retention.maxTerminalTasks),
     );

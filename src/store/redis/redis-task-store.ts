@@ -8,7 +8,7 @@ import { indexMember, type RedisKeys } from './redis-keys.js';
 import { SAVE_TASK_FN } from './task-lua.js';
 import { taskJsonText } from '../../codec.js';
 
-/** Creates the task hash unless it exists. KEYS: task. ARGV: the record's fields. */
+/** Creates the task hash unless it exists. KEYS: task. ARGV: the record's fields, then its owner. */
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   -- A create re-sent after a dropped connection finds its own write: that is success.
@@ -17,7 +17,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 redis.call('HSET', KEYS[1], 'v', 1, 'agent', ARGV[1], 'tenant', ARGV[2], 'lastSeq', ARGV[3],
-  'updatedAt', ARGV[4], 'state', ARGV[5], 'ctx', ARGV[6], 'task', ARGV[7])
+  'updatedAt', ARGV[4], 'state', ARGV[5], 'ctx', ARGV[6], 'task', ARGV[7], 'owner', ARGV[8])
 return 1`;
 
 /**
@@ -34,7 +34,7 @@ redis.call('ZADD', KEYS[4], 0, ARGV[2])
 redis.call('ZADD', KEYS[5], 0, ARGV[2])
 return 1`;
 
-/** Saves the snapshot (see save_task). KEYS: task, events, seq, push, steps. ARGV: the nine save arguments. */
+/** Saves the snapshot (see save_task). KEYS: task, events, seq, push, steps. ARGV: the ten save arguments. */
 const SAVE = `${SAVE_TASK_FN}
 return save_task(KEYS, ARGV)`;
 
@@ -88,7 +88,7 @@ export class RedisTaskStore implements TaskStore {
     // The index entries go out with the create (one round trip): an id is never reused,
     // and an entry whose task is missing is skipped by listings.
     const [created] = (await Promise.all([
-      this.call('agentdCreateTask', [this.keys.task(id)], this.fields(record)),
+      this.call('agentdCreateTask', [this.keys.task(id)], [...this.fields(record), record.owner ?? '']),
       this.index(record, undefined),
     ])) as [number, void];
     if (created !== 1) throw new AgentdError('TASK_CONFLICT', `Task ${id} already exists`, { taskId: id });
@@ -123,11 +123,11 @@ export class RedisTaskStore implements TaskStore {
     ];
   }
 
-  /** The nine arguments of save_task. */
+  /** The ten arguments of save_task. */
   saveArgs(record: Omit<StoredTask, 'version'>, expectedVersion: number): string[] {
     const terminal = isTerminal(record.task.status?.state);
     const ttl = terminal ? this.retention.ttlMs + EXPIRY_GRACE_MS : 0;
-    return [String(expectedVersion), ...this.fields(record), String(Math.ceil(ttl))];
+    return [String(expectedVersion), ...this.fields(record), String(Math.ceil(ttl)), record.owner ?? ''];
   }
 
   /**
@@ -182,13 +182,18 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
-    const { agent, tenant } = query;
+    const { agent, tenant, owner } = query;
     const stateFilter = query.state === undefined ? undefined : String(query.state);
+    // One owner's tasks come from that owner's own indexes: no filtering of everyone's.
+    const indexKey = (filter?: string): string =>
+      owner === undefined
+        ? this.keys.index(agent, tenant, filter)
+        : this.keys.ownerIndex(agent, tenant, owner, filter);
     const key = query.contextId
-      ? this.keys.index(agent, tenant, `:ctx:${query.contextId}`)
+      ? indexKey(`:ctx:${query.contextId}`)
       : stateFilter !== undefined
-        ? this.keys.index(agent, tenant, `:state:${stateFilter}`)
-        : this.keys.index(agent, tenant);
+        ? indexKey(`:state:${stateFilter}`)
+        : indexKey();
     // With a context and a state, the context index is read and the state checked per task.
     const postFilterState = query.contextId ? stateFilter : undefined;
     const min = query.updatedAfter === undefined ? '-' : `[${String(query.updatedAfter).padStart(15, '0')}`;
@@ -230,7 +235,15 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async delete(taskId: string): Promise<void> {
-    const h = await this.redis.hmget(this.keys.task(taskId), 'agent', 'tenant', 'updatedAt', 'state', 'ctx');
+    const h = await this.redis.hmget(
+      this.keys.task(taskId),
+      'agent',
+      'tenant',
+      'updatedAt',
+      'state',
+      'ctx',
+      'owner',
+    );
     await this.redis.del(
       this.keys.task(taskId),
       this.keys.events(taskId),
@@ -239,14 +252,18 @@ export class RedisTaskStore implements TaskStore {
       this.keys.steps(taskId),
     );
     await this.redis.zrem(this.keys.finished(), taskId);
-    const [agent, tenant, updatedAt, state, ctx] = h;
+    const [agent, tenant, updatedAt, state, ctx, owner] = h;
     if (agent === null || agent === undefined) return;
     const member = indexMember(Number(updatedAt), taskId);
-    await Promise.all([
-      this.redis.zrem(this.keys.index(agent, tenant ?? ''), member),
-      this.redis.zrem(this.keys.index(agent, tenant ?? '', `:ctx:${ctx ?? ''}`), member),
-      this.redis.zrem(this.keys.index(agent, tenant ?? '', `:state:${state ?? ''}`), member),
-    ]);
+    const indexes = [(filter?: string) => this.keys.index(agent, tenant ?? '', filter)];
+    if (owner) indexes.push((filter?: string) => this.keys.ownerIndex(agent, tenant ?? '', owner, filter));
+    await Promise.all(
+      indexes.flatMap((index) => [
+        this.redis.zrem(index(), member),
+        this.redis.zrem(index(`:ctx:${ctx ?? ''}`), member),
+        this.redis.zrem(index(`:state:${state ?? ''}`), member),
+      ]),
+    );
   }
 
   /** Evicts finished tasks older than the TTL, and any beyond the count cap; returns how many went. */
@@ -295,20 +312,26 @@ export class RedisTaskStore implements TaskStore {
     const id = record.task.id;
     const state = String(record.task.status?.state ?? 0);
     const ctx = record.task.contextId;
-    const { agent, tenant } = record;
+    const { agent, tenant, owner } = record;
     const member = indexMember(record.updatedAt, id);
-    const index = (filter?: string): string => this.keys.index(agent, tenant, filter);
-    await this.call(
-      'agentdReindexTask',
-      [
-        index(),
-        index(`:ctx:${old?.ctx ?? ctx}`),
-        index(`:state:${old?.state ?? state}`),
-        index(`:ctx:${ctx}`),
-        index(`:state:${state}`),
-      ],
-      [old ? indexMember(old.updatedAt, id) : '', member],
-    );
+    const reindex = (index: (filter?: string) => string): Promise<unknown> =>
+      this.call(
+        'agentdReindexTask',
+        [
+          index(),
+          index(`:ctx:${old?.ctx ?? ctx}`),
+          index(`:state:${old?.state ?? state}`),
+          index(`:ctx:${ctx}`),
+          index(`:state:${state}`),
+        ],
+        [old ? indexMember(old.updatedAt, id) : '', member],
+      );
+    // An owned task is also in its owner's indexes (another slot: a second script, same round
+    // trip). Unowned tasks (the open mode) are in no owner's: that costs the open mode nothing.
+    await Promise.all([
+      reindex((filter) => this.keys.index(agent, tenant, filter)),
+      owner ? reindex((filter) => this.keys.ownerIndex(agent, tenant, owner, filter)) : undefined,
+    ]);
   }
 
   private async fetch(members: string[]): Promise<Array<StoredTask | undefined>> {
@@ -352,6 +375,7 @@ function decode(h: Record<string, string>): StoredTask | undefined {
     task: Task.fromJSON(JSON.parse(h.task)),
     agent: h.agent ?? '',
     tenant: h.tenant ?? '',
+    owner: h.owner || undefined,
     version: Number(h.v),
     lastSeq: Number(h.lastSeq),
     updatedAt: Number(h.updatedAt),

@@ -44,7 +44,8 @@ end`;
  * save_task(keys, a): replaces the task hash keys[1] if its version is a[1] (0: creates it,
  * as it must not exist); a[2..8] are
  * agent, tenant, lastSeq, updatedAt, state, ctx, task JSON; when a[9] > 0 (terminal) every
- * key in `keys` (task, events, seq, push, steps) expires after that many ms. Returns
+ * key in `keys` (task, events, seq, push, steps) expires after that many ms; a[10] is the
+ * owner (kept in the record so every replica enforces it). Returns
  * {newVersion, oldUpdatedAt, oldState, oldCtx}, or {0, foundVersion} on a version mismatch.
  * A save re-sent after a dropped connection, finding exactly its own write one version up,
  * succeeds (the old values it returns are then the current ones).
@@ -60,7 +61,7 @@ local function save_task(keys, a)
   if (cur[1] or '0') ~= a[1] then return {0, cur[1] or ''} end
   local v = tonumber(a[1]) + 1
   redis.call('HSET', keys[1], 'v', v, 'agent', a[2], 'tenant', a[3], 'lastSeq', a[4],
-    'updatedAt', a[5], 'state', a[6], 'ctx', a[7], 'task', a[8])
+    'updatedAt', a[5], 'state', a[6], 'ctx', a[7], 'task', a[8], 'owner', a[10])
   local ttl = tonumber(a[9])
   if ttl > 0 then
     for i = 1, #keys do redis.call('PEXPIRE', keys[i], ttl) end
@@ -68,8 +69,11 @@ local function save_task(keys, a)
   return {v, cur[2], cur[3], cur[4]}
 end`;
 
+/** How many arguments save_task takes (see SAVE_TASK_FN). */
+export const SAVE_ARGS = 10;
+
 /**
- * A run's commit: append ARGV events, save the snapshot (when ARGV[3] is 1, with the nine
+ * A run's commit: append ARGV events, save the snapshot (when ARGV[3] is 1, with the ten
  * save arguments from ARGV[5]), close the log (when ARGV[4] >= 0, with that ttl), in that
  * order. ARGV[1]: expected first sequence, ARGV[2]: number of events, then the events.
  * Returns {first sequence or 0, save result or {}}. KEYS: task, events, seq, push, steps.
@@ -82,8 +86,8 @@ local at = 5
 local save_args = nil
 if ARGV[3] == '1' then
   save_args = {}
-  for i = 1, 9 do save_args[i] = ARGV[4 + i] end
-  at = 14
+  for i = 1, 10 do save_args[i] = ARGV[4 + i] end
+  at = 15
 end
 local first = 0
 if n > 0 then
