@@ -5,12 +5,13 @@
  * the paths the Deployment names and scraped for the metric the HPA scales on.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeWorkDir, spawnAgentd, stopStarted } from '../helpers/agentd-process.js';
-import { find, kustomize, kustomizeWith } from '../helpers/k8s-manifests.js';
+import { find, kustomize, kustomizeWith, type K8sObject } from '../helpers/k8s-manifests.js';
 import { ensureRedisServer, freePort } from '../helpers/redis-server.js';
 
 interface EnvVar {
@@ -25,17 +26,18 @@ interface EnvVar {
 const objects = kustomize('overlays/dev');
 
 /** An env list resolved as the kubelet does: literal values, ConfigMap and Secret keys. */
-function resolveEnv(env: EnvVar[]): Record<string, string> {
+function resolveEnv(
+  env: EnvVar[],
+  from: K8sObject[] = objects,
+  secretValue: (name: string, key: string) => string = (name, key) =>
+    Buffer.from(find(from, 'Secret', name).data?.[key] as string, 'base64').toString(),
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of env) {
     const cm = e.valueFrom?.configMapKeyRef;
     const secret = e.valueFrom?.secretKeyRef;
-    if (cm) out[e.name] = find(objects, 'ConfigMap', cm.name).data?.[cm.key] as string;
-    else if (secret)
-      out[e.name] = Buffer.from(
-        find(objects, 'Secret', secret.name).data?.[secret.key] as string,
-        'base64',
-      ).toString();
+    if (cm) out[e.name] = find(from, 'ConfigMap', cm.name).data?.[cm.key] as string;
+    else if (secret) out[e.name] = secretValue(secret.name, secret.key);
     else out[e.name] = e.value as string;
   }
   return out;
@@ -188,6 +190,73 @@ describe('agentd with the Deployment’s environment', () => {
     ];
     expect(named.length).toBeGreaterThan(0);
     for (const metric of new Set(named)) expect(text, metric).toMatch(new RegExp(`^${metric}(\\{|\\s)`, 'm'));
+  }, 30_000);
+});
+
+describe('agentd as the production overlay runs it', () => {
+  it('starts from the hardened configuration file with its key files and secrets, and answers probes and scrapes', async () => {
+    const prod = kustomize('overlays/production');
+    const pod = find(prod, 'Deployment', 'mcp-agent').spec.template.spec;
+    const container = pod.containers[0] as {
+      env: EnvVar[];
+      args: string[];
+      volumeMounts: Array<{ name: string; mountPath: string; subPath?: string }>;
+    };
+    // The Secret production creates out of band, with values made here.
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const secret: Record<string, string> = {
+      'redis-password': redisEnv.REDIS_PASSWORD as string,
+      'api-key': 'test-api-key',
+      'jwt-secret': 'test-jwt-secret-0123456789abcdef0123456789',
+      'metrics-token': 'test-metrics-token',
+      'api-keys.yaml': `- sha256: ${createHash('sha256').update('file-key').digest('hex')}\n  principal: file-client\n  scopes: ['*']\n`,
+      'card-signing-key.pem': privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    // The pod's files, laid out in a temporary directory instead of /etc/agentd.
+    const dir = mkdtempSync(join(tmpdir(), 'agentd-k8s-prod-'));
+    try {
+      const at = (mountPath: string): string => mountPath.replace(/^\/etc\/agentd/, dir);
+      for (const mount of container.volumeMounts) {
+        const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+        if (volume.configMap && mount.subPath) {
+          const text = find(prod, 'ConfigMap', volume.configMap.name).data?.[mount.subPath] as string;
+          writeFileSync(at(mount.mountPath), text.replaceAll('/etc/agentd/', `${dir}/`));
+        } else if (volume.secret) {
+          mkdirSync(at(mount.mountPath), { recursive: true });
+          for (const item of volume.secret.items as Array<{ key: string; path: string }>)
+            writeFileSync(join(at(mount.mountPath), item.path), secret[item.key] as string);
+        }
+      }
+      const env = resolveEnv(container.env, prod, (_name, key) => secret[key] as string);
+      const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
+      const agentd = spawnAgentd(
+        container.args.map((a) => at(a)),
+        {
+          ...env,
+          REDIS_HOST: '127.0.0.1',
+          REDIS_PORT: String(redisPort),
+          AGENTD_HOST: '127.0.0.1',
+          HTTP_PORT: String(http),
+          GRPC_PORT: String(grpc),
+          METRICS_PORT: String(metrics),
+          METRICS_HOST: '127.0.0.1',
+        },
+      );
+      const listening = await agentd.waitForLog((l) => l.msg === 'agentd listening');
+      expect(listening.store).toBe('redis');
+      const base = `http://127.0.0.1:${http}`;
+      await until200(`${base}/ready`);
+      for (const path of ['/startup', '/health', '/ready'])
+        expect((await fetch(`${base}${path}`)).status, path).toBe(200);
+      const scrape = await fetch(`http://127.0.0.1:${metrics}/metrics`, {
+        headers: { authorization: `Bearer ${secret['metrics-token']}` },
+      });
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toMatch(/^active_workflows 0$/m);
+    } finally {
+      stopStarted();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });
 
