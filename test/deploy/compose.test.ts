@@ -108,6 +108,28 @@ describe('docker-compose.yml', () => {
     for (const [name] of agentd) expect(targets).toContain(`${name}:${DEFAULTS.prometheus.port}`);
   });
 
+  it('the metrics token: agentd requires the value Prometheus sends in every agentd scrape job', () => {
+    const mounts = binds(services.prometheus);
+    const prom = parse(readFileSync(join(ROOT, 'deploy/monitoring/prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; authorization?: { credentials_file?: string } }>;
+    };
+    const files = new Set(prom.scrape_configs.flatMap((j) => j.authorization?.credentials_file ?? []));
+    expect([...files]).toHaveLength(1);
+    // The credentials file is mounted where the jobs read it, from a file in the repository.
+    const [credentialsFile] = [...files];
+    const mount = mounts.find((m) => m.container === credentialsFile);
+    expect(mount && relative(ROOT, mount.host)).toBe('deploy/monitoring/secrets/metrics-token');
+    // Prometheus trims the file; agentd compares the whole METRICS_TOKEN.
+    const token = readFileSync(mount?.host as string, 'utf8').trim();
+    expect(token).toMatch(/^dev-only-/);
+    for (const [name, s] of agentd) {
+      expect(s.environment?.METRICS_TOKEN, name).toBe(token);
+      // The token guards /metrics in the configuration agentd builds from this environment.
+      const { config } = loadConfig({ configPath: BUNDLED_DEMO_CONFIG, env: s.environment ?? {} });
+      expect(config.prometheus.bearerToken, name).toEqual({ env: 'METRICS_TOKEN' });
+    }
+  });
+
   it('Grafana gets the provisioning (datasource → the prometheus service) and the dashboards where the provider looks', () => {
     const mounts = binds(services.grafana);
     const provisioning = mounts.find((m) => m.container === '/etc/grafana/provisioning');

@@ -102,6 +102,45 @@ describe('kustomize overlays', () => {
     expect(route.fault).toEqual({ delay: { percentage: { value: 0.1 }, fixedDelay: '5s' } });
     expect(find(operator, 'ServiceMonitor').spec.endpoints[0].port).toBe('metrics');
   });
+
+  it('Prometheus sends the metrics token: the ServiceMonitor and the prometheus.yml Secret carry agentd’s METRICS_TOKEN', () => {
+    const production = get('production');
+    const ref = agentContainer(production).env?.find((e) => e.name === 'METRICS_TOKEN')?.valueFrom
+      ?.secretKeyRef;
+    expect(ref).toEqual({ name: 'agent-secrets', key: 'metrics-token' });
+    // With the Prometheus Operator: the same Secret key, on every overlay (dev has it too).
+    for (const overlay of ['production', 'dev']) {
+      const operator = kustomizeWith(`overlays/${overlay}`, ['components/prometheus-operator']);
+      const endpoint = find(operator, 'ServiceMonitor').spec.endpoints[0];
+      if (overlay === 'production') {
+        expect(endpoint.authorization, overlay).toEqual({ type: 'Bearer', credentials: ref });
+      } else {
+        // The generated Secret's name has a hash suffix: the reference follows it.
+        const secret = find(operator, 'Secret');
+        expect(endpoint.authorization.credentials).toEqual({
+          name: secret.metadata.name,
+          key: 'metrics-token',
+        });
+        expect(secret.data).toHaveProperty('metrics-token');
+      }
+    }
+    // With deploy/monitoring/prometheus.yml: the Secret mounted where its jobs read the file.
+    const prom = parseManifests(
+      readFileSync(join(ROOT, 'deploy/monitoring/prometheus.yml'), 'utf8'),
+    )[0] as unknown as {
+      scrape_configs: Array<{ authorization?: { credentials_file?: string } }>;
+    };
+    const [file] = [...new Set(prom.scrape_configs.flatMap((j) => j.authorization?.credentials_file ?? []))];
+    const template = parseManifests(
+      readFileSync(join(K8S, 'overlays/production/secrets.example.yaml'), 'utf8'),
+    );
+    const secret = find(template, 'Secret', 'agentd-metrics-token');
+    // The namespace of the adapter's rules, where Prometheus runs.
+    expect(secret.metadata.namespace).toBe('monitoring');
+    expect(file).toBe(
+      `/etc/prometheus/secrets/${secret.metadata.name}/${Object.keys(secret.stringData ?? {})[0]}`,
+    );
+  });
 });
 
 describe('the manifests match what agentd does', () => {

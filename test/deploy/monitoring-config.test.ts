@@ -5,7 +5,7 @@
  * package (installed like redis-server when missing and running as root).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,12 @@ interface ScrapeConfig {
   static_configs?: Array<{ targets: string[] }>;
   file_sd_configs?: Array<{ files: string[] }>;
   relabel_configs?: Array<Record<string, unknown>>;
+  authorization?: { type?: string; credentials?: string; credentials_file?: string };
 }
+
+/** Where every agentd scrape job reads the metrics token (a Secret mount, or compose's bind mount). */
+const METRICS_TOKEN_FILE = '/etc/prometheus/secrets/agentd-metrics-token/token';
+const AGENTD_JOBS = ['kubernetes-pods', 'mcp-agents', 'agentd'];
 
 interface RuleFile {
   groups: Array<{ name: string; rules: Array<{ alert?: string; expr: string; for?: string }> }>;
@@ -75,24 +80,52 @@ describe('deploy/monitoring', () => {
     expect(config.rule_files).toEqual(['alerts/*.yml']);
   });
 
-  it('promtool check config accepts prometheus.yml and loads its rule files', () => {
-    // Debian builds Prometheus without Kubernetes discovery, so its promtool rejects
-    // `kubernetes_sd_configs` as an unknown field. The copy checked here swaps each of them
-    // for an empty file discovery; everything else (globals, alerting, relabelling
-    // regexes, static jobs, the rule files) is checked as written.
+  it('every agentd job sends the metrics token from the one credentials file; Prometheus’ own job does not', () => {
+    const auth = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j.authorization]));
+    for (const job of AGENTD_JOBS)
+      expect(auth[job], job).toEqual({ type: 'Bearer', credentials_file: METRICS_TOKEN_FILE });
+    expect(auth.prometheus).toBeUndefined();
+  });
+
+  /**
+   * Debian builds Prometheus without Kubernetes discovery, so its promtool rejects
+   * `kubernetes_sd_configs` as an unknown field. The copy checked here swaps each of them for
+   * an empty file discovery and the credentials file for one in the scratch directory
+   * (`tokenFile`, or none); everything else (globals, alerting, relabelling regexes, static
+   * jobs, the rule files) is checked as written.
+   */
+  function checkCopy(name: string, tokenFile: string | undefined): { status: number | null; output: string } {
     const copy = structuredClone(config) as Record<string, unknown> & { scrape_configs: ScrapeConfig[] };
     for (const job of copy.scrape_configs) {
+      if (job.authorization?.credentials_file === METRICS_TOKEN_FILE)
+        job.authorization.credentials_file = join(scratch, 'secrets', 'token');
       if (!job.kubernetes_sd_configs) continue;
       delete job.kubernetes_sd_configs;
       job.file_sd_configs = [{ files: [join(scratch, `${job.job_name}.json`)] }];
       writeFileSync(join(scratch, `${job.job_name}.json`), '[]');
     }
+    rmSync(join(scratch, 'secrets'), { recursive: true, force: true });
+    if (tokenFile !== undefined) {
+      mkdirSync(join(scratch, 'secrets'));
+      writeFileSync(join(scratch, 'secrets', 'token'), tokenFile);
+    }
     cpSync(ALERTS, join(scratch, 'alerts'), { recursive: true });
-    writeFileSync(join(scratch, 'prometheus.yml'), stringify(copy));
-    const res = promtool(['check', 'config', 'prometheus.yml'], scratch);
+    writeFileSync(join(scratch, name), stringify(copy));
+    return promtool(['check', 'config', name], scratch);
+  }
+
+  it('promtool check config accepts prometheus.yml and loads its rule files', () => {
+    const res = checkCopy('prometheus.yml', 'a-metrics-token\n');
     expect(res.output).toContain('SUCCESS: 3 rule files found');
     expect(res.output).toContain('is valid prometheus config file syntax');
     expect(res.status, res.output).toBe(0);
+  });
+
+  it('promtool check config rejects prometheus.yml where the credentials file is missing', () => {
+    // Why the file must be mounted in every deployment, even where agentd has no token.
+    const res = checkCopy('prometheus-no-token.yml', undefined);
+    expect(res.output).toContain('credentials or bearer token file');
+    expect(res.status, res.output).not.toBe(0);
   });
 
   it('promtool check rules accepts every rule file', () => {
