@@ -98,6 +98,8 @@ describe('Prometheus scraping a live agentd, with the real rules and dashboards'
         { name: 'boom', kind: 'module', module: 'test/fixtures/throwing-agent.mjs' },
         { name: 'calc', kind: 'tools', servers: ['demo'] },
       ],
+      // The webhook receiver is on loopback, which webhooks may reach only when allowed.
+      push: { allow: ['127.0.0.1'] },
       mcp: {
         servers: [
           { name: 'demo', transport: 'stdio', command: process.execPath, args: [BIN, 'mcp-demo-server'] },
