@@ -20,6 +20,7 @@ import { VERSION } from '../version.js';
 import { Tracing } from '../observability/tracing.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
+import { resolve as resolvePath } from 'node:path';
 import { createStore } from '../store/create-store.js';
 import { MemoryRateLimiter } from '../store/memory/memory-rate-limiter.js';
 import { RateLimitGuard } from '../security/rate-limit.js';
@@ -246,7 +247,12 @@ export class AgentdServer {
     let outbound: Outbound | undefined;
     try {
       // Bad keys and allow-list entries stop the start before anything is opened.
-      const signingKey = SigningKey.load(config.cardSigning);
+      const inBase = (file: string | undefined): string | undefined => file && resolvePath(baseDir, file);
+      const signingKey = SigningKey.load({
+        ...config.cardSigning,
+        keyFile: inBase(config.cardSigning.keyFile),
+        extraPublicKeysFile: inBase(config.cardSigning.extraPublicKeysFile),
+      });
       new AllowList(config.push.allow);
       // TLS files that are bad at startup fail the start (later bad files keep the old ones).
       const { certFile, keyFile, clientCaFile, clientAuth, reloadIntervalMs } = config.tls;
