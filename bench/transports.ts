@@ -100,7 +100,7 @@ const TARGET_HTTP_RATIO = 3;
 const TARGET_HTTP_P50_MS = 0.3;
 const TARGET_EVENTS_PER_SECOND = 20_000;
 
-/** The seed's claimed figures ("HTTP/JSON ~50 ms, 1K req/s; gRPC ~10 ms, 10K req/s"). */
+/** The figures the A2A gRPC guide claims ("HTTP/JSON ~50 ms, 1K req/s; gRPC ~10 ms, 10K req/s"). */
 const SEED_CLAIMS = {
   http: { latencyMs: 50, requestsPerSecond: 1_000 },
   grpc: { latencyMs: 10, requestsPerSecond: 10_000 },

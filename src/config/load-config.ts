@@ -23,7 +23,7 @@ interface Override {
 }
 
 /**
- * Environment variables honoured, by their seed names, and the config field each sets.
+ * Environment variables honoured, by the names the deployment guides use, and the config field each sets.
  * Numbers and booleans are parsed here so a bad value is reported with its variable.
  */
 type EnvType = 'int' | 'number' | 'string' | 'bool' | 'level' | 'lower' | 'list' | 'rate';
@@ -145,7 +145,7 @@ export function loadConfig(options: {
   const merged = structuredClone(raw) as Record<string, unknown>;
   dropEmptySections(merged);
   for (const o of overrides) setPath(merged, o.path, o.value);
-  // The seed's deployment points at Redis with REDIS_HOST alone: that selects the Redis
+  // The standard Kubernetes deployment points at Redis with REDIS_HOST alone: that selects the Redis
   // store unless the file, AGENTD_STORE or --store chose a store explicitly.
   const storeChosen =
     overrides.some((o) => o.path.join('.') === 'store.kind') ||
@@ -169,7 +169,7 @@ export function loadConfig(options: {
 }
 
 /**
- * The seed's secrets, by reference so their values never enter the config object: API_KEY
+ * The deployment secrets, by reference so their values never enter the config object: API_KEY
  * adds one API key (principal `api-key`, every scope), JWT_SECRET is the HS256 secret
  * unless the file sets one, METRICS_TOKEN guards `/metrics`.
  */
@@ -236,7 +236,7 @@ function parseTyped(value: string, type: EnvType): unknown {
       if (/^(false|0|no|off)$/i.test(value)) return false;
       return new Error(`"${value}" is not a boolean (true/false)`);
     case 'level':
-      // The seed's ConfigMap says "INFO"; pino levels are lower case.
+      // The standard ConfigMap says "INFO"; pino levels are lower case.
       return value.toLowerCase();
     case 'lower':
       return value.trim().toLowerCase();

@@ -304,7 +304,7 @@ export const configSchema = z
         endpoint: z.url().optional(),
       })
       .prefault({}),
-    /** Prometheus metrics at `/metrics` on their own port (the seed's 9090). */
+    /** Prometheus metrics at `/metrics` on their own port (9090 by default). */
     prometheus: z
       .strictObject({
         /** `false` (or MONITORING_ENABLED=false) turns the listener off. */
@@ -321,7 +321,7 @@ export const configSchema = z
     /** MCP servers agents use (`tools` and `llm` agents), and how agentd talks to them. */
     mcp: z
       .strictObject({
-        /** Per-call timeout (the seed's `mcp.server.timeout`, MCP_SERVER_TIMEOUT); servers may override. */
+        /** Per-call timeout (the ConfigMap's `mcp.server.timeout`, MCP_SERVER_TIMEOUT); servers may override. */
         timeoutSeconds: z.number().min(0.01).default(300),
         /** How long one connection attempt (spawn/handshake and tools/list) may take. */
         connectTimeoutSeconds: z.number().min(0.1).default(10),

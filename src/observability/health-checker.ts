@@ -1,5 +1,5 @@
 /**
- * Liveness, readiness and startup checks with the seed's response shape
+ * Liveness, readiness and startup checks with the standard response shape
  * (`status`, `timestamp`, `checks{name: {status, checked_at, error?}}`, `duration_ms`).
  * Every check runs under its own timeout, so a hung dependency fails its check instead
  * of hanging the probe; probes share one result for `cacheMs`, so probes under load do

@@ -10,7 +10,7 @@ export interface MetricsServer {
 }
 
 /**
- * The Prometheus listener: `GET /metrics` on its own port (the seed's 9090), so scraping
+ * The Prometheus listener: `GET /metrics` on its own port (9090 by default), so scraping
  * never queues behind A2A traffic and the port can stay inside the cluster.
  */
 export async function startMetricsServer(

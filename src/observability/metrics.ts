@@ -1,6 +1,6 @@
 /**
- * The Prometheus metrics of the first seed ("Part 2: Monitoring and Observability"), with
- * its names, types, labels and buckets, plus the second seed's A2A request metrics and the
+ * The Prometheus metrics of a production agent deployment, with
+ * its names, types, labels and buckets, plus the A2A request metrics and the
  * process defaults, on one registry per server. Label values always come from bounded
  * sets (agent names, route templates, A2A method names, catalogue codes, task states);
  * anything else (a URL, a task id, a user string) is folded into a fixed value first.
@@ -64,8 +64,8 @@ const CUSTOM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const MAX_CUSTOM = 100;
 
 /**
- * `mcp_tool_duration_seconds` buckets: the seed's 0.1 … 10 s, then up to the 300 s MCP call
- * timeout (`MCP_SERVER_TIMEOUT`), so a p95 above 10 s (the seed's alert threshold) is
+ * `mcp_tool_duration_seconds` buckets: the standard 0.1 … 10 s, then up to the 300 s MCP call
+ * timeout (`MCP_SERVER_TIMEOUT`), so a p95 above 10 s (the MCPToolCallLatency alert threshold) is
  * measurable instead of stuck at the top finite bucket.
  */
 export const MCP_TOOL_BUCKETS = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30, 60, 120, 300];
@@ -75,7 +75,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 /**
  * Business metrics agents record through `requestContext.metrics` (and agentd itself, for
- * the seed's `customer_satisfaction_score`). Gauges and counters without labels, created on
+ * the standard `customer_satisfaction_score`). Gauges and counters without labels, created on
  * first use, at most {@link MAX_CUSTOM} of them.
  */
 export class BusinessMetrics {

@@ -310,7 +310,7 @@ ${MINIMAL}`);
 });
 
 describe('environment overrides', () => {
-  it('apply the seed names over the file', () => {
+  it('apply the standard env names over the file', () => {
     const { config } = load(
       'server: { httpPort: 9000, host: 10.0.0.1 }\nexecution: { maxConcurrentWorkflows: 4 }\nlogging: { level: warn }\n' +
         MINIMAL,
@@ -359,7 +359,7 @@ describe('environment overrides', () => {
     expect(load(`prometheus: { enabled: false }\n${MINIMAL}`).config.prometheus.enabled).toBe(false);
   });
 
-  it('LOG_LEVEL is lower-cased (the seed ConfigMap says INFO)', () => {
+  it('LOG_LEVEL is lower-cased (the standard ConfigMap says INFO)', () => {
     expect(load(MINIMAL, { LOG_LEVEL: 'DEBUG' }).config.logging.level).toBe('debug');
     expect(load(MINIMAL, { LOG_LEVEL: 'Warn' }).config.logging.level).toBe('warn');
   });
@@ -558,7 +558,7 @@ describe('choosing the state store', () => {
     expect(load(MINIMAL_AGENTS).config.store.kind).toBe('memory');
   });
 
-  it("the seed's REDIS_HOST / REDIS_PORT / REDIS_PASSWORD select Redis and are used", () => {
+  it('the standard REDIS_HOST / REDIS_PORT / REDIS_PASSWORD select Redis and are used', () => {
     const { store } = load(MINIMAL_AGENTS, {
       REDIS_HOST: 'redis-service',
       REDIS_PORT: '6380',
@@ -596,7 +596,7 @@ agents:
   - { name: tools, kind: tools, servers: [fs, web], tools: [read_file, web/search] }
 `;
 
-  it('reads stdio and HTTP servers, with the seed timeout as default and MCP_SERVER_TIMEOUT over it', () => {
+  it('reads stdio and HTTP servers, with the 300 s timeout as default and MCP_SERVER_TIMEOUT over it', () => {
     const { config } = load(TOOLS);
     expect(config.mcp.timeoutSeconds).toBe(300);
     expect(config.mcp.servers[0]).toEqual({

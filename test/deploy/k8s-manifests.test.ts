@@ -153,15 +153,15 @@ describe('the manifests match what agentd does', () => {
         overlay,
       ).toEqual([]);
     }
-    // The test really knows agentd's names (and the seed's GOOGLE_APPLICATION_CREDENTIALS is not one).
+    // The test really knows agentd's names (and GOOGLE_APPLICATION_CREDENTIALS is not one).
     expect(AGENTD_ENV.has('JWT_SECRET') && AGENTD_ENV.has('REDIS_HOST')).toBe(true);
     expect(AGENTD_ENV.has('GOOGLE_APPLICATION_CREDENTIALS')).toBe(false);
   });
 
-  it('the ConfigMap carries the seed keys, each wired to an agentd setting or documented as informational', () => {
+  it('the ConfigMap carries the standard keys, each wired to an agentd setting or documented as informational', () => {
     const objects = get('production');
     const data = find(objects, 'ConfigMap', 'agent-config').data ?? {};
-    const seedKeys = [
+    const standardKeys = [
       'redis.host',
       'redis.port',
       'prometheus.enabled',
@@ -171,7 +171,7 @@ describe('the manifests match what agentd does', () => {
       'mcp.server.timeout',
       'optimization.enabled',
     ];
-    for (const key of seedKeys) expect(data, key).toHaveProperty(key);
+    for (const key of standardKeys) expect(data, key).toHaveProperty(key);
     const wired = new Set(
       (agentContainer(objects).env ?? []).flatMap((e) =>
         e.valueFrom?.configMapKeyRef?.name === 'agent-config' ? [e.valueFrom.configMapKeyRef.key] : [],
@@ -278,7 +278,7 @@ describe('the manifests match what agentd does', () => {
     expect(mounts.filter((m) => !m.readOnly).map((m) => m.mountPath)).toEqual(['/tmp']);
   });
 
-  it('the HPA is the seed’s: 3–20 replicas, CPU 70 %, memory 80 %, active_workflows 10 per pod, its behavior', () => {
+  it('the HPA is the reference one: 3–20 replicas, CPU 70 %, memory 80 %, active_workflows 10 per pod, its behavior', () => {
     const hpa = find(get('production'), 'HorizontalPodAutoscaler');
     expect(hpa.spec).toEqual({
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'mcp-agent' },

@@ -1,7 +1,7 @@
 /**
  * `/metrics` on its own listener: after driving every path (JSON-RPC, HTTP+JSON and gRPC
  * calls, streams, errors, discovery, push delivery, a failing agent, feedback), each of
- * the seed's metrics has moved, with bounded labels only, and the exposition passes
+ * the standard metrics has moved, with bounded labels only, and the exposition passes
  * `promtool check metrics` (Debian's `prometheus` package, installed like redis-server).
  */
 import { spawnSync } from 'node:child_process';
@@ -234,7 +234,7 @@ describe('Prometheus metrics', () => {
   it('MCP tool latency buckets reach the default MCP call timeout', () => {
     const timeout = configSchema.parse({ agents: DEMO_AGENTS }).mcp.timeoutSeconds;
     expect(MCP_TOOL_BUCKETS.at(-1)).toBeGreaterThanOrEqual(timeout);
-    // The seed's alert threshold (p95 > 10 s) needs finite buckets above it.
+    // The MCPToolCallLatency alert threshold (p95 > 10 s) needs finite buckets above it.
     expect(MCP_TOOL_BUCKETS.filter((b) => b > 10).length).toBeGreaterThanOrEqual(2);
   });
 

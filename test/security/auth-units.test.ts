@@ -179,14 +179,14 @@ describe('API keys', () => {
   });
 });
 
-describe('the seed environment variables', () => {
+describe('the standard environment variables', () => {
   it('API_KEY is a key with every scope (admin); JWT_SECRET turns HS256 on', async () => {
-    const env = { API_KEY: 'seed-key', JWT_SECRET: 'seed-secret' };
+    const env = { API_KEY: 'env-key', JWT_SECRET: 'env-secret' };
     const { config, baseDir } = loadConfig({ configPath: BUNDLED_DEMO_CONFIG, env });
     const a = Authenticator.create({ auth: config.auth, tls: config.tls, baseDir, env, logger });
     expect(a.schemes).toEqual({ apiKey: true, jwt: true, mtls: false });
-    expect(a.authenticate({ apiKey: 'seed-key' })).toMatchObject({ id: 'api-key', admin: true });
-    const token = await hsToken('seed-secret', { sub: 'svc', scp: ['a', 'b'] });
+    expect(a.authenticate({ apiKey: 'env-key' })).toMatchObject({ id: 'api-key', admin: true });
+    const token = await hsToken('env-secret', { sub: 'svc', scp: ['a', 'b'] });
     const p = await a.authenticate({ authorization: `Bearer ${token}` });
     expect(p).toMatchObject({ id: 'svc', scheme: 'jwt', admin: false });
     expect([...p.scopes]).toEqual(['a', 'b']);

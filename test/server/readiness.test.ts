@@ -31,7 +31,7 @@ describe('readiness follows the server lifecycle', () => {
 });
 
 describe('probes', () => {
-  it('/startup is 503 until the server started, then 200; every probe has the seed shape', async () => {
+  it('/startup is 503 until the server started, then 200; every probe has the standard shape', async () => {
     const config = configSchema.parse({
       server: { host: '127.0.0.1', httpPort: 0, grpcPort: 0 },
       prometheus: { port: 0 },
