@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCa, certDir, writeCa, writePem } from '../helpers/certs.js';
@@ -38,8 +39,8 @@ beforeAll(async () => {
       req.setEncoding('utf8');
       req.on('data', (chunk: string) => (body += chunk));
       req.on('end', () => {
-        const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
-        deliveries.push({ headers: req.headers, body, clientCn: peer.subject?.CN });
+        const peer = (req.socket as TLSSocket).getPeerCertificate();
+        deliveries.push({ headers: req.headers, body, clientCn: [peer.subject?.CN].flat()[0] });
         for (const wake of waiting.splice(0)) wake();
         res.writeHead(200).end();
       });
