@@ -58,8 +58,13 @@ async function http(
   method: string,
   body?: unknown,
   contentType = 'application/json',
+  extra: Record<string, string> = {},
 ): Promise<WireResponse> {
-  const headers = { ...caller.headers, ...(body === undefined ? {} : { 'content-type': contentType }) };
+  const headers = {
+    ...caller.headers,
+    ...extra,
+    ...(body === undefined ? {} : { 'content-type': contentType }),
+  };
   return readResponse(
     await caller.fetch(url, {
       method,
@@ -69,9 +74,16 @@ async function http(
   );
 }
 
-function rpcCall(t: Target, caller: Caller, method: string, params: unknown): Promise<WireResponse> {
+function rpcCall(
+  t: Target,
+  caller: Caller,
+  method: string,
+  params: unknown,
+  extra: Record<string, string> = {},
+): Promise<WireResponse> {
   // A fixed request id: two answers differ only in what the server chose to say.
-  return http(caller, rpcUrl(t.url, t.agent), 'POST', { jsonrpc: '2.0', id: 1, method, params });
+  const body = { jsonrpc: '2.0', id: 1, method, params };
+  return http(caller, rpcUrl(t.url, t.agent), 'POST', body, 'application/json', extra);
 }
 
 function restCall(
@@ -80,9 +92,13 @@ function restCall(
   method: string,
   path: string,
   body?: unknown,
+  extra: Record<string, string> = {},
 ): Promise<WireResponse> {
-  return http(caller, `${restUrl(t.url, t.agent)}${path}`, method, body, 'application/a2a+json');
+  return http(caller, `${restUrl(t.url, t.agent)}${path}`, method, body, 'application/a2a+json', extra);
 }
+
+/** A stream resumed after the first event (SSE `Last-Event-ID`). */
+const RESUME = { 'last-event-id': '1' };
 
 /** An HTTP answer as the caller observes it, the task id blanked. */
 function observedHttp(res: WireResponse, id: string): Json {
@@ -154,6 +170,10 @@ export const OPERATIONS: Record<Binding, Array<[string, Refusable]>> = {
     ['CancelTask', async (t, id, c) => rpcRefused(await rpcCall(t, c, 'CancelTask', { id }), id)],
     ['SubscribeToTask', async (t, id, c) => rpcRefused(await rpcCall(t, c, 'SubscribeToTask', { id }), id)],
     [
+      'SubscribeToTask (resumed, Last-Event-ID)',
+      async (t, id, c) => rpcRefused(await rpcCall(t, c, 'SubscribeToTask', { id }, RESUME), id),
+    ],
+    [
       'CreateTaskPushNotificationConfig',
       async (t, id, c) =>
         rpcRefused(
@@ -195,6 +215,10 @@ export const OPERATIONS: Record<Binding, Array<[string, Refusable]>> = {
     [
       'GET /tasks/{id}:subscribe',
       async (t, id, c) => restRefused(await restCall(t, c, 'GET', `/tasks/${id}:subscribe`), id),
+    ],
+    [
+      'POST /tasks/{id}:subscribe (resumed, Last-Event-ID)',
+      async (t, id, c) => restRefused(await restCall(t, c, 'POST', `/tasks/${id}:subscribe`, {}, RESUME), id),
     ],
     [
       'POST /tasks/{id}/pushNotificationConfigs',
@@ -357,24 +381,32 @@ export async function expectAllRefusedLikeMissing(
 
 // ------------------------------------------------------------------ what the owner and the admin do
 
-/** Starts a countdown task as `caller` (answered at once, the task still running). */
+/**
+ * Starts a countdown task as `caller` (answered at once, the task still running); the message
+ * has a fresh id unless `messageId` is given.
+ */
 export async function createTask(
   binding: Binding,
   t: Target,
   caller: Caller,
   text: string,
+  messageId: string = randomUUID(),
 ): Promise<Created> {
   const configuration = { returnImmediately: true };
   if (binding === 'grpc') {
-    const request = { ...messageRequest(text, { returnImmediately: true }), tenant: t.agent };
+    const base = messageRequest(text, { returnImmediately: true });
+    const request = { ...base, message: base.message && { ...base.message, messageId }, tenant: t.agent };
     const res = await caller.grpc.unary('sendMessage', request, grpcMeta(caller));
     if (res.payload?.$case !== 'task') throw new Error(`expected a task, got ${JSON.stringify(res)}`);
     return { id: res.payload.value.id, contextId: res.payload.value.contextId };
   }
   const res =
     binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'SendMessage', { message: messageJson(text), configuration })
-      : await restCall(t, caller, 'POST', '/message:send', { message: messageJson(text), configuration });
+      ? await rpcCall(t, caller, 'SendMessage', { message: messageJson(text, { messageId }), configuration })
+      : await restCall(t, caller, 'POST', '/message:send', {
+          message: messageJson(text, { messageId }),
+          configuration,
+        });
   expect(res.status, res.text).toBe(200);
   const task = binding === 'jsonrpc' ? res.json.result.task : res.json.task;
   expect(task.id, res.text).toBeTypeOf('string');
@@ -399,7 +431,7 @@ export async function stateOf(binding: Binding, t: Target, caller: Caller, id: s
   return (binding === 'jsonrpc' ? res.json.result : res.json).status.state;
 }
 
-/** The ids of the tasks `caller` lists in a context (ListTasks). */
+/** The ids of the tasks `caller` lists in a context, or in all (`''`) (ListTasks). */
 export async function listedIds(
   binding: Binding,
   t: Target,
@@ -417,7 +449,12 @@ export async function listedIds(
   const res =
     binding === 'jsonrpc'
       ? await rpcCall(t, caller, 'ListTasks', { contextId, pageSize: 100 })
-      : await restCall(t, caller, 'GET', `/tasks?contextId=${encodeURIComponent(contextId)}&pageSize=100`);
+      : await restCall(
+          t,
+          caller,
+          'GET',
+          `/tasks?${new URLSearchParams({ contextId, pageSize: '100' }).toString()}`,
+        );
   expect(res.status, res.text).toBe(200);
   return ((binding === 'jsonrpc' ? res.json.result : res.json).tasks as Array<{ id: string }>).map(
     (x) => x.id,

@@ -79,16 +79,50 @@ describe('API-key principals on one server', () => {
       expect(await hookIds(binding, target, alice, task.id)).toEqual(['hook']);
     });
 
+    it('a finished task of another principal is refused like a missing one too (no TASK_NOT_CANCELABLE, no terminal-task error)', async () => {
+      const task = await createTask(binding, target, alice, 'count to 2');
+      await eventually(
+        async () => (await stateOf(binding, target, alice, task.id)) === 'TASK_STATE_COMPLETED',
+        15_000,
+        'the task to complete',
+      );
+      await expectAllRefusedLikeMissing(binding, target, task, bob);
+    });
+
     it('ListTasks shows the task to its owner and the admin only; the admin cancels it', async () => {
       const task = await createTask(binding, target, alice, LONG);
+      const mine = await createTask(binding, target, bob, LONG);
       expect(await listedIds(binding, target, alice, task.contextId)).toEqual([task.id]);
       expect(await listedIds(binding, target, bob, task.contextId)).toEqual([]);
       expect(await listedIds(binding, target, admin, task.contextId)).toEqual([task.id]);
+      // Without a context filter: bob lists his own task, never alice's; the admin both.
+      const bobs = await listedIds(binding, target, bob, '');
+      expect(bobs).toContain(mine.id);
+      expect(bobs).not.toContain(task.id);
+      expect(await listedIds(binding, target, alice, '')).not.toContain(mine.id);
+      expect(await listedIds(binding, target, admin, '')).toEqual(expect.arrayContaining([task.id, mine.id]));
+      expect(await cancel(binding, target, admin, mine.id)).toBe('TASK_STATE_CANCELED');
       expect(await stateOf(binding, target, admin, task.id)).toBe('TASK_STATE_WORKING');
       expect(await cancel(binding, target, admin, task.id)).toBe('TASK_STATE_CANCELED');
       expect(await stateOf(binding, target, alice, task.id)).toBe('TASK_STATE_CANCELED');
     });
   });
+
+  it.each(BINDINGS)(
+    'over %s, the same messageId from another principal starts its own task, not an answer from the first one’s',
+    async (binding) => {
+      const messageId = randomUUID();
+      const first = await createTask(binding, target, alice, LONG, messageId);
+      const other = await createTask(binding, target, bob, LONG, messageId);
+      expect(other.id).not.toBe(first.id);
+      expect(other.contextId).not.toBe(first.contextId);
+      // Each principal's repeat is answered from its own task.
+      expect((await createTask(binding, target, alice, LONG, messageId)).id).toBe(first.id);
+      expect((await createTask(binding, target, bob, LONG, messageId)).id).toBe(other.id);
+      for (const id of [first.id, other.id])
+        expect(await cancel(binding, target, admin, id)).toBe('TASK_STATE_CANCELED');
+    },
+  );
 
   describe('/mcp: a tool call continuing a task', () => {
     const clients: McpClient[] = [];
