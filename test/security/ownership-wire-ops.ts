@@ -6,11 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { TaskState } from '@a2a-js/sdk';
 import { decodeErrorInfo, decodeStatus, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
 import { expect } from 'vitest';
 import { expectGrpcError, type RawGrpcClient } from '../helpers/grpc.js';
-import { listRequest, messageRequest, pushConfig } from '../helpers/interop.js';
+import { messageRequest, pushConfig } from '../helpers/interop.js';
 import {
   expectRestError,
   expectRpcError,
@@ -74,7 +73,7 @@ async function http(
   );
 }
 
-function rpcCall(
+export function rpcCall(
   t: Target,
   caller: Caller,
   method: string,
@@ -86,7 +85,7 @@ function rpcCall(
   return http(caller, rpcUrl(t.url, t.agent), 'POST', body, 'application/json', extra);
 }
 
-function restCall(
+export function restCall(
   t: Target,
   caller: Caller,
   method: string,
@@ -161,7 +160,9 @@ function restRefused(res: WireResponse, id: string): Json {
 /** An operation on task `id` as `caller`, resolving with what it observed (it must be refused). */
 export type Refusable = (t: Target, id: string, caller: Caller) => Promise<Json>;
 
-const grpcMeta = (caller: Caller): { metadata: Record<string, string> } => ({ metadata: caller.headers });
+export const grpcMeta = (caller: Caller): { metadata: Record<string, string> } => ({
+  metadata: caller.headers,
+});
 
 /** Every operation on one task, per binding; each asserts TASK_NOT_FOUND and returns the observation. */
 export const OPERATIONS: Record<Binding, Array<[string, Refusable]>> = {
@@ -377,151 +378,4 @@ export async function expectAllRefusedLikeMissing(
     const missing = await op(t, ghost, caller);
     expect(refused, `${binding} ${name}`).toEqual(missing);
   }
-}
-
-// ------------------------------------------------------------------ what the owner and the admin do
-
-/**
- * Starts a countdown task as `caller` (answered at once, the task still running); the message
- * has a fresh id unless `messageId` is given.
- */
-export async function createTask(
-  binding: Binding,
-  t: Target,
-  caller: Caller,
-  text: string,
-  messageId: string = randomUUID(),
-): Promise<Created> {
-  const configuration = { returnImmediately: true };
-  if (binding === 'grpc') {
-    const base = messageRequest(text, { returnImmediately: true });
-    const request = { ...base, message: base.message && { ...base.message, messageId }, tenant: t.agent };
-    const res = await caller.grpc.unary('sendMessage', request, grpcMeta(caller));
-    if (res.payload?.$case !== 'task') throw new Error(`expected a task, got ${JSON.stringify(res)}`);
-    return { id: res.payload.value.id, contextId: res.payload.value.contextId };
-  }
-  const res =
-    binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'SendMessage', { message: messageJson(text, { messageId }), configuration })
-      : await restCall(t, caller, 'POST', '/message:send', {
-          message: messageJson(text, { messageId }),
-          configuration,
-        });
-  expect(res.status, res.text).toBe(200);
-  const task = binding === 'jsonrpc' ? res.json.result.task : res.json.task;
-  expect(task.id, res.text).toBeTypeOf('string');
-  return { id: task.id, contextId: task.contextId };
-}
-
-/** The task's state name as `caller` reads it (GetTask). */
-export async function stateOf(binding: Binding, t: Target, caller: Caller, id: string): Promise<string> {
-  if (binding === 'grpc') {
-    const task = await caller.grpc.unary(
-      'getTask',
-      { tenant: t.agent, id, historyLength: 0 },
-      grpcMeta(caller),
-    );
-    return TaskState[task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED];
-  }
-  const res =
-    binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'GetTask', { id })
-      : await restCall(t, caller, 'GET', `/tasks/${id}`);
-  expect(res.status, res.text).toBe(200);
-  return (binding === 'jsonrpc' ? res.json.result : res.json).status.state;
-}
-
-/** The ids of the tasks `caller` lists in a context, or in all (`''`) (ListTasks). */
-export async function listedIds(
-  binding: Binding,
-  t: Target,
-  caller: Caller,
-  contextId: string,
-): Promise<string[]> {
-  if (binding === 'grpc') {
-    const page = await caller.grpc.unary(
-      'listTasks',
-      listRequest({ tenant: t.agent, contextId, pageSize: 100 }),
-      grpcMeta(caller),
-    );
-    return page.tasks.map((task) => task.id);
-  }
-  const res =
-    binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'ListTasks', { contextId, pageSize: 100 })
-      : await restCall(
-          t,
-          caller,
-          'GET',
-          `/tasks?${new URLSearchParams({ contextId, pageSize: '100' }).toString()}`,
-        );
-  expect(res.status, res.text).toBe(200);
-  return ((binding === 'jsonrpc' ? res.json.result : res.json).tasks as Array<{ id: string }>).map(
-    (x) => x.id,
-  );
-}
-
-/** CancelTask as `caller`; the state it answers with. */
-export async function cancel(binding: Binding, t: Target, caller: Caller, id: string): Promise<string> {
-  if (binding === 'grpc') {
-    const task = await caller.grpc.unary(
-      'cancelTask',
-      { tenant: t.agent, id, metadata: undefined },
-      grpcMeta(caller),
-    );
-    return TaskState[task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED];
-  }
-  const res =
-    binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'CancelTask', { id })
-      : await restCall(t, caller, 'POST', `/tasks/${id}:cancel`, {});
-  expect(res.status, res.text).toBe(200);
-  return (binding === 'jsonrpc' ? res.json.result : res.json).status.state;
-}
-
-/** Creates the push config `hook` on the task as `caller`. */
-export async function addHook(binding: Binding, t: Target, caller: Caller, id: string): Promise<void> {
-  if (binding === 'grpc') {
-    const created = await caller.grpc.unary(
-      'createTaskPushNotificationConfig',
-      pushConfig({ tenant: t.agent, taskId: id, id: 'hook', url: HOOK_URL }),
-      grpcMeta(caller),
-    );
-    expect(created.id).toBe('hook');
-    return;
-  }
-  const res =
-    binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'CreateTaskPushNotificationConfig', {
-          taskId: id,
-          id: 'hook',
-          url: HOOK_URL,
-        })
-      : await restCall(t, caller, 'POST', `/tasks/${id}/pushNotificationConfigs`, {
-          id: 'hook',
-          url: HOOK_URL,
-        });
-  // HTTP+JSON answers a created resource with 201.
-  expect(res.status, res.text).toBe(binding === 'rest' ? 201 : 200);
-  expect((binding === 'jsonrpc' ? res.json.result : res.json).id).toBe('hook');
-}
-
-/** The push config ids of the task as `caller` lists them. */
-export async function hookIds(binding: Binding, t: Target, caller: Caller, id: string): Promise<string[]> {
-  if (binding === 'grpc') {
-    const page = await caller.grpc.unary(
-      'listTaskPushNotificationConfigs',
-      { tenant: t.agent, taskId: id, pageSize: 0, pageToken: '' },
-      grpcMeta(caller),
-    );
-    return page.configs.map((c) => c.id);
-  }
-  const res =
-    binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'ListTaskPushNotificationConfigs', { taskId: id })
-      : await restCall(t, caller, 'GET', `/tasks/${id}/pushNotificationConfigs`);
-  expect(res.status, res.text).toBe(200);
-  return ((binding === 'jsonrpc' ? res.json.result : res.json).configs as Array<{ id: string }>).map(
-    (c) => c.id,
-  );
 }

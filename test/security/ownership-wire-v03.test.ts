@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeTransport, RawGrpcClient } from '../helpers/grpc.js';
 import { messageRequest, pushConfig } from '../helpers/interop.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { addHook, createTask, HOOK_URL, type Caller, type Target } from './ownership-wire-ops.js';
+import { HOOK_URL, type Caller, type Target } from './ownership-wire-ops.js';
+import { addHook, createTask } from './ownership-wire-tasks.js';
 
 type Legacy = LegacyJsonRpcTransport | LegacyRestTransport | LegacyGrpcTransport;
 type Kind = 'jsonrpc' | 'rest' | 'grpc';

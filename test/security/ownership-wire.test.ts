@@ -15,18 +15,16 @@ import { certDir, TestCa, writeCa, writePem } from '../helpers/certs.js';
 import { RawGrpcClient } from '../helpers/grpc.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { eventually, startServer, type TestServer } from '../helpers/server.js';
+import { BINDINGS, expectAllRefusedLikeMissing, type Caller, type Target } from './ownership-wire-ops.js';
 import {
   addHook,
-  BINDINGS,
   cancel,
   createTask,
-  expectAllRefusedLikeMissing,
+  expectMcpCancelRefused,
   hookIds,
   listedIds,
   stateOf,
-  type Caller,
-  type Target,
-} from './ownership-wire-ops.js';
+} from './ownership-wire-tasks.js';
 
 const AGENTS = [{ name: 'countdown', kind: 'countdown', stepMs: 100, default: true }];
 /** Long enough to still be running when the test is done with it (the admin cancels it). */
@@ -180,66 +178,8 @@ describe('API-key principals on one server', () => {
     });
 
     it('another principal cannot cancel the owner’s tool call (notifications/cancelled) from the same address and client software', async () => {
-      // Two users of the same MCP client, behind the same address (loopback here, a NAT or proxy in real life).
-      const userAgent = 'shared-mcp-app/1.0';
-      const aliceMcp = new McpClient({ name: 'ownership-test', version: '1.0.0' });
-      await aliceMcp.connect(
-        new StreamableHTTPClientTransport(new URL('/mcp', ts.url), {
-          requestInit: { headers: { 'x-api-key': 'alice-key-0123456789', 'user-agent': userAgent } },
-        }),
-      );
+      const aliceMcp = await expectMcpCancelRefused(target, alice, bob);
       clients.push(aliceMcp);
-      let taskId = '';
-      let steps = 0;
-      const waiters: Array<{ at: number; resolve: () => void }> = [];
-      const reached = (n: number): Promise<void> =>
-        new Promise((resolve) => (steps >= n ? resolve() : waiters.push({ at: n, resolve })));
-      const call = aliceMcp.callTool(
-        { name: 'countdown__countdown', arguments: { text: LONG } },
-        {
-          timeout: 120_000,
-          onprogress: (p) => {
-            taskId ||= String((p as { _meta?: Record<string, unknown> })._meta?.['agentd/taskId'] ?? '');
-            steps += 1;
-            for (const w of waiters.filter((x) => steps >= x.at)) w.resolve();
-          },
-        },
-      );
-      const ended = call.then(
-        () => 'ended',
-        () => 'ended',
-      );
-      await reached(2);
-      // Cancels for every request id alice's client can have used so far.
-      const cancelAll = (key: string) =>
-        fetch(`${ts.url}/mcp`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'user-agent': userAgent,
-            'x-api-key': key,
-          },
-          body: JSON.stringify(
-            Array.from({ length: 20 }, (_, requestId) => ({
-              jsonrpc: '2.0',
-              method: 'notifications/cancelled',
-              params: { requestId, reason: 'not yours' },
-            })),
-          ),
-        }).then((r) => r.text());
-      await cancelAll('bob-key-0123456789');
-      // The call keeps streaming progress: the agent counts on.
-      expect(await Promise.race([reached(steps + 4).then(() => 'counting'), ended])).toBe('counting');
-      expect(await stateOf('jsonrpc', target, alice, taskId)).toBe('TASK_STATE_WORKING');
-      // The same cancellations from alice herself do end it (so they named her call).
-      await cancelAll('alice-key-0123456789');
-      expect(await ended).toBe('ended');
-      await eventually(
-        async () => (await stateOf('jsonrpc', target, alice, taskId)) === 'TASK_STATE_CANCELED',
-        15_000,
-        'alice’s own cancellation to cancel the task',
-      );
     });
   });
 });
@@ -287,6 +227,11 @@ describe('mTLS principals (the client certificate owns the task)', () => {
       expect(await listedIds(binding, target, bob, task.contextId)).toEqual([]);
       expect(await cancel(binding, target, alice, task.id)).toBe('TASK_STATE_CANCELED');
     });
+  });
+
+  it('over /mcp, the other certificate cannot cancel the owner’s tool call (notifications/cancelled)', async () => {
+    const client = await expectMcpCancelRefused(target, alice, bob);
+    await client.close();
   });
 });
 
