@@ -83,6 +83,9 @@ export async function listedIds(
       listRequest({ tenant: t.agent, contextId, pageSize: 100 }),
       grpcMeta(caller),
     );
+    // One page holds them all: its totalSize counts what the caller may see, nothing more.
+    expect(page.nextPageToken).toBe('');
+    expect(page.totalSize).toBe(page.tasks.length);
     return page.tasks.map((task) => task.id);
   }
   const res =
@@ -95,9 +98,10 @@ export async function listedIds(
           `/tasks?${new URLSearchParams({ contextId, pageSize: '100' }).toString()}`,
         );
   expect(res.status, res.text).toBe(200);
-  return ((binding === 'jsonrpc' ? res.json.result : res.json).tasks as Array<{ id: string }>).map(
-    (x) => x.id,
-  );
+  const page = binding === 'jsonrpc' ? res.json.result : res.json;
+  expect(page.nextPageToken ?? '', res.text).toBe('');
+  expect(page.totalSize ?? 0, res.text).toBe(page.tasks.length);
+  return (page.tasks as Array<{ id: string }>).map((x) => x.id);
 }
 
 /** CancelTask as `caller`; the state it answers with. */

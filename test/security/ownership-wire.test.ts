@@ -87,6 +87,19 @@ describe('API-key principals on one server', () => {
       await expectAllRefusedLikeMissing(binding, target, task, bob);
     });
 
+    it('a task waiting for input, and a canceled one, of another principal are refused like missing ones', async () => {
+      const task = await createTask(binding, target, alice, 'count to 4 and ask');
+      await eventually(
+        async () => (await stateOf(binding, target, alice, task.id)) === 'TASK_STATE_INPUT_REQUIRED',
+        15_000,
+        'the task to ask for input',
+      );
+      await expectAllRefusedLikeMissing(binding, target, task, bob);
+      expect(await stateOf(binding, target, alice, task.id)).toBe('TASK_STATE_INPUT_REQUIRED');
+      expect(await cancel(binding, target, alice, task.id)).toBe('TASK_STATE_CANCELED');
+      await expectAllRefusedLikeMissing(binding, target, task, bob);
+    });
+
     it('ListTasks shows the task to its owner and the admin only; the admin cancels it', async () => {
       const task = await createTask(binding, target, alice, LONG);
       const mine = await createTask(binding, target, bob, LONG);
