@@ -22,7 +22,7 @@ import {
 
 /**
  * Starts a countdown task as `caller` (answered at once, the task still running); the message
- * has a fresh id unless `messageId` is given.
+ * has a fresh id unless `messageId` is given, and names `contextId` when given.
  */
 export async function createTask(
   binding: Binding,
@@ -30,10 +30,12 @@ export async function createTask(
   caller: Caller,
   text: string,
   messageId: string = randomUUID(),
+  contextId = '',
 ): Promise<Created> {
   const configuration = { returnImmediately: true };
+  const extra = { messageId, ...(contextId ? { contextId } : {}) };
   if (binding === 'grpc') {
-    const base = messageRequest(text, { returnImmediately: true });
+    const base = messageRequest(text, { returnImmediately: true, contextId });
     const request = { ...base, message: base.message && { ...base.message, messageId }, tenant: t.agent };
     const res = await caller.grpc.unary('sendMessage', request, grpcMeta(caller));
     if (res.payload?.$case !== 'task') throw new Error(`expected a task, got ${JSON.stringify(res)}`);
@@ -41,9 +43,9 @@ export async function createTask(
   }
   const res =
     binding === 'jsonrpc'
-      ? await rpcCall(t, caller, 'SendMessage', { message: messageJson(text, { messageId }), configuration })
+      ? await rpcCall(t, caller, 'SendMessage', { message: messageJson(text, extra), configuration })
       : await restCall(t, caller, 'POST', '/message:send', {
-          message: messageJson(text, { messageId }),
+          message: messageJson(text, extra),
           configuration,
         });
   expect(res.status, res.text).toBe(200);

@@ -135,6 +135,25 @@ describe('API-key principals on one server', () => {
     },
   );
 
+  it.each(BINDINGS)(
+    'over %s, a message in the owner’s context (no taskId) does not continue the owner’s waiting task',
+    async (binding) => {
+      const task = await createTask(binding, target, alice, 'count to 4 and ask');
+      await eventually(
+        async () => (await stateOf(binding, target, alice, task.id)) === 'TASK_STATE_INPUT_REQUIRED',
+        15_000,
+        'the task to ask for input',
+      );
+      const other = await createTask(binding, target, bob, 'count to 2', randomUUID(), task.contextId);
+      expect(other.id).not.toBe(task.id);
+      expect(await stateOf(binding, target, alice, task.id)).toBe('TASK_STATE_INPUT_REQUIRED');
+      // Each sees only its own task of that context.
+      expect(await listedIds(binding, target, alice, task.contextId)).toEqual([task.id]);
+      expect(await listedIds(binding, target, bob, task.contextId)).toEqual([other.id]);
+      expect(await cancel(binding, target, admin, task.id)).toBe('TASK_STATE_CANCELED');
+    },
+  );
+
   describe('/mcp: a tool call continuing a task', () => {
     const clients: McpClient[] = [];
     afterAll(async () => {
