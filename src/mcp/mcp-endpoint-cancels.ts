@@ -50,13 +50,18 @@ export class McpCallRegistry {
 }
 
 /**
- * Who is calling, as far as a stateless endpoint can tell: the peer address, the
- * credentials and the client software. Hashed, so no token stays in memory as a key.
+ * Who is calling, as far as a stateless endpoint can tell: the authenticated principal, the
+ * peer address, the credentials and the client software. Hashed, so no token stays in memory
+ * as a key. The principal keeps callers apart whatever scheme proved them (an API key or a
+ * client certificate is not in `Authorization`): one principal never cancels another's call.
  */
 export function clientKey(request: FastifyRequest): string {
+  const principal = request.principal ? `${request.principal.scheme}:${request.principal.id}` : '';
   const authorization = request.headers.authorization ?? '';
   const agent = request.headers['user-agent'] ?? '';
-  return createHash('sha256').update(`${request.ip}\n${authorization}\n${agent}`).digest('base64url');
+  return createHash('sha256')
+    .update(`${principal}\n${request.ip}\n${authorization}\n${agent}`)
+    .digest('base64url');
 }
 
 function callKey(client: string, requestId: string | number): string {

@@ -55,9 +55,13 @@ export interface CallOptions {
 export class RawGrpcClient {
   readonly client: grpc.Client;
 
-  constructor(address: string, channelOptions: grpc.ChannelOptions = {}) {
+  constructor(
+    address: string,
+    channelOptions: grpc.ChannelOptions = {},
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     const Client = grpc.makeGenericClientConstructor(A2AService, 'A2AService');
-    this.client = new Client(address, grpc.credentials.createInsecure(), channelOptions);
+    this.client = new Client(address, credentials, channelOptions);
   }
 
   /** One unary call; rejects with the grpc-js `ServiceError`. */
