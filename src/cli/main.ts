@@ -14,6 +14,7 @@ import { createLogger } from '../observability/logger.js';
 import type { AgentdServer } from '../server/agentd-server.js';
 import { redisAddress } from '../store/create-store.js';
 import { parseAgentUrl } from './agent-url.js';
+import { clientOptions, type ClientArgs } from './client-options.js';
 import { formatEvent, formatMessage, formatTask } from './format.js';
 import { textMessage } from '../agents/parts.js';
 import { FETCH_ALLOW_ENV, parseFetchAllow, runDemoMcpServerStdio } from '../mcp/demo-server.js';
@@ -29,13 +30,6 @@ export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly env: NodeJS.ProcessEnv;
-}
-
-/** `--ca`, `--cert`, `--key` of the commands that call agents. */
-interface TlsArgs {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
 }
 
 /** A usage error found after parsing (exit code 2). */
@@ -64,7 +58,7 @@ export async function runCli(
   let exitCode: number = EXIT.OK;
   const outbounds: Outbound[] = [];
   /** Outbound TLS from --ca/--cert/--key (closed when the command ends). */
-  const outboundOf = async (opts: TlsArgs): Promise<Outbound> => {
+  const outboundOf = async (opts: ClientArgs): Promise<Outbound> => {
     if (Boolean(opts.cert) !== Boolean(opts.key)) throw new UsageError('--cert and --key go together');
     if (!opts.ca && !opts.cert) return Outbound.none;
     try {
@@ -80,6 +74,10 @@ export async function runCli(
       );
     }
   };
+
+  /** The SDK client for an agent, with the command's credentials and TLS. */
+  const connectTo = async (url: string, opts: ClientArgs & { transport: TransportName }) =>
+    connect(url, opts.transport, await outboundOf(opts), undefined, credentialsFrom(opts, io.env));
 
   const program = new Command('agentd')
     .description(
@@ -234,7 +232,7 @@ export async function runCli(
       },
     );
 
-  program
+  const sendCommand = program
     .command('send')
     .description('send a message to an agent and print the reply (or the streamed events)')
     .argument(
@@ -252,140 +250,121 @@ export async function runCli(
     .option('--task <id>', 'continue an existing task (e.g. one that asked for input)')
     .option('--context <id>', 'context id to group the message with earlier ones')
     .option('--no-wait', 'return as soon as the task is created (returnImmediately)')
-    .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text')
-    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
-    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
-    .option('--key <file>', 'PEM private key of --cert')
-    .addOption(apiKeyOption())
-    .addOption(tokenOption())
-    .action(
-      async (
-        url: string,
-        text: string,
-        opts: {
-          stream?: boolean;
-          transport: TransportName;
-          task?: string;
-          context?: string;
-          wait: boolean;
-          json?: boolean;
-        } & TlsArgs & { apiKey?: string; token?: string },
-      ) => {
-        const { client } = await connect(
-          url,
-          opts.transport,
-          await outboundOf(opts),
-          undefined,
-          credentialsFrom(opts, io.env),
-        );
-        const message = textMessage(Role.ROLE_USER, text, {
-          contextId: opts.context ?? '',
-          taskId: opts.task ?? '',
-        });
-        const request = {
-          tenant: '',
-          message,
-          configuration: {
-            acceptedOutputModes: [],
-            taskPushNotificationConfig: undefined,
-            returnImmediately: !opts.wait,
-          },
-          metadata: undefined,
-        };
-        let finalState: TaskState | undefined;
-        if (opts.stream) {
-          for await (const event of client.sendMessageStream(request)) {
-            out(opts.json ? JSON.stringify(StreamResponse.toJSON(event)) : formatEvent(event));
-            const p = event.payload;
-            if (p?.$case === 'statusUpdate') finalState = p.value.status?.state;
-            if (p?.$case === 'task') finalState = p.value.status?.state;
-          }
+    .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text');
+  clientOptions(sendCommand).action(
+    async (
+      url: string,
+      text: string,
+      opts: {
+        stream?: boolean;
+        transport: TransportName;
+        task?: string;
+        context?: string;
+        wait: boolean;
+        json?: boolean;
+      } & ClientArgs,
+    ) => {
+      const { client } = await connectTo(url, opts);
+      const message = textMessage(Role.ROLE_USER, text, {
+        contextId: opts.context ?? '',
+        taskId: opts.task ?? '',
+      });
+      const request = {
+        tenant: '',
+        message,
+        configuration: {
+          acceptedOutputModes: [],
+          taskPushNotificationConfig: undefined,
+          returnImmediately: !opts.wait,
+        },
+        metadata: undefined,
+      };
+      let finalState: TaskState | undefined;
+      if (opts.stream) {
+        for await (const event of client.sendMessageStream(request)) {
+          out(opts.json ? JSON.stringify(StreamResponse.toJSON(event)) : formatEvent(event));
+          const p = event.payload;
+          if (p?.$case === 'statusUpdate') finalState = p.value.status?.state;
+          if (p?.$case === 'task') finalState = p.value.status?.state;
+        }
+      } else {
+        const result = await client.sendMessage(request);
+        if ('messageId' in result) {
+          out(opts.json ? JSON.stringify(Message.toJSON(result)) : formatMessage(result));
         } else {
-          const result = await client.sendMessage(request);
-          if ('messageId' in result) {
-            out(opts.json ? JSON.stringify(Message.toJSON(result)) : formatMessage(result));
-          } else {
-            finalState = result.status?.state;
-            out(opts.json ? JSON.stringify(Task.toJSON(result)) : formatTask(result));
-          }
+          finalState = result.status?.state;
+          out(opts.json ? JSON.stringify(Task.toJSON(result)) : formatTask(result));
         }
-        if (isTerminal(finalState) && finalState !== TaskState.TASK_STATE_COMPLETED) {
-          fail(`task ended ${stateLabel(finalState)}`);
-          exitCode = EXIT.ERROR;
-        }
-      },
-    );
+      }
+      if (isTerminal(finalState) && finalState !== TaskState.TASK_STATE_COMPLETED) {
+        fail(`task ended ${stateLabel(finalState)}`);
+        exitCode = EXIT.ERROR;
+      }
+    },
+  );
 
-  program
+  const cardCommand = program
     .command('card')
     .description('fetch, validate and pretty-print an agent card')
     .argument('<url>', 'agent card URL, or an agent / server base URL', parseAgentUrl)
     .option('--json', 'print the card JSON only')
     .option('--verify', 'check the card signature against the keys given with --jwks (exit 1 when it fails)')
-    .option('--jwks <url|file>', 'the trusted JWKS (URL or file) --verify checks against')
-    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
-    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
-    .option('--key <file>', 'PEM private key of --cert')
-    .addOption(apiKeyOption())
-    .addOption(tokenOption())
-    .action(
-      async (
-        url: string,
-        opts: { json?: boolean; verify?: boolean; jwks?: string; apiKey?: string; token?: string } & TlsArgs,
-      ) => {
-        if (opts.verify && !opts.jwks) {
-          fail(
-            '--verify needs --jwks <url|file>: the keys you trust (a key location inside the card is never trusted)',
-          );
-          exitCode = EXIT.USAGE;
-          return;
-        }
-        const {
-          url: cardUrl,
-          card,
-          raw,
-        } = await fetchCard(url, await outboundOf(opts), credentialsFrom(opts, io.env));
-        let verified: string | undefined;
-        if (opts.jwks) {
-          const { loadTrustedKeys, verifyCard } = await import('../security/card-signing.js');
-          const trusted = await loadTrustedKeys(opts.jwks);
-          try {
-            verified = `signature: verified (key ${await verifyCard(raw, trusted, cardUrl)}, trusted keys from ${opts.jwks})`;
-          } catch (error) {
-            fail(
-              `${(error as Error).message} (reason: ${(error as { data?: { reason?: string } }).data?.reason ?? 'unknown'})`,
-            );
-            exitCode = EXIT.ERROR;
-            return;
-          }
-        }
-        if (opts.json) {
-          out(JSON.stringify(AgentCard.toJSON(card), null, 2));
-          return;
-        }
-        out(`${card.name} ${card.version}  (${cardUrl})`);
-        if (card.description) out(`  ${card.description}`);
-        if (verified) out(`  ${verified}`);
-        out(
-          `  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`,
+    .option('--jwks <url|file>', 'the trusted JWKS (URL or file) --verify checks against');
+  clientOptions(cardCommand).action(
+    async (url: string, opts: { json?: boolean; verify?: boolean; jwks?: string } & ClientArgs) => {
+      if (opts.verify && !opts.jwks) {
+        fail(
+          '--verify needs --jwks <url|file>: the keys you trust (a key location inside the card is never trusted)',
         );
-        out('  interfaces:');
-        for (const i of card.supportedInterfaces)
-          out(
-            `    ${i.protocolBinding.padEnd(10)} v${i.protocolVersion || '?'}  ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`,
+        exitCode = EXIT.USAGE;
+        return;
+      }
+      const {
+        url: cardUrl,
+        card,
+        raw,
+      } = await fetchCard(url, await outboundOf(opts), credentialsFrom(opts, io.env));
+      let verified: string | undefined;
+      if (opts.jwks) {
+        const { loadTrustedKeys, verifyCard } = await import('../security/card-signing.js');
+        const trusted = await loadTrustedKeys(opts.jwks);
+        try {
+          verified = `signature: verified (key ${await verifyCard(raw, trusted, cardUrl)}, trusted keys from ${opts.jwks})`;
+        } catch (error) {
+          fail(
+            `${(error as Error).message} (reason: ${(error as { data?: { reason?: string } }).data?.reason ?? 'unknown'})`,
           );
-        out('  skills:');
-        for (const s of card.skills)
-          out(`    ${s.id}: ${s.description || s.name}${s.tags.length ? ` [${s.tags.join(', ')}]` : ''}`);
-      },
-    );
+          exitCode = EXIT.ERROR;
+          return;
+        }
+      }
+      if (opts.json) {
+        out(JSON.stringify(AgentCard.toJSON(card), null, 2));
+        return;
+      }
+      out(`${card.name} ${card.version}  (${cardUrl})`);
+      if (card.description) out(`  ${card.description}`);
+      if (verified) out(`  ${verified}`);
+      out(
+        `  capabilities: streaming=${card.capabilities?.streaming ?? false} pushNotifications=${card.capabilities?.pushNotifications ?? false} extendedAgentCard=${card.capabilities?.extendedAgentCard ?? false}`,
+      );
+      out('  interfaces:');
+      for (const i of card.supportedInterfaces)
+        out(
+          `    ${i.protocolBinding.padEnd(10)} v${i.protocolVersion || '?'}  ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`,
+        );
+      out('  skills:');
+      for (const s of card.skills)
+        out(`    ${s.id}: ${s.description || s.name}${s.tags.length ? ` [${s.tags.join(', ')}]` : ''}`);
+    },
+  );
 
   const tasks = program.command('tasks').description('list, inspect and cancel tasks on an agent');
   const transportOption = (): Option =>
     new Option('-t, --transport <name>', 'transport to use')
       .choices(Object.keys(TRANSPORTS))
       .default('jsonrpc');
-  tasks
+  const listCommand = tasks
     .command('list')
     .description('list tasks, most recently updated first')
     .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
@@ -394,122 +373,82 @@ export async function runCli(
     .option('--page-size <n>', 'tasks per page (1-100, default 50)', intArg('--page-size', 1))
     .option('--page-token <token>', 'page token from a previous listing')
     .addOption(transportOption())
-    .addOption(apiKeyOption())
-    .addOption(tokenOption())
-    .option('--json', 'print raw JSON')
-    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
-    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
-    .option('--key <file>', 'PEM private key of --cert')
-    .action(
-      async (
-        url: string,
-        opts: {
-          context?: string;
-          status?: string;
-          pageSize?: number;
-          pageToken?: string;
-          transport: TransportName;
-          json?: boolean;
-        } & TlsArgs & { apiKey?: string; token?: string },
-      ) => {
-        const { client } = await connect(
-          url,
-          opts.transport,
-          await outboundOf(opts),
-          undefined,
-          credentialsFrom(opts, io.env),
-        );
-        const res = await client.listTasks({
-          tenant: '',
-          contextId: opts.context ?? '',
-          status: opts.status ? parseState(opts.status) : TaskState.TASK_STATE_UNSPECIFIED,
-          pageSize: opts.pageSize,
-          pageToken: opts.pageToken ?? '',
-          historyLength: 0,
-          statusTimestampAfter: undefined,
-          includeArtifacts: false,
-        });
-        if (opts.json) {
-          out(
-            JSON.stringify({
-              tasks: res.tasks.map((t) => Task.toJSON(t)),
-              nextPageToken: res.nextPageToken,
-              totalSize: res.totalSize,
-            }),
-          );
-          return;
-        }
-        for (const t of res.tasks)
-          out(
-            `${t.id}  ${stateLabel(t.status?.state).padEnd(15)} ${t.status?.timestamp ?? ''}  context ${t.contextId}`,
-          );
+    .option('--json', 'print raw JSON');
+  clientOptions(listCommand).action(
+    async (
+      url: string,
+      opts: {
+        context?: string;
+        status?: string;
+        pageSize?: number;
+        pageToken?: string;
+        transport: TransportName;
+        json?: boolean;
+      } & ClientArgs,
+    ) => {
+      const { client } = await connectTo(url, opts);
+      const res = await client.listTasks({
+        tenant: '',
+        contextId: opts.context ?? '',
+        status: opts.status ? parseState(opts.status) : TaskState.TASK_STATE_UNSPECIFIED,
+        pageSize: opts.pageSize,
+        pageToken: opts.pageToken ?? '',
+        historyLength: 0,
+        statusTimestampAfter: undefined,
+        includeArtifacts: false,
+      });
+      if (opts.json) {
         out(
-          `${res.tasks.length} of ${res.totalSize} task(s)${res.nextPageToken ? `; next page: --page-token ${res.nextPageToken}` : ''}`,
+          JSON.stringify({
+            tasks: res.tasks.map((t) => Task.toJSON(t)),
+            nextPageToken: res.nextPageToken,
+            totalSize: res.totalSize,
+          }),
         );
-      },
-    );
-  tasks
+        return;
+      }
+      for (const t of res.tasks)
+        out(
+          `${t.id}  ${stateLabel(t.status?.state).padEnd(15)} ${t.status?.timestamp ?? ''}  context ${t.contextId}`,
+        );
+      out(
+        `${res.tasks.length} of ${res.totalSize} task(s)${res.nextPageToken ? `; next page: --page-token ${res.nextPageToken}` : ''}`,
+      );
+    },
+  );
+  const getCommand = tasks
     .command('get')
     .description('show one task')
     .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
     .argument('<id>', 'task id')
     .option('--history-length <n>', 'at most this many history messages', intArg('--history-length'))
     .addOption(transportOption())
-    .addOption(apiKeyOption())
-    .addOption(tokenOption())
-    .option('--json', 'print raw JSON')
-    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
-    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
-    .option('--key <file>', 'PEM private key of --cert')
-    .action(
-      async (
-        url: string,
-        id: string,
-        opts: { historyLength?: number; transport: TransportName; json?: boolean } & TlsArgs & {
-            apiKey?: string;
-            token?: string;
-          },
-      ) => {
-        const { client } = await connect(
-          url,
-          opts.transport,
-          await outboundOf(opts),
-          undefined,
-          credentialsFrom(opts, io.env),
-        );
-        const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
-        out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
-      },
-    );
-  tasks
+    .option('--json', 'print raw JSON');
+  clientOptions(getCommand).action(
+    async (
+      url: string,
+      id: string,
+      opts: { historyLength?: number; transport: TransportName; json?: boolean } & ClientArgs,
+    ) => {
+      const { client } = await connectTo(url, opts);
+      const task = await client.getTask({ tenant: '', id, historyLength: opts.historyLength });
+      out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+    },
+  );
+  const cancelCommand = tasks
     .command('cancel')
     .description('cancel a task')
     .argument('<url>', 'agent card URL or agent base URL', parseAgentUrl)
     .argument('<id>', 'task id')
     .addOption(transportOption())
-    .addOption(apiKeyOption())
-    .addOption(tokenOption())
-    .option('--json', 'print raw JSON')
-    .option('--ca <file>', 'PEM CA bundle to trust for the agent’s certificate (besides the system CAs)')
-    .option('--cert <file>', 'PEM client certificate to present (mTLS; with --key)')
-    .option('--key <file>', 'PEM private key of --cert')
-    .action(
-      async (
-        url: string,
-        id: string,
-        opts: { transport: TransportName; json?: boolean; apiKey?: string; token?: string } & TlsArgs,
-      ) => {
-        const { client } = await connect(
-          url,
-          opts.transport,
-          await outboundOf(opts),
-          undefined,
-          credentialsFrom(opts, io.env),
-        );
-        const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
-        out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
-      },
-    );
+    .option('--json', 'print raw JSON');
+  clientOptions(cancelCommand).action(
+    async (url: string, id: string, opts: { transport: TransportName; json?: boolean } & ClientArgs) => {
+      const { client } = await connectTo(url, opts);
+      const task = await client.cancelTask({ tenant: '', id, metadata: undefined });
+      out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
+    },
+  );
 
   program
     .command('mcp-demo-server')
@@ -588,13 +527,3 @@ function parseState(value: string): TaskState {
 
 /** The server started by `serve`, for the signal handlers in `bin/agentd.js`. */
 export let activeServer: AgentdServer | undefined;
-
-/** `--api-key`: sent as X-API-Key (env AGENTD_API_KEY). */
-function apiKeyOption(): Option {
-  return new Option('--api-key <key>', 'API key to send as X-API-Key (env AGENTD_API_KEY)');
-}
-
-/** `--token`: sent as a bearer token (env AGENTD_TOKEN). */
-function tokenOption(): Option {
-  return new Option('--token <jwt>', 'bearer token to send as Authorization: Bearer (env AGENTD_TOKEN)');
-}
