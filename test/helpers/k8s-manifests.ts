@@ -92,6 +92,12 @@ export function parseManifests(text: string): K8sObject[] {
 /** `kubectl kustomize <dir>` (relative to deploy/k8s), parsed. */
 export function kustomize(dir: string, extraArgs: string[] = []): K8sObject[] {
   const res = spawnSync('kubectl', ['kustomize', join(K8S, dir), ...extraArgs], { encoding: 'utf8' });
+  if ((res.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+    throw new Error(
+      'kubectl is not on PATH: the manifest tests build deploy/k8s with `kubectl kustomize` (kubectl ≥ 1.27, ' +
+        'its bundled kustomize v5; Debian’s kubernetes-client 1.20 is too old). Install kubectl from the Kubernetes ' +
+        'package repository and run the tests again.',
+    );
   if (res.error) throw res.error;
   if (res.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${res.stderr}`);
   return parseManifests(res.stdout);
