@@ -118,7 +118,7 @@ const bucket = z.strictObject({
 const limitSet = {
   /** Per authenticated principal (anonymous callers count per IP only). */
   perPrincipal: bucket.optional(),
-  /** Per client IP (the socket's address; `trustProxy` takes it from X-Forwarded-For). */
+  /** Per client IP (the socket's address; `trustedProxies` takes it from X-Forwarded-For). */
   perIp: bucket.optional(),
 };
 
@@ -127,13 +127,22 @@ export const rateLimitSchema = z
     ...limitSet,
     /** Tighter limits for one agent's A2A endpoints, by agent name. */
     agents: z.record(z.string(), z.strictObject(limitSet)).default({}),
-    /** Take the client IP from the first X-Forwarded-For hop (only behind a proxy you run). */
+    /**
+     * Proxies you run in front of agentd, each appending to X-Forwarded-For: the client IP is
+     * the n-th address from the right (the socket's address when there are fewer). 0: the socket's.
+     */
+    trustedProxies: z.number().int().min(0).optional(),
+    /** Alias for `trustedProxies: 1` (one proxy in front). */
     trustProxy: z.boolean().default(false),
     /**
      * Buckets one replica keeps in memory (embedded store), least recently used evicted
      * first; with Redis the buckets live there and expire once full again.
      */
     maxBuckets: z.number().int().min(1).default(100_000),
+  })
+  .refine((r) => !(r.trustProxy && r.trustedProxies !== undefined), {
+    path: ['trustProxy'],
+    message: 'trustProxy is an alias for trustedProxies: 1; set only trustedProxies',
   })
   .prefault({});
 

@@ -1,8 +1,11 @@
 /**
- * The client address rate limits count by. Without `trustProxy` it is the socket's peer; with
- * it, the first X-Forwarded-For hop (only safe behind a proxy you run that sets the header).
- * IPv4-mapped IPv6 addresses count as their IPv4 address, and an IPv6 client counts by its
- * /64 network: one host is usually given a whole /64 and could otherwise rotate through it.
+ * The client address rate limits count by. Without trusted proxies it is the socket's peer.
+ * With `n` of them it is the n-th X-Forwarded-For address from the right: each proxy appends
+ * the address it was reached from, so the right-most `n` entries are written by proxies you run,
+ * while anything further left came from the client and is never believed (a client can send
+ * any X-Forwarded-For it likes). IPv4-mapped IPv6 addresses count as their IPv4 address, and
+ * an IPv6 client counts by its /64 network: one host is usually given a whole /64 and could
+ * otherwise rotate through it.
  */
 import { isIP } from 'node:net';
 
@@ -35,18 +38,34 @@ function ipv6Groups(address: string): string[] {
   return [...left, ...zeros, ...right].map((g) => Number.parseInt(g, 16).toString(16));
 }
 
-/** The client address of an HTTP request or gRPC call, as a counting key. */
+/**
+ * The client address of an HTTP request or gRPC call, as a counting key: the `trustedProxies`-th
+ * X-Forwarded-For address from the right (all header values in order, comma-separated), or the
+ * socket's peer when there are no trusted proxies, fewer addresses than that, or that entry is
+ * not an address.
+ */
 export function clientAddress(
   peer: string | undefined,
   forwardedFor: string | readonly string[] | undefined,
-  trustProxy: boolean,
+  trustedProxies: number,
 ): string {
-  if (trustProxy && forwardedFor !== undefined) {
+  if (trustedProxies > 0 && forwardedFor !== undefined) {
     const header = typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',');
-    const first = header.split(',')[0]?.trim();
-    if (first && isIP(first.replace(/^\[|\]$/g, '').replace(/%.*$/, '')) !== 0) return addressKey(first);
+    const hops = header.split(',');
+    const hop =
+      hops.length >= trustedProxies ? hopAddress(hops[hops.length - trustedProxies] ?? '') : undefined;
+    if (hop !== undefined) return addressKey(hop);
   }
   return peer ? addressKey(peer) : 'unknown';
+}
+
+/** The address of one X-Forwarded-For entry (`1.2.3.4`, `1.2.3.4:5`, `2001:db8::1`, `[2001:db8::1]:5`). */
+function hopAddress(entry: string): string | undefined {
+  const value = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(value);
+  const v4WithPort = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(value);
+  const address = bracketed?.[1] ?? v4WithPort?.[1] ?? value;
+  return isIP(address.replace(/%.*$/, '')) === 0 ? undefined : address;
 }
 
 /** The host of a grpc-js peer string (`ipv4:1.2.3.4:5`, `1.2.3.4:5`, `[::1]:5`, `ipv6:[::1]:5`). */

@@ -96,9 +96,9 @@ export class RateLimitGuard {
     );
   }
 
-  /** Whether X-Forwarded-For names the client. */
-  get trustProxy(): boolean {
-    return this.config.trustProxy;
+  /** Trusted proxy hops at the right of X-Forwarded-For (0: the socket's address is the client's). */
+  get trustedProxies(): number {
+    return this.config.trustedProxies ?? (this.config.trustProxy ? 1 : 0);
   }
 
   /**

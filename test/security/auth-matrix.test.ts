@@ -289,7 +289,7 @@ describe('/api/v1/agents', () => {
   });
 });
 
-describe('extended agent card', () => {
+describe('extended agent card over REST', () => {
   const card = (c: Case): Promise<WireResponse> =>
     rest(t.url, 'echo', 'GET', '/extendedAgentCard', undefined, creds[c]);
   it.each(unauthenticatedCases)('%s → 401 UNAUTHENTICATED', async (c) => {
@@ -307,12 +307,33 @@ describe('extended agent card', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.json.description).toBe('for members');
   });
-  it('JSON-RPC GetExtendedAgentCard without credentials → 401', async () => {
-    expectRpcError(await rpc(t.url, 'echo', 'GetExtendedAgentCard', {}), {
-      code: -32070,
+});
+
+describe('extended agent card over JSON-RPC (GetExtendedAgentCard)', () => {
+  const card = (c: Case): Promise<WireResponse> => rpc(t.url, 'echo', 'GetExtendedAgentCard', {}, creds[c]);
+  it.each(unauthenticatedCases)('%s → 401 UNAUTHENTICATED as a JSON-RPC error', async (c) => {
+    const res = await card(c);
+    expectRpcError(res, { code: -32070, reason: 'UNAUTHENTICATED', http: 401 });
+    expectChallenge(res);
+  });
+  it.each(['missingScope', 'valid'] as const)('%s → the extended card', async (c) => {
+    const res = await card(c);
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.result.description).toBe('for members');
+  });
+});
+
+describe('extended agent card over gRPC (GetExtendedAgentCard)', () => {
+  const request = { tenant: 'echo' };
+  it.each(unauthenticatedCases)('%s → UNAUTHENTICATED with ErrorInfo', async (c) => {
+    expectGrpcError(await raw.unaryError('getExtendedAgentCard', request, { metadata: creds[c] }), {
+      code: grpc.status.UNAUTHENTICATED,
       reason: 'UNAUTHENTICATED',
-      http: 401,
     });
+  });
+  it.each(['missingScope', 'valid'] as const)('%s → the extended card', async (c) => {
+    const card = await raw.unary('getExtendedAgentCard', request, { metadata: creds[c] });
+    expect(card.description).toBe('for members');
   });
 });
 

@@ -4,9 +4,12 @@
  * key stop working as soon as agentd has the new set (verified-token cache included), and
  * no restart is needed. Discovery finds the JWKS from the issuer's OIDC metadata.
  */
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectGrpcError, RawGrpcClient } from '../helpers/grpc.js';
+import { sendRequest } from '../helpers/sdk-client.js';
 import { eventually, startServer, type TestServer } from '../helpers/server.js';
-import { messageJson, rpc } from '../helpers/wire.js';
+import { expectRestError, messageJson, rest, rpc } from '../helpers/wire.js';
 import { ISSUER_AUDIENCE, TestIssuer } from './issuer.js';
 
 let issuer: TestIssuer | undefined;
@@ -48,6 +51,32 @@ describe('JWKS key rotation', () => {
     // The set changed: the verified-token cache was dropped, and the retired key is gone.
     expect(await send(t, oldToken)).toBe(401);
     expect(await send(t, newToken)).toBe(200);
+
+    // The same on REST and gRPC: the retired key's token is refused, the new one served.
+    const message = { message: messageJson('hi') };
+    const server = t;
+    const restSend = (token: string) =>
+      rest(server.url, 'echo', 'POST', '/message:send', message, { authorization: `Bearer ${token}` });
+    expectRestError(await restSend(oldToken), {
+      http: 401,
+      status: 'UNAUTHENTICATED',
+      reason: 'UNAUTHENTICATED',
+    });
+    expect((await restSend(newToken)).json.task.status.state).toBe('TASK_STATE_COMPLETED');
+    const raw = new RawGrpcClient(t.server.grpcAddress as string);
+    try {
+      const request = { ...sendRequest('hi'), tenant: 'echo' };
+      expectGrpcError(
+        await raw.unaryError('sendMessage', request, { metadata: { authorization: `Bearer ${oldToken}` } }),
+        { code: grpc.status.UNAUTHENTICATED, reason: 'UNAUTHENTICATED' },
+      );
+      const res = await raw.unary('sendMessage', request, {
+        metadata: { authorization: `Bearer ${newToken}` },
+      });
+      expect(res.payload?.$case).toBe('task');
+    } finally {
+      raw.close();
+    }
   });
 
   it('unknown kids refetch the JWKS at most once per cooldown', async () => {

@@ -206,11 +206,51 @@ describe('client address', () => {
     expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
   });
 
-  it('uses X-Forwarded-For only with trustProxy, and only when it is an address', () => {
-    expect(clientAddress('10.0.0.1', '203.0.113.5, 10.0.0.1', false)).toBe('10.0.0.1');
-    expect(clientAddress('10.0.0.1', '203.0.113.5, 10.0.0.1', true)).toBe('203.0.113.5');
-    expect(clientAddress('10.0.0.1', 'not-an-ip', true)).toBe('10.0.0.1');
-    expect(clientAddress(undefined, undefined, false)).toBe('unknown');
+  it('uses X-Forwarded-For only with trusted proxies, and only when the entry is an address', () => {
+    expect(clientAddress('10.0.0.1', '203.0.113.5, 10.0.0.1', 0)).toBe('10.0.0.1');
+    expect(clientAddress('10.0.0.1', '203.0.113.5', 1)).toBe('203.0.113.5');
+    expect(clientAddress('10.0.0.1', 'not-an-ip', 1)).toBe('10.0.0.1');
+    expect(clientAddress('10.0.0.1', '203.0.113.5, ', 1)).toBe('10.0.0.1');
+    expect(clientAddress('10.0.0.1', undefined, 1)).toBe('10.0.0.1');
+    expect(clientAddress(undefined, undefined, 0)).toBe('unknown');
+  });
+
+  it('takes the n-th address from the right: what the client prepends never changes its bucket', () => {
+    // One proxy appended the client's address 198.51.100.7; everything left of it is the client's own.
+    for (const spoofed of ['', '1.2.3.4, ', '1.2.3.4, 5.6.7.8, ', 'not-an-ip, ', '::1, 10.0.0.9, '])
+      expect(clientAddress('10.0.0.1', `${spoofed}198.51.100.7`, 1), spoofed).toBe('198.51.100.7');
+    // Two proxies: the outer one appended the client, the inner one the outer proxy (10.1.1.1).
+    for (const spoofed of ['', '1.2.3.4, ', '1.2.3.4,5.6.7.8,'])
+      expect(clientAddress('10.0.0.2', `${spoofed}198.51.100.7, 10.1.1.1`, 2), spoofed).toBe('198.51.100.7');
+    // Several header lines count in order, as one list (gRPC metadata or repeated HTTP headers).
+    expect(clientAddress('10.0.0.1', ['1.2.3.4', '198.51.100.7'], 1)).toBe('198.51.100.7');
+    expect(clientAddress('10.0.0.2', ['6.6.6.6, 198.51.100.7', '10.1.1.1'], 2)).toBe('198.51.100.7');
+    // Fewer entries than trusted proxies: the request did not pass them all, so the socket counts.
+    expect(clientAddress('10.0.0.2', '198.51.100.7', 2)).toBe('10.0.0.2');
+    // Entries with ports and IPv6 ones (counted by their /64).
+    expect(clientAddress('10.0.0.1', '1.2.3.4, 198.51.100.7:4711', 1)).toBe('198.51.100.7');
+    expect(clientAddress('10.0.0.1', '1.2.3.4, [2001:db8:1:2::5]:443', 1)).toBe('2001:db8:1:2::/64');
+    expect(clientAddress('10.0.0.1', '1.2.3.4, 2001:db8:1:2::5', 1)).toBe('2001:db8:1:2::/64');
+  });
+
+  it('trustProxy: true is one trusted proxy; trustedProxies wins alone and the two do not mix', () => {
+    const guard = (config: unknown) =>
+      new RateLimitGuard(
+        rateLimitSchema.parse(config),
+        new MemoryRateLimiter(10),
+        capture().logger,
+        undefined,
+      );
+    expect(guard({}).trustedProxies).toBe(0);
+    expect(guard({ trustProxy: false }).trustedProxies).toBe(0);
+    expect(guard({ trustProxy: true }).trustedProxies).toBe(1);
+    expect(guard({ trustedProxies: 2 }).trustedProxies).toBe(2);
+    const mixed = rateLimitSchema.safeParse({ trustProxy: true, trustedProxies: 2 });
+    expect(mixed.success).toBe(false);
+    expect(mixed.error?.issues[0]).toMatchObject({ path: ['trustProxy'] });
+    expect(mixed.error?.issues[0]?.message).toContain('trustedProxies');
+    expect(rateLimitSchema.safeParse({ trustedProxies: -1 }).success).toBe(false);
+    expect(rateLimitSchema.safeParse({ trustedProxies: 1.5 }).success).toBe(false);
   });
 
   it('reads the host of grpc-js peer strings', () => {

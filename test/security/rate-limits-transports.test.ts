@@ -2,7 +2,8 @@
  * Rate limits as clients see them on every transport, on the embedded store: HTTP 429 with
  * Retry-After and RATE_LIMITED in the binding's shape, gRPC RESOURCE_EXHAUSTED with
  * ErrorInfo and RetryInfo, per-agent limits, per-principal limits, probes never limited.
- * The server trusts X-Forwarded-For, so each test is its own client address.
+ * The server trusts one proxy hop of X-Forwarded-For (`trustProxy: true`), so each test is its
+ * own client address.
  */
 import { Writable } from 'node:stream';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
@@ -187,6 +188,17 @@ describe('HTTP', () => {
     expectRetryAfter(limited);
   });
 
+  it('counts by the address the proxy appended, whatever the client prepends to X-Forwarded-For', async () => {
+    const spoofed = (i: number): Record<string, string> => ({
+      'x-forwarded-for': `192.0.2.${i}, 10.${i}.0.1, 198.51.100.30`,
+    });
+    for (let i = 0; i < 3; i++) {
+      expect((await rest(url, 'echo', 'GET', '/tasks/x', undefined, spoofed(i))).status).toBe(404);
+    }
+    const refused = await rest(url, 'echo', 'GET', '/tasks/x', undefined, spoofed(3));
+    expectRestError(refused, { http: 429, status: 'RESOURCE_EXHAUSTED', reason: 'RATE_LIMITED' });
+  });
+
   it('counts refusals in agentd_rate_limited_total with bounded labels', async () => {
     const text = await server.metrics?.exposition();
     expect(text).toMatch(/agentd_rate_limited_total\{limit="ip",agent=""\} [1-9]/);
@@ -250,6 +262,21 @@ describe('gRPC', () => {
     expect(events).toEqual([]);
     expectGrpcError(error, { code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RATE_LIMITED' });
     expect(retryInfoSeconds(error)).toBeGreaterThanOrEqual(99);
+  });
+
+  it('counts by the address the proxy appended, whatever the client prepends to x-forwarded-for', async () => {
+    const request = { tenant: 'echo', id: 'x', historyLength: undefined };
+    const spoofed = (i: number) => ({ metadata: { 'x-forwarded-for': `192.0.2.${i}, 203.0.113.30` } });
+    for (let i = 0; i < 3; i++) {
+      expect(grpc.status[(await grpcClient.unaryError('getTask', request, spoofed(i))).code]).toBe(
+        'NOT_FOUND',
+      );
+    }
+    expectGrpcError(await grpcClient.unaryError('getTask', request, spoofed(3)), {
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      reason: 'RATE_LIMITED',
+      metadata: { limit: 'ip' },
+    });
   });
 
   it('calls refused before they resolve (unknown tenant) still count for their address', async () => {

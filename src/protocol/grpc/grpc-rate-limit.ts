@@ -24,7 +24,7 @@ export function admitCall(
     ip: clientAddress(
       grpcPeerHost(call.getPeer()),
       forwarded.length > 0 ? forwarded : undefined,
-      guard.trustProxy,
+      guard.trustedProxies,
     ),
     principal,
     agent,

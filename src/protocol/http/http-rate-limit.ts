@@ -41,7 +41,11 @@ export function registerRateLimit(
       return;
     }
     const subject = {
-      ip: clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], guard.trustProxy),
+      ip: clientAddress(
+        request.socket.remoteAddress,
+        request.headers['x-forwarded-for'],
+        guard.trustedProxies,
+      ),
       principal: request.principal,
       agent: agentOf(request),
     };
