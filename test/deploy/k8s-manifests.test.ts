@@ -101,6 +101,10 @@ describe('kustomize overlays', () => {
     const route = find(fault, 'VirtualService').spec.http.find((r: { name: string }) => r.name === 'http');
     expect(route.fault).toEqual({ delay: { percentage: { value: 0.1 }, fixedDelay: '5s' } });
     expect(find(operator, 'ServiceMonitor').spec.endpoints[0].port).toBe('metrics');
+    // The job the adapter rule and KEDA query, as with deploy/monitoring/prometheus.yml.
+    expect(find(operator, 'ServiceMonitor').spec.endpoints[0].relabelings).toEqual([
+      { targetLabel: 'job', replacement: 'mcp-agents' },
+    ]);
   });
 
   it('Prometheus sends the metrics token: the ServiceMonitor and the prometheus.yml Secret carry agentd’s METRICS_TOKEN', () => {
@@ -318,7 +322,7 @@ describe('the manifests match what agentd does', () => {
     });
     // The adapter exposes exactly that metric.
     const rules = find(get('production'), 'ConfigMap', 'adapter-config').data?.['config.yaml'] ?? '';
-    expect(rules).toContain('seriesQuery: \'active_workflows{namespace!="",pod!=""}\'');
+    expect(rules).toContain('seriesQuery: \'active_workflows{job="mcp-agents",namespace!="",pod!=""}\'');
     expect(rules).toContain('as: "active_workflows"');
   });
 
@@ -338,8 +342,8 @@ describe('the manifests match what agentd does', () => {
     ]);
     const queries = triggers.filter((t) => t.type === 'prometheus').map((t) => t.metadata.query);
     expect(queries).toEqual([
-      'max(agentd_queue_depth{namespace="agent-system"})',
-      'sum(active_workflows{namespace="agent-system"})',
+      'max(agentd_queue_depth{job="mcp-agents",namespace="agent-system"})',
+      'sum(active_workflows{job="mcp-agents",namespace="agent-system"})',
     ]);
   });
 
