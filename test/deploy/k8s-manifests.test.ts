@@ -89,11 +89,21 @@ describe('kustomize overlays', () => {
     );
   });
 
-  it('the optional components build on production and validate: KEDA, fault injection, ServiceMonitor', () => {
+  it('the optional components build on production and validate: KEDA, fault injection, ServiceMonitor, private registry', () => {
     const keda = kustomizeWith('overlays/production', ['components/keda']);
     const fault = kustomizeWith('overlays/production', ['components/istio-fault-injection']);
     const operator = kustomizeWith('overlays/production', ['components/prometheus-operator']);
-    for (const obj of [...keda, ...fault, ...operator]) validateObject(obj);
+    const registry = kustomizeWith('overlays/production', ['components/private-registry']);
+    for (const obj of [...keda, ...fault, ...operator, ...registry]) validateObject(obj);
+    // The pull secret is there only when opted in.
+    expect(find(registry, 'Deployment', 'mcp-agent').spec.template.spec.imagePullSecrets).toEqual([
+      { name: 'registry-secret' },
+    ]);
+    for (const overlay of OVERLAYS)
+      expect(
+        find(get(overlay), 'Deployment', 'mcp-agent').spec.template.spec.imagePullSecrets,
+        overlay,
+      ).toBeUndefined();
     // KEDA makes its own HPA: the base one is gone, the ScaledObject targets the Deployment.
     expect(keda.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
     expect(find(keda, 'ScaledObject').spec.scaleTargetRef.name).toBe('mcp-agent');
