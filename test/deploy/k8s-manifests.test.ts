@@ -89,11 +89,21 @@ describe('kustomize overlays', () => {
     );
   });
 
-  it('the optional components build on production and validate: KEDA, fault injection, ServiceMonitor', () => {
+  it('the optional components build on production and validate: KEDA, fault injection, ServiceMonitor, private registry', () => {
     const keda = kustomizeWith('overlays/production', ['components/keda']);
     const fault = kustomizeWith('overlays/production', ['components/istio-fault-injection']);
     const operator = kustomizeWith('overlays/production', ['components/prometheus-operator']);
-    for (const obj of [...keda, ...fault, ...operator]) validateObject(obj);
+    const registry = kustomizeWith('overlays/production', ['components/private-registry']);
+    for (const obj of [...keda, ...fault, ...operator, ...registry]) validateObject(obj);
+    // The pull secret is there only when opted in.
+    expect(find(registry, 'Deployment', 'mcp-agent').spec.template.spec.imagePullSecrets).toEqual([
+      { name: 'registry-secret' },
+    ]);
+    for (const overlay of OVERLAYS)
+      expect(
+        find(get(overlay), 'Deployment', 'mcp-agent').spec.template.spec.imagePullSecrets,
+        overlay,
+      ).toBeUndefined();
     // KEDA makes its own HPA: the base one is gone, the ScaledObject targets the Deployment.
     expect(keda.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
     expect(find(keda, 'ScaledObject').spec.scaleTargetRef.name).toBe('mcp-agent');
@@ -101,6 +111,10 @@ describe('kustomize overlays', () => {
     const route = find(fault, 'VirtualService').spec.http.find((r: { name: string }) => r.name === 'http');
     expect(route.fault).toEqual({ delay: { percentage: { value: 0.1 }, fixedDelay: '5s' } });
     expect(find(operator, 'ServiceMonitor').spec.endpoints[0].port).toBe('metrics');
+    // The job the adapter rule and KEDA query, as with deploy/monitoring/prometheus.yml.
+    expect(find(operator, 'ServiceMonitor').spec.endpoints[0].relabelings).toEqual([
+      { targetLabel: 'job', replacement: 'mcp-agents' },
+    ]);
   });
 
   it('Prometheus sends the metrics token: the ServiceMonitor and the prometheus.yml Secret carry agentd’s METRICS_TOKEN', () => {
@@ -318,7 +332,7 @@ describe('the manifests match what agentd does', () => {
     });
     // The adapter exposes exactly that metric.
     const rules = find(get('production'), 'ConfigMap', 'adapter-config').data?.['config.yaml'] ?? '';
-    expect(rules).toContain('seriesQuery: \'active_workflows{namespace!="",pod!=""}\'');
+    expect(rules).toContain('seriesQuery: \'active_workflows{job="mcp-agents",namespace!="",pod!=""}\'');
     expect(rules).toContain('as: "active_workflows"');
   });
 
@@ -338,8 +352,8 @@ describe('the manifests match what agentd does', () => {
     ]);
     const queries = triggers.filter((t) => t.type === 'prometheus').map((t) => t.metadata.query);
     expect(queries).toEqual([
-      'max(agentd_queue_depth{namespace="agent-system"})',
-      'sum(active_workflows{namespace="agent-system"})',
+      'max(agentd_queue_depth{job="mcp-agents",namespace="agent-system"})',
+      'sum(active_workflows{job="mcp-agents",namespace="agent-system"})',
     ]);
   });
 

@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeWorkDir, spawnAgentd, stopStarted } from '../helpers/agentd-process.js';
 import { find, kustomize, kustomizeWith, type K8sObject } from '../helpers/k8s-manifests.js';
 import { ensureRedisServer, freePort } from '../helpers/redis-server.js';
+import { messageJson } from '../helpers/wire.js';
+import { hsToken, TestIssuer } from '../security/issuer.js';
 
 interface EnvVar {
   name: string;
@@ -194,7 +196,8 @@ describe('agentd with the Deployment’s environment', () => {
 });
 
 describe('agentd as the production overlay runs it', () => {
-  it('starts from the hardened configuration file with its key files and secrets, and answers probes and scrapes', async () => {
+  let issuer: TestIssuer | undefined;
+  it('starts from the hardened configuration file with its key files and secrets, answers probes and scrapes, and admits only JWTs of the configured issuer and audience', async () => {
     const prod = kustomize('overlays/production');
     const pod = find(prod, 'Deployment', 'mcp-agent').spec.template.spec;
     const container = pod.containers[0] as {
@@ -228,11 +231,20 @@ describe('agentd as the production overlay runs it', () => {
         }
       }
       const env = resolveEnv(container.env, prod, (_name, key) => secret[key] as string);
+      // The identity provider comes from the overlay's ConfigMap (placeholders to replace);
+      // only the JWKS moves to an issuer on loopback, with the ConfigMap's issuer and audience.
+      expect(env).toMatchObject({
+        JWT_ISSUER: 'https://idp.example.com/',
+        JWT_AUDIENCE: 'agentd',
+        JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+      });
+      issuer = await TestIssuer.start();
       const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
       const agentd = spawnAgentd(
         container.args.map((a) => at(a)),
         {
           ...env,
+          JWT_JWKS_URL: issuer.jwksUrl,
           REDIS_HOST: '127.0.0.1',
           REDIS_PORT: String(redisPort),
           AGENTD_HOST: '127.0.0.1',
@@ -253,7 +265,36 @@ describe('agentd as the production overlay runs it', () => {
       });
       expect(scrape.status).toBe(200);
       expect(await scrape.text()).toMatch(/^active_workflows 0$/m);
+
+      // JWTs: only the configured issuer and audience get in, HS256 (JWT_SECRET) included.
+      const send = async (token?: string): Promise<number> => {
+        const res = await fetch(`${base}/a2a/echo/rest/message:send`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/a2a+json',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify({ message: messageJson('hello from the identity provider') }),
+        });
+        const text = await res.text();
+        if (res.status === 200) expect(text).toContain('hello from the identity provider');
+        return res.status;
+      };
+      const claims = { issuer: env.JWT_ISSUER as string, audience: env.JWT_AUDIENCE as string };
+      const scope = 'agents:echo';
+      expect(await send()).toBe(401);
+      expect(await send(await issuer.token({ scope }, claims))).toBe(200);
+      expect(await send(await issuer.token({ scope }, { ...claims, audience: 'another-service' }))).toBe(401);
+      expect(
+        await send(await issuer.token({ scope }, { ...claims, issuer: 'https://other-idp.example.com/' })),
+      ).toBe(401);
+      const jwtSecret = secret['jwt-secret'] as string;
+      expect(await send(await hsToken(jwtSecret, { scope }))).toBe(401);
+      expect(await send(await hsToken(jwtSecret, { scope, iss: claims.issuer, aud: claims.audience }))).toBe(
+        200,
+      );
     } finally {
+      await issuer?.close();
       stopStarted();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -11,6 +11,16 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ensureDebianTool } from '../helpers/debian-tool.js';
+import { find, K8S, kustomize, ROOT, type K8sObject } from '../helpers/k8s-manifests.js';
+import {
+  endpointsRoleTargets,
+  podOf,
+  podRoleTargets,
+  relabel,
+  type DiscoveredPod,
+  type Labels,
+  type RelabelConfig,
+} from '../helpers/prometheus-targets.js';
 
 const MONITORING = resolve(import.meta.dirname, '../../deploy/monitoring');
 const ALERTS = join(MONITORING, 'alerts');
@@ -221,5 +231,132 @@ describe('deploy/monitoring', () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+/**
+ * What prometheus.yml's two Kubernetes jobs make of the pods the overlays run: discovery
+ * labels for the pod and endpoints roles built from the manifests (pod labels, annotations,
+ * container ports, the Services selecting them), then each job's relabel_configs evaluated.
+ */
+describe('deploy/monitoring/prometheus.yml on the pods of the Kubernetes overlays', () => {
+  const config = parse(readFileSync(join(MONITORING, 'prometheus.yml'), 'utf8')) as {
+    global: { external_labels: Record<string, string> };
+    scrape_configs: Array<ScrapeConfig & { relabel_configs: RelabelConfig[] }>;
+  };
+  const job = (name: string): RelabelConfig[] =>
+    config.scrape_configs.find((j) => j.job_name === name)?.relabel_configs ?? [];
+
+  /** The distinct targets (final label sets) both Kubernetes jobs scrape for one pod. */
+  function scrapedBy(
+    pod: DiscoveredPod,
+    services: K8sObject[],
+    jobs = { pods: job('kubernetes-pods'), endpoints: job('mcp-agents') },
+  ): Labels[] {
+    const kept = [
+      ...podRoleTargets(pod).map((t) => relabel(t, 'kubernetes-pods', jobs.pods)),
+      ...endpointsRoleTargets(pod, services).map((t) => relabel(t, 'mcp-agents', jobs.endpoints)),
+    ].filter((t): t is Labels => t !== undefined);
+    // Prometheus scrapes targets with identical label sets once.
+    return [...new Map(kept.map((t) => [JSON.stringify(Object.entries(t).sort()), t])).values()];
+  }
+
+  const overlays = ['dev', 'production', 'multi-region/us-east', 'multi-region/eu-west'];
+  it.each(overlays)(
+    '%s: each agentd pod is scraped by exactly one job, mcp-agents, with the labels the autoscalers query',
+    (overlay) => {
+      const objects = kustomize(`overlays/${overlay}`);
+      const services = objects.filter((o) => o.kind === 'Service');
+      const agentd = podOf(find(objects, 'Deployment', 'mcp-agent'), '10.0.0.7');
+      const targets = scrapedBy(agentd, services);
+      expect(targets).toHaveLength(1);
+      const region = find(objects, 'Deployment', 'mcp-agent').spec.template.metadata.labels.region as
+        string | undefined;
+      expect(targets[0]).toMatchObject({
+        job: 'mcp-agents',
+        __address__: '10.0.0.7:9090',
+        __metrics_path__: '/metrics',
+        namespace: 'agent-system',
+        pod: agentd.name,
+        service: 'mcp-agent-service',
+      });
+      // The pod's region label reaches the series (multi-region); elsewhere there is none.
+      expect(targets[0]?.region).toBe(region);
+      if (overlay.startsWith('multi-region/')) expect(region).toBe(overlay.split('/')[1]);
+
+      // Redis is not annotated and sits behind no port named metrics: scraped by neither.
+      expect(scrapedBy(podOf(find(objects, 'StatefulSet', 'redis'), '10.0.0.8'), services)).toEqual([]);
+    },
+  );
+
+  it('kubernetes-pods still scrapes any other annotated pod in agent-system, on its annotated port and path', () => {
+    const objects = kustomize('overlays/multi-region/eu-west');
+    const other: DiscoveredPod = {
+      name: 'sidecar-exporter-0',
+      namespace: 'agent-system',
+      ip: '10.0.0.9',
+      labels: { app: 'sidecar-exporter', region: 'eu-west' },
+      annotations: {
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '9100',
+        'prometheus.io/path': '/stats',
+      },
+      ports: [
+        { name: 'http', containerPort: 8000 },
+        { name: 'stats', containerPort: 9100 },
+      ],
+    };
+    expect(
+      scrapedBy(
+        other,
+        objects.filter((o) => o.kind === 'Service'),
+      ),
+    ).toEqual([
+      {
+        job: 'kubernetes-pods',
+        __address__: '10.0.0.9:9100',
+        __metrics_path__: '/stats',
+        instance: '10.0.0.9:9100',
+        namespace: 'agent-system',
+        pod: 'sidecar-exporter-0',
+        region: 'eu-west',
+      },
+    ]);
+  });
+
+  it('the check has teeth: without the drop of agentd’s pods in kubernetes-pods, agentd is scraped twice', () => {
+    const objects = kustomize('overlays/production');
+    const pods = job('kubernetes-pods').filter(
+      (c) => !(c.action === 'drop' && c.source_labels?.[0] === '__meta_kubernetes_pod_label_app'),
+    );
+    expect(pods).toHaveLength(job('kubernetes-pods').length - 1);
+    const targets = scrapedBy(
+      podOf(find(objects, 'Deployment', 'mcp-agent'), '10.0.0.7'),
+      objects.filter((o) => o.kind === 'Service'),
+      {
+        pods,
+        endpoints: job('mcp-agents'),
+      },
+    );
+    expect(targets.map((t) => t.job).sort()).toEqual(['kubernetes-pods', 'mcp-agents']);
+  });
+
+  it('external_labels.region is a region of the multi-region overlays, and docs/deployment.md names every one', () => {
+    const regions = readdirSync(join(K8S, 'overlays/multi-region')).sort();
+    expect(regions).toEqual(['eu-west', 'us-east']);
+    const podRegion = (r: string): unknown =>
+      find(kustomize(`overlays/multi-region/${r}`), 'Deployment', 'mcp-agent').spec.template.metadata.labels
+        .region;
+    for (const r of regions) expect(podRegion(r), r).toBe(r);
+    // prometheus.yml is us-east's Prometheus (its comment says so); the value is the pod label's.
+    expect(config.global.external_labels.region).toBe('us-east');
+    // The per-region table in the deployment guide: overlay → external_labels.region.
+    const docs = readFileSync(join(ROOT, 'docs/deployment.md'), 'utf8');
+    const rows = [
+      ...docs.matchAll(/^\| `overlays\/multi-region\/([a-z0-9-]+)` +\| `region: ([a-z0-9-]+)` +\|/gm),
+    ]
+      .map((m) => [m[1], m[2]])
+      .sort();
+    expect(rows).toEqual(regions.map((r) => [r, r]));
   });
 });
