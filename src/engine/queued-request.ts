@@ -1,12 +1,14 @@
 /**
  * What the work queue holds for a task, so any replica can run it: the agent, the tenant,
- * the request without its message (that is the task's last history entry), and for a task
- * whose first commit also creates it, the task itself.
+ * the caller, the request without its message (that is the task's last history entry), and
+ * for a task whose first commit also creates it, the task itself.
  */
 import { SendMessageRequest as SendMessageRequestCodec } from '@a2a-js/sdk';
 import type { SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import { taskJsonText } from '../codec.js';
+import { principalOf } from '../security/principal.js';
+import { principalRecord, type PrincipalRecord } from '../security/principal-record.js';
 import type { HostedAgent } from './hosted-agent.js';
 
 export interface QueuedRequest {
@@ -14,6 +16,12 @@ export interface QueuedRequest {
   readonly tenant: string;
   /** The principal that owns the task (absent: unowned), for a deferred create stored by another replica. */
   readonly owner?: string | undefined;
+  /**
+   * Who sent the message the task runs (absent: the open mode's anonymous caller, or a request
+   * queued by a replica that did not record it), so the replica running it gives its agent
+   * the same caller. For a follow-up this may be an admin rather than the owner.
+   */
+  readonly caller?: PrincipalRecord | undefined;
   /** The SendMessageRequest (proto JSON) without its message: that is the task's last history entry. */
   readonly request: unknown;
   readonly extensions: string[] | undefined;
@@ -33,10 +41,12 @@ export function queuedPayload(
   messageKey: string | undefined,
   task?: Task,
 ): string {
+  const caller = principalRecord(principalOf(ctx));
   const queued: Omit<QueuedRequest, 'task'> = {
     agent: agent.name,
     tenant,
     ...(owner ? { owner } : {}),
+    ...(caller ? { caller } : {}),
     messageKey,
     // Most requests carry nothing but the message: no need to run the codec then.
     request:

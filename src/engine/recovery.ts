@@ -7,6 +7,9 @@ import { SendMessageRequest as SendMessageRequestCodec, Task as TaskCodec, TaskS
 import type { Task } from '@a2a-js/sdk';
 import { ServerCallContext } from '@a2a-js/sdk/server';
 import { isAgentdError } from '../errors.js';
+import { PRINCIPAL_STATE_KEY } from '../security/principal.js';
+import { principalFromRecord } from '../security/principal-record.js';
+import { userOf } from '../security/sdk-user.js';
 import type { StoredTask, TaskEventRecord, WorkItem } from '../store/ports.js';
 import type { EngineCore } from './engine-core.js';
 import type { QueuedRequest } from './queued-request.js';
@@ -97,8 +100,7 @@ export class Recovery {
           metadata: { ...run.task.metadata, [ATTEMPT_KEY]: item.attempt },
         });
       }
-      const ctx = new ServerCallContext({ requestedExtensions: queued.extensions });
-      const requestContext = await this.executor.requestContext(run, request, ctx);
+      const requestContext = await this.executor.requestContext(run, request, callerContext(queued));
       this.core.runs.set(run.id, run);
       await this.executor.execute(run, requestContext, slot);
     } catch (error) {
@@ -226,4 +228,17 @@ export class Recovery {
     await run.setStatus(TaskState.TASK_STATE_FAILED, reason);
     await this.core.store.queue.ack(run.id);
   }
+}
+
+/**
+ * The call context a task run here gets: the caller who sent its message, as a transport on
+ * the replica that accepted it put it there (agentd's principal, and the SDK `User`).
+ */
+function callerContext(queued: QueuedRequest): ServerCallContext {
+  const principal = principalFromRecord(queued.caller, queued.owner);
+  return new ServerCallContext({
+    requestedExtensions: queued.extensions,
+    user: userOf(principal),
+    state: new Map<string, unknown>(principal.scheme === 'none' ? [] : [[PRINCIPAL_STATE_KEY, principal]]),
+  });
 }

@@ -9,8 +9,11 @@ import { TLSSocket, type PeerCertificate } from 'node:tls';
 import type { ServerCallContext } from '@a2a-js/sdk/server';
 import type { FastifyRequest } from 'fastify';
 
-/** How a principal proved who it is. */
-export type AuthScheme = 'apiKey' | 'jwt' | 'mtls' | 'none';
+/**
+ * How a principal proved who it is. `unknown`: an authenticated caller restored from a task
+ * queued by a replica that did not record how (see principal-record.ts).
+ */
+export type AuthScheme = 'apiKey' | 'jwt' | 'mtls' | 'unknown' | 'none';
 
 export interface Principal {
   /** Stable identity: the API key's principal, the JWT `sub`, the certificate's subject/SAN. */
