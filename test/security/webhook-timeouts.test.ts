@@ -155,8 +155,10 @@ describe.each<Stall>(['never-answer', 'stall-body'])('a webhook that stalls (%s)
       expect(attempts).toHaveLength(MAX_ATTEMPTS);
       for (const a of attempts) {
         expect(a.data).toMatch(/^POST \/hook HTTP\/1\.1\r\n/);
-        // Abandoned at the timeout, not before (a little slack for timer granularity).
-        expect((a.closedAt as number) - (a.requestAt as number)).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+        // Abandoned at the timeout: not before (a little slack for timer granularity), nor long after.
+        const held = (a.closedAt as number) - (a.requestAt as number);
+        expect(held).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+        expect(held).toBeLessThan(TIMEOUT_MS + 1000);
       }
     }
     expect(requests()).toHaveLength(notifications.size * MAX_ATTEMPTS);
@@ -169,7 +171,7 @@ describe.each<Stall>(['never-answer', 'stall-body'])('a webhook that stalls (%s)
       expect(String(line.problem)).toMatch(/time/i);
     }
     expect(await failedDeliveries(t)).toBe(notifications.size);
-    // Nothing is left queued or in flight, and the server still serves.
+    // The server still serves.
     expect((await fetch(`${t.url}/health`)).status).toBe(200);
   });
 });
