@@ -1,8 +1,9 @@
 /**
  * The monitoring stack against a real agentd: Debian's Prometheus on loopback scrapes an
- * agentd started in-process (echo, countdown, a failing module agent and a `tools` agent on
- * agentd's demo MCP server), evaluates the real rule files and answers every query of the
- * Grafana dashboards. Everything is awaited by polling Prometheus' HTTP API with a deadline.
+ * agentd started in-process (echo, countdown, a failing module agent, a `tools` agent on
+ * agentd's demo MCP server and a rate-limited echo), evaluates the real rule files and answers
+ * every query of the Grafana dashboards, each metric they name having series. Everything is
+ * awaited by polling Prometheus' HTTP API with a deadline.
  *
  * Short intervals: scrapes and rule evaluation every second, and the rule files with every
  * `for` cut to 3 s (expressions unchanged) so an alert goes pending, then firing, within the
@@ -75,6 +76,11 @@ function dashboards(): Dashboard[] {
 
 const allPanels = (panels: Panel[]): Panel[] => panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
 
+/** The metric names a query selects: every selector in the dashboards is written `name{...}`. */
+const metricNames = (expr: string): string[] => [
+  ...new Set([...expr.matchAll(/([a-zA-Z_:][\w:]*)\{/g)].map((m) => m[1] as string)),
+];
+
 describe('Prometheus scraping a live agentd, with the real rules and dashboards', () => {
   let t: TestServer;
   let prom: PrometheusProcess;
@@ -97,7 +103,10 @@ describe('Prometheus scraping a live agentd, with the real rules and dashboards'
         ...DEMO_AGENTS,
         { name: 'boom', kind: 'module', module: 'test/fixtures/throwing-agent.mjs' },
         { name: 'calc', kind: 'tools', servers: ['demo'] },
+        { name: 'limited', kind: 'echo' },
       ],
+      // One request a day per client address on this agent: its second is refused.
+      rateLimits: { agents: { limited: { perIp: { ratePerSecond: 1 / 86_400, burst: 1 } } } },
       // The webhook receiver is on loopback, which webhooks may reach only when allowed.
       push: { allow: ['127.0.0.1'] },
       mcp: {
@@ -152,6 +161,10 @@ describe('Prometheus scraping a live agentd, with the real rules and dashboards'
       configuration: { taskPushNotificationConfig: { url: webhook.url } },
     });
     await webhook.waitFor((r) => JSON.stringify(r.body).includes('TASK_STATE_COMPLETED'));
+    // A rate-limit refusal, so that agentd_rate_limited_total has a series.
+    await rpc(t.url, 'limited', 'SendMessage', { message: messageJson('first') });
+    const refused = await rpc(t.url, 'limited', 'SendMessage', { message: messageJson('second') });
+    expect(refused.status).toBe(429);
     // The failure: every task of the module agent fails.
     for (let i = 0; i < 3; i++) await boom.sendMessage(sendRequest('explode'));
     // MCP tool calls through the tools agent: two that work and one the tool refuses.
@@ -295,5 +308,41 @@ describe('Prometheus scraping a live agentd, with the real rules and dashboards'
     }
     expect(queries).toBeGreaterThan(50);
     expect(empty).toEqual([]);
+  });
+
+  it('every metric a dashboard query names has series, so an `or` fallback cannot hide a misspelled one', async () => {
+    // `x or vector(0)` (or `... or y * 0`) returns data whatever `x` names: the check above
+    // proves nothing for those. Each metric a query names must have series (the traffic
+    // above leaves one for every metric the dashboards show, a rate-limit refusal included).
+    const named: Array<{ where: string; name: string }> = [];
+    const nameless: string[] = [];
+    let fallbacks = 0;
+    for (const board of dashboards()) {
+      for (const panel of allPanels(board.panels)) {
+        for (const target of panel.targets ?? []) {
+          if (/\bor\b/.test(target.expr)) fallbacks++;
+          const names = metricNames(target.expr);
+          if (names.length === 0) nameless.push(`${board.uid} / ${panel.title}: ${target.expr}`);
+          for (const name of names) named.push({ where: `${board.uid} / ${panel.title}`, name });
+        }
+      }
+    }
+    const missing = async (): Promise<string[]> => {
+      const res = await fetch(`${prom.url}/api/v1/label/__name__/values`);
+      const withSeries = new Set(((await res.json()) as { data: string[] }).data);
+      return named.filter((n) => !withSeries.has(n.name)).map((n) => `${n.where}: ${n.name}`);
+    };
+    // Polled: the last traffic may not be scraped yet. A misspelled name stays missing.
+    let unknown: string[] = [];
+    await prom
+      .until('a series for every metric the dashboards name', async () => {
+        unknown = await missing();
+        return unknown.length === 0 ? true : undefined;
+      })
+      .catch(() => undefined);
+    expect(nameless).toEqual([]);
+    // The dashboards have queries with a fallback (so this test has something to prove).
+    expect(fallbacks).toBeGreaterThanOrEqual(5);
+    expect(unknown).toEqual([]);
   });
 });
