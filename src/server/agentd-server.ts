@@ -2,13 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  AgentLoadError,
-  agentUrls,
-  createHostedAgent,
-  publishCards,
-  type Endpoints,
-} from '../agents/agent-factory.js';
+import { AgentLoadError, createHostedAgent, publishCards, type Endpoints } from '../agents/agent-factory.js';
 import type { AgentConfig, AgentdConfig } from '../config/schema.js';
 import type { McpPool } from '../mcp/mcp-pool.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
@@ -20,24 +14,25 @@ import { VERSION } from '../version.js';
 import { Tracing } from '../observability/tracing.js';
 import type { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { createHttpServer, type HttpServer } from '../protocol/http/http-server.js';
-import { resolve as resolvePath } from 'node:path';
 import { createStore } from '../store/create-store.js';
 import { MemoryRateLimiter } from '../store/memory/memory-rate-limiter.js';
 import { RateLimitGuard } from '../security/rate-limit.js';
 import { err } from '../errors.js';
-import type { RegisteredAgent, StateStore } from '../store/ports.js';
-import { CardSigner } from '../security/card-signing.js';
-import { CardVerifier } from '../security/card-verifier.js';
-import { SigningKey } from '../security/signing-key.js';
-import { AllowList } from '../security/ssrf-guard.js';
-import { WebhookDispatcher } from '../security/webhook-dispatcher.js';
-import { Outbound } from '../security/outbound.js';
-import { resolveTlsFiles, TlsReloader } from '../security/tls-files.js';
-import type { ServerTls } from '../security/tls-server.js';
+import type { StateStore } from '../store/ports.js';
 import { Authenticator, warnIfOpen } from '../security/authenticator.js';
 import { messageAuthorizer, scopeRules } from '../security/authz.js';
-import { readSecret } from '../config/secrets.js';
 import { peerIdentityFromGrpcCall, peerIdentityFromRequest } from '../security/principal.js';
+import type { CardSigner } from '../security/card-signing.js';
+import type { SigningKey } from '../security/signing-key.js';
+import { AgentRegistration } from './agent-registration.js';
+import {
+  cardSignerOf,
+  closeServerSecurity,
+  loadServerSecurity,
+  peerCardCheck,
+  webhookDispatcher,
+  type ServerSecurity,
+} from './server-security.js';
 
 export interface ServerStats extends EngineStats {
   /** Open streams: SSE responses plus gRPC server streams. */
@@ -67,7 +62,7 @@ export class AgentdServer {
   private started = false;
   /** This server in the agent registry. */
   readonly serverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly registration: AgentRegistration;
   /** Prometheus metrics (undefined when monitoring is off). */
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -91,26 +86,15 @@ export class AgentdServer {
     Metrics: typeof AgentdMetrics | undefined,
     /** The MCP client pool (when MCP servers are configured). */
     readonly mcp: McpPool | undefined,
-    signingKey: SigningKey,
-    /** TLS of the listeners, outbound credentials, authentication and the `/metrics` token. */
-    private readonly security: {
-      readonly tls: ServerTls | undefined;
-      readonly outbound: Outbound;
-      /** Its `enabled` false: the open mode. */
-      readonly authenticator: Authenticator;
-      readonly metricsToken?: string | undefined;
-    },
+    /** Authentication, TLS of the listeners, outbound credentials, signing key, `/metrics` token. */
+    private readonly security: ServerSecurity,
   ) {
     this.agents = hosted.map((h) => h.agent);
     this.agentConfigs = hosted.map((h) => h.config);
     const agents = this.agents;
     this.store = store;
-    this.signingKey = signingKey;
-    // An ephemeral key would change at each restart and differ between replicas: cards are
-    // signed only with a configured key (webhook JWTs are signed either way).
-    this.cardSigner = config.cardSigning.keyFile !== undefined ? new CardSigner(signingKey) : undefined;
-    const jwksSource = config.outbound.verifyCardsJwks;
-    const peerCards = jwksSource ? new CardVerifier(jwksSource) : undefined;
+    this.signingKey = security.signingKey;
+    this.cardSigner = cardSignerOf(config, security);
     this.metrics = Metrics
       ? new Metrics({
           service: 'agentd',
@@ -122,6 +106,15 @@ export class AgentdServer {
           store: { kind: store.kind, up: () => storeAnswers(store) },
         })
       : undefined;
+    this.registration = new AgentRegistration(
+      store.registry,
+      this.serverId,
+      agents,
+      config.registry.heartbeatSeconds * 1000,
+      logger,
+      this.metrics,
+      () => this.baseUrl,
+    );
     this.engine = new TaskEngine({
       tracing,
       observer: this.metrics,
@@ -136,16 +129,8 @@ export class AgentdServer {
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
-      verifyPeerCard: peerCards ? (card, url) => peerCards.verify(card, url) : undefined,
-      webhooks: new WebhookDispatcher({
-        allow: config.push.allow,
-        maxResponseBytes: config.push.maxResponseBytes,
-        timeoutMs: config.push.timeoutMs,
-        outbound: this.security.outbound,
-        deliveryToken: config.push.signDeliveries
-          ? (url, taskId) => signingKey.deliveryToken(url, taskId)
-          : undefined,
-      }),
+      verifyPeerCard: peerCardCheck(config),
+      webhooks: webhookDispatcher(config, security),
       outbound: this.security.outbound,
       ...(security.authenticator.enabled
         ? { authorizeMessage: messageAuthorizer(scopeRules(config.agents)) }
@@ -194,7 +179,7 @@ export class AgentdServer {
       },
       health: this.health,
       defaultAgent: () => defaultAgent as HostedAgent,
-      discover: (capability) => this.discover(capability),
+      discover: (capability) => this.registration.discover(capability),
       serverId: this.serverId,
       metrics: this.metrics,
       tracing,
@@ -206,7 +191,7 @@ export class AgentdServer {
       }),
       draining: () => this.draining,
       rateLimit: this.rateLimit,
-      jwks: () => signingKey.jwks(),
+      jwks: () => security.signingKey.jwks(),
       tls: this.security.tls,
       auth: {
         authenticator: security.authenticator,
@@ -243,31 +228,10 @@ export class AgentdServer {
             env,
           })
         : undefined;
-    let tls: ServerTls | undefined;
-    let outbound: Outbound | undefined;
+    let security: ServerSecurity | undefined;
     try {
-      // Bad keys and allow-list entries stop the start before anything is opened.
-      const inBase = (file: string | undefined): string | undefined => file && resolvePath(baseDir, file);
-      const signingKey = SigningKey.load({
-        ...config.cardSigning,
-        keyFile: inBase(config.cardSigning.keyFile),
-        extraPublicKeysFile: inBase(config.cardSigning.extraPublicKeysFile),
-      });
-      new AllowList(config.push.allow);
-      // TLS files that are bad at startup fail the start (later bad files keep the old ones).
-      const { certFile, keyFile, clientCaFile, clientAuth, reloadIntervalMs } = config.tls;
-      if (certFile !== undefined && keyFile !== undefined)
-        tls = {
-          reloader: await TlsReloader.load(
-            resolveTlsFiles({ certFile, keyFile, caFile: clientCaFile }, baseDir),
-            logger,
-            reloadIntervalMs,
-          ),
-          clientAuth,
-        };
-      outbound = await Outbound.create(config.outbound, baseDir, env);
-      const bearer = config.prometheus.bearerToken;
-      const metricsToken = bearer === undefined ? undefined : readSecret(bearer, baseDir, env);
+      // Bad keys, TLS files and allow-list entries stop the start before anything is opened.
+      security = await loadServerSecurity(config, authenticator, baseDir, env, logger);
       const hosted: Array<{ config: AgentConfig; agent: HostedAgent }> = [];
       for (const a of config.agents) {
         const agent = await createHostedAgent(a, { baseDir, mcp, logger, env });
@@ -284,13 +248,11 @@ export class AgentdServer {
         // Loaded only when monitoring is on: prom-client and its collectors are a few MB of RSS.
         config.prometheus.enabled ? (await import('../observability/metrics.js')).AgentdMetrics : undefined,
         mcp,
-        signingKey,
-        { tls, outbound, authenticator, metricsToken },
+        security,
       );
     } catch (error) {
-      tls?.reloader.close();
-      await outbound?.close();
-      authenticator.close();
+      if (security) await closeServerSecurity(security);
+      else authenticator.close();
       await mcp?.close();
       throw error;
     }
@@ -317,9 +279,11 @@ export class AgentdServer {
       changed = true;
     });
     if (changed && this.started)
-      void this.registerAgents().catch((error: unknown) =>
-        this.logger.warn({ err: error }, 'agent registry update after an MCP tools change failed'),
-      );
+      void this.registration
+        .register()
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'agent registry update after an MCP tools change failed'),
+        );
   }
 
   /**
@@ -408,86 +372,16 @@ export class AgentdServer {
       if (agent) this.publish(agent, cfg, endpoints);
     });
     this.cardsPublished();
-    // Registered before the start completes, unless the store does not answer soon: then
-    // the server starts not ready and registers once the store is back.
-    const first = this.registerAgents();
-    let timer: NodeJS.Timeout | undefined;
-    const answered = await Promise.race([
-      first.then(
-        () => true,
-        () => false,
-      ),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2000))),
-    ]);
-    clearTimeout(timer);
-    if (answered) this.keepRegistered(this.config.registry.heartbeatSeconds * 1000);
-    else {
-      this.logger.warn('could not register the agents in the store (is it reachable?); retrying');
-      this.keepRegistered(1000, 1);
-    }
+    await this.registration.start();
     this.security.tls?.reloader.start();
     this.started = true;
     this.health.invalidate();
     return { url: this.baseUrl, grpcAddress: this.grpcAddr };
   }
 
-  /**
-   * Registers the agents after `delayMs`, then every heartbeat. A failed registration (the
-   * store is unreachable) is retried sooner, backing off from one second to the heartbeat.
-   */
-  private keepRegistered(delayMs: number, failures = 0): void {
-    const beatMs = this.config.registry.heartbeatSeconds * 1000;
-    clearTimeout(this.heartbeat);
-    this.heartbeat = setTimeout(() => {
-      this.registerAgents().then(
-        () => {
-          if (failures > 0) this.logger.info('agents registered in the store');
-          if (!this.draining) this.keepRegistered(beatMs);
-        },
-        (error: unknown) => {
-          if (failures === 0)
-            this.logger.warn({ err: error }, 'could not register the agents in the store; retrying');
-          else this.logger.debug({ err: error }, 'agent registration failed again; retrying');
-          if (!this.draining) this.keepRegistered(Math.min(beatMs, 1000 * 2 ** failures), failures + 1);
-        },
-      );
-    }, delayMs);
-    this.heartbeat.unref();
-  }
-
-  /**
-   * Agents hosted by every server on this store (just this one on the memory store),
-   * optionally only those with a skill id or tag equal to `capability`.
-   */
-  async discover(capability?: string): Promise<RegisteredAgent[]> {
-    let all: RegisteredAgent[];
-    try {
-      all = await this.store.registry.list();
-    } catch (error) {
-      this.metrics?.discovery('unknown', 'error');
-      throw error;
-    }
-    const found = capability
-      ? all.filter((a) => a.card.skills.some((s) => s.id === capability || s.tags.includes(capability)))
-      : all;
-    // The label is the capability only when some agent has it: a user's string is unbounded.
-    const label = !capability ? 'all' : found.length > 0 ? capability : 'unknown';
-    this.metrics?.discovery(label, found.length > 0 ? 'found' : 'not_found');
-    return found;
-  }
-
   /** `host:port` of the Prometheus listener (after `start()`, when monitoring is on). */
   get metricsAddress(): string | undefined {
     return this.metricsServer?.address;
-  }
-
-  /** Registers this server's agents for three heartbeats (entries expire after 3 missed beats). */
-  private async registerAgents(): Promise<void> {
-    await this.store.registry.register(
-      this.serverId,
-      this.agents.map((a) => ({ name: a.name, cardUrl: agentUrls(this.baseUrl, a.name).card, card: a.card })),
-      3 * this.config.registry.heartbeatSeconds * 1000,
-    );
   }
 
   /** The `host:port` gRPC clients use (after `start()`, when gRPC is served). */
@@ -523,6 +417,7 @@ export class AgentdServer {
   ): Promise<void> {
     this.shutdownPromise ??= (async () => {
       this.draining = true;
+      this.registration.pause();
       // A card request still waiting for a start that will not finish is answered 503.
       this.cardsAbandoned(err('SHUTTING_DOWN'));
       this.health.invalidate();
@@ -538,21 +433,14 @@ export class AgentdServer {
             ? 'drain deadline passed; unfinished tasks handed back to the queue'
             : 'drain deadline passed; unfinished tasks marked failed',
         );
-      clearTimeout(this.heartbeat);
-      await this.store.registry
-        .deregister(this.serverId)
-        .catch((error: unknown) =>
-          this.logger.warn({ err: error }, 'could not deregister; entries will expire'),
-        );
+      await this.registration.stop();
       this.http.closeStreams();
       this.grpc?.closeStreams();
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
-      this.security.tls?.reloader.close();
-      await this.security.outbound.close();
+      await closeServerSecurity(this.security);
       await this.metricsServer?.close();
       await this.mcp?.close();
-      this.security.authenticator.close();
       await this.tracing.shutdown().catch(() => {});
       this.metrics?.close();
       await this.store.close();
