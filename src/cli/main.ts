@@ -1,4 +1,4 @@
-import { AgentCard, Message, Role, StreamResponse, Task, TaskState, taskStateFromJSON } from '@a2a-js/sdk';
+import { AgentCard, Message, Role, StreamResponse, Task, TaskState } from '@a2a-js/sdk';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
@@ -14,7 +14,8 @@ import { createLogger } from '../observability/logger.js';
 import type { AgentdServer } from '../server/agentd-server.js';
 import { redisAddress } from '../store/create-store.js';
 import { parseAgentUrl } from './agent-url.js';
-import { clientOptions, type ClientArgs } from './client-options.js';
+import { clientOptions, outboundFromArgs, type ClientArgs } from './client-options.js';
+import { intArg, parseState, UsageError } from './args.js';
 import { formatEvent, formatMessage, formatTask } from './format.js';
 import { textMessage } from '../agents/parts.js';
 import { FETCH_ALLOW_ENV, parseFetchAllow, runDemoMcpServerStdio } from '../mcp/demo-server.js';
@@ -32,18 +33,6 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** A usage error found after parsing (exit code 2). */
-class UsageError extends Error {}
-
-function intArg(name: string, min = 0): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-    return n;
-  };
-}
-
 /**
  * Runs the CLI. Resolves with the exit code for one-shot commands; `serve` resolves when
  * the server has started and keeps running until SIGTERM/SIGINT (see `bin/agentd.js`);
@@ -59,20 +48,9 @@ export async function runCli(
   const outbounds: Outbound[] = [];
   /** Outbound TLS from --ca/--cert/--key (closed when the command ends). */
   const outboundOf = async (opts: ClientArgs): Promise<Outbound> => {
-    if (Boolean(opts.cert) !== Boolean(opts.key)) throw new UsageError('--cert and --key go together');
-    if (!opts.ca && !opts.cert) return Outbound.none;
-    try {
-      const o = await Outbound.create({ caFile: opts.ca, certFile: opts.cert, keyFile: opts.key });
-      outbounds.push(o);
-      return o;
-    } catch (error) {
-      throw new UsageError(
-        (error as Error).message.replace(
-          /^outbound\.(caFile|certFile|keyFile)/,
-          (_m, f: string) => ({ caFile: '--ca', certFile: '--cert', keyFile: '--key' })[f] ?? f,
-        ),
-      );
-    }
+    const o = await outboundFromArgs(opts);
+    if (o !== Outbound.none) outbounds.push(o);
+    return o;
   };
 
   /** The SDK client for an agent, with the command's credentials and TLS. */
@@ -511,18 +489,6 @@ Exit codes: 0 when stdin closes, 2 for an invalid --fetch-allow or ${FETCH_ALLOW
     await Promise.all(outbounds.map((o) => o.close()));
   }
   return exitCode;
-}
-
-function parseState(value: string): TaskState {
-  const name = value.toUpperCase().startsWith('TASK_STATE_')
-    ? value.toUpperCase()
-    : `TASK_STATE_${value.toUpperCase().replace(/-/g, '_')}`;
-  const state = taskStateFromJSON(name);
-  if (state < 0)
-    throw new Error(
-      `unknown task state "${value}" (try: submitted, working, input-required, completed, failed, canceled)`,
-    );
-  return state;
 }
 
 /** The server started by `serve`, for the signal handlers in `bin/agentd.js`. */

@@ -12,8 +12,7 @@
 import { SpanKind, traceFields, Tracing } from '../../observability/tracing.js';
 import type { Context } from '@opentelemetry/api';
 import * as grpc from '@grpc/grpc-js';
-import type { AgentCard, ListTasksResponse, StreamResponse, Task } from '@a2a-js/sdk';
-import { duplicateInterfacesForLegacy } from '@a2a-js/sdk/compat/v0_3';
+import type { ListTasksResponse, StreamResponse, Task } from '@a2a-js/sdk';
 import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { encodeGrpcStatusDetails, GRPC_STATUS_DETAILS_BIN } from '@a2a-js/sdk/errors/grpc';
 import { ServerCallContext } from '@a2a-js/sdk/server';
@@ -27,14 +26,13 @@ import {
   TRACE_CONTEXT_STATE_KEY,
   requestIdFrom,
 } from '../../engine/call-context.js';
-import { AgentRequestHandler } from '../../engine/agent-request-handler.js';
 import type { StreamRecord, TaskEngine } from '../../engine/task-engine.js';
 import { PRINCIPAL_STATE_KEY, type Principal } from '../../security/principal.js';
 import { authenticateCall, type GrpcAuth, type GrpcCall } from './grpc-auth.js';
-import { PrincipalUser, userOf } from '../../security/sdk-user.js';
+import { userOf } from '../../security/sdk-user.js';
 import { principalOf } from '../../security/principal.js';
 import { retryAfterOf, type RateLimitGuard } from '../../security/rate-limit.js';
-import { admitCall, limitedImplementation, withRetryInfo } from './grpc-rate-limit.js';
+import { admitCall, withRetryInfo } from './grpc-rate-limit.js';
 
 export interface GrpcServerOptions {
   readonly engine: TaskEngine;
@@ -421,29 +419,14 @@ export async function startGrpcServer(
   server.addService(tolerantService(A2AService), implementation);
 
   if (options.compatV03) {
-    // v0.3 has no tenant field: legacy clients reach the default agent, through the SDK's compat service.
-    const { legacyGrpcService, LegacyA2AService } = await import('@a2a-js/sdk/compat/v0_3/server/grpc');
-    const { UserBuilder } = await import('@a2a-js/sdk/server/grpc');
-    const { defaultServerCallContextBuilder } = await import('@a2a-js/sdk/server');
-    const legacy = legacyGrpcService({
-      requestHandler: new LegacyGrpcRequestHandler(engine, options.defaultAgent()),
-      userBuilder: auth
-        ? async (call) =>
-            new PrincipalUser(await (authenticate(call as GrpcCall) as Principal | Promise<Principal>))
-        : UserBuilder.noAuthentication,
-      // The engine reads the caller from the context's state, as for every other transport.
-      contextBuilder: (o) => {
-        const ctx = defaultServerCallContextBuilder(o);
-        if (o.user instanceof PrincipalUser) ctx.state.set(PRINCIPAL_STATE_KEY, o.user.principal);
-        return ctx;
-      },
+    const { addLegacyService } = await import('./grpc-legacy.js');
+    await addLegacyService(server, {
+      engine,
+      defaultAgent: options.defaultAgent(),
+      auth,
+      rateLimit,
+      toGrpcError,
     });
-    server.addService(
-      LegacyA2AService,
-      rateLimit
-        ? limitedImplementation(LegacyA2AService, legacy, rateLimit, options.defaultAgent().name, toGrpcError)
-        : legacy,
-    );
   }
 
   const boundPort = await new Promise<number>((resolvePort, reject) =>
@@ -473,18 +456,6 @@ export async function startGrpcServer(
         });
       }),
   };
-}
-
-/**
- * The default agent as the SDK's v0.3 gRPC service sees it. That service refuses every call
- * unless the agent card lists a GRPC interface of the requested version (0.3), while the
- * public card lists gRPC as 1.0 only: per agent, by tenant, which v0.3 clients cannot send.
- */
-class LegacyGrpcRequestHandler extends AgentRequestHandler {
-  override async getAgentCard(): Promise<AgentCard> {
-    const card = await super.getAgentCard();
-    return { ...card, supportedInterfaces: duplicateInterfacesForLegacy(card.supportedInterfaces, ['GRPC']) };
-  }
 }
 
 /** ListTasks leaves artifacts out unless asked (A2A §3.1.4); an empty repeated field is absent on the wire. */
