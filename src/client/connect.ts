@@ -63,8 +63,23 @@ export async function fetchCard(
       .for(cardUrl)
       .fetch(cardUrl, { headers: { ...CARD_FETCH_HEADERS, ...authHeaders(credentials) } });
   } catch (error) {
-    throw new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`);
+    throw unreachable(cardUrl, error);
   }
+  return { url: cardUrl, ...(await cardOfResponse(res, cardUrl)) };
+}
+
+/** The error for a card fetch that got no answer; the original stays as `cause` (the retry policy reads it). */
+export function unreachable(cardUrl: string, error: unknown): Error {
+  return new Error(`cannot reach ${cardUrl}: ${(error as Error).cause ?? (error as Error).message}`, {
+    cause: error,
+  });
+}
+
+/** Decodes and checks the card in a card response (`res.ok` or not); throws a readable error. */
+export async function cardOfResponse(
+  res: Response,
+  cardUrl: string,
+): Promise<{ card: AgentCard; raw: unknown }> {
   if (!res.ok) {
     const message = await errorMessageOf(res);
     const what = `GET ${cardUrl} answered HTTP ${res.status}`;
@@ -86,7 +101,7 @@ export async function fetchCard(
     throw new Error(
       `${cardUrl} is not a valid A2A ${legacy ? 'v0.3' : 'v1.0'} agent card: ${problems.join('; ')}`,
     );
-  return { url: cardUrl, card, raw };
+  return { card, raw };
 }
 
 /** The v1.0 form of a v0.3 card, or undefined when `raw` is not one (a v1.0 or superset card). */
@@ -152,6 +167,25 @@ export async function connect(
 ): Promise<{ client: Client; card: AgentCard }> {
   const { card, raw, url: cardUrl } = await fetchCard(url, outbound, credentials);
   await verifyCard?.(raw, cardUrl);
+  // Each request gets the credentials of its own URL: a card that lists endpoints on another
+  // host does not receive the credentials meant for this one.
+  const fetchImpl = ((input: string | URL | Request, init?: RequestInit) =>
+    outbound.for(input instanceof Request ? input.url : String(input)).fetch(input, init)) as typeof fetch;
+  return { client: await clientFor(url, card, transport, fetchImpl, outbound, credentials), card };
+}
+
+/**
+ * The SDK client for an agent whose card is known, on `transport`; HTTP requests go through
+ * `fetchImpl` (which adds each URL's credentials), gRPC gets `outbound`'s channel credentials.
+ */
+export async function clientFor(
+  url: string,
+  card: AgentCard,
+  transport: TransportName,
+  fetchImpl: typeof fetch,
+  outbound: Outbound = Outbound.none,
+  credentials?: ClientCredentials,
+): Promise<Client> {
   const binding = TRANSPORTS[transport];
   if (!card.supportedInterfaces.some((i) => i.protocolBinding === binding && spoken(i.protocolVersion))) {
     const offered = [...new Set(card.supportedInterfaces.map((i) => i.protocolBinding))].join(', ');
@@ -164,10 +198,6 @@ export async function connect(
   // With legacyCompat the factories pick the SDK's v0.3 transports for an interface the
   // card says is v0.3, and the v1.0 ones otherwise (v1.0 wins when a card lists both).
   const legacyCompat = { enabled: true };
-  // Each request gets the credentials of its own URL: a card that lists endpoints on another
-  // host does not receive the credentials meant for this one.
-  const fetchImpl = ((input: string | URL | Request, init?: RequestInit) =>
-    outbound.for(input instanceof Request ? input.url : String(input)).fetch(input, init)) as typeof fetch;
   const grpcAddress = card.supportedInterfaces.find((i) => i.protocolBinding === 'GRPC')?.url;
   const grpcChannelCredentialsForUrl =
     transport === 'grpc' ? await grpcChannelCredentials(url, outbound.for(url), grpcAddress) : undefined;
@@ -187,7 +217,7 @@ export async function connect(
         : {}),
     }),
   );
-  return { client: await factory.createFromAgentCard(card), card };
+  return factory.createFromAgentCard(card);
 }
 
 /** The host of a gRPC target (`host:port`, `[v6]:port`, `dns:host:port`), lower-cased. */

@@ -177,11 +177,36 @@ export const outboundSchema = z
           apiKey: secretSchema.optional(),
           bearerToken: secretSchema.optional(),
           headers: z.record(z.string(), secretSchema).default({}),
+          /** How long one attempt of an A2A call to this target may take (default: callTimeoutMs). */
+          timeoutMs: z.number().int().min(1).optional(),
         }),
       )
       .default([]),
     /** Verify the signature of every peer's agent card against this JWKS (URL or file). */
     verifyCardsJwks: z.string().min(1).optional(),
+    /** How long one attempt of an A2A call to another agent may take before PEER_TIMEOUT. */
+    callTimeoutMs: z.number().int().min(1).default(30_000),
+    /** Keep-alive connections per peer origin at most (HTTP transports). */
+    maxConnectionsPerPeer: z.number().int().min(1).default(32),
+    /** Retries of A2A calls that failed for a passing reason (unreachable, overloaded, timed out). */
+    retry: z
+      .strictObject({
+        /** Attempts in all, the first included (1: no retry). */
+        attempts: z.number().int().min(1).default(3),
+        /** Delay before the first retry; doubled each time, with jitter. */
+        initialDelayMs: z.number().int().min(0).default(100),
+        /** Longest delay between attempts, also the cap on a peer's Retry-After. */
+        maxDelayMs: z.number().int().min(0).default(5000),
+      })
+      .prefault({}),
+    /** Circuit breaker per peer agent: after `threshold` failures in a row, calls fail fast. */
+    breaker: z
+      .strictObject({
+        threshold: z.number().int().min(1).default(5),
+        /** How long the breaker stays open before one trial call is let through. */
+        halfOpenAfterMs: z.number().int().min(1).default(10_000),
+      })
+      .prefault({}),
   })
   .prefault({});
 

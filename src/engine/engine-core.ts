@@ -10,7 +10,7 @@ import type { EngineObserver } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
 import type { PushNotifierOptions, WebhookTransport } from './push-notifier.js';
-import type { Outbound } from '../security/outbound.js';
+import type { AgentCaller } from './agent-caller.js';
 import type { RunDeps, RunLimits, TaskRun } from './task-run.js';
 
 export interface TaskEngineOptions {
@@ -44,10 +44,11 @@ export interface TaskEngineOptions {
   readonly push: PushNotifierOptions;
   /** How webhooks are reached: the SSRF-safe dispatcher (checks targets at config time too). */
   readonly webhooks: WebhookTransport;
-  /** Checks each peer's agent card before `callAgent` uses it (signature verification). */
-  readonly verifyPeerCard?: ((cardJson: unknown, cardUrl: string) => Promise<void>) | undefined;
-  /** Credentials and TLS for agents' outbound A2A calls (none configured: defaults). */
-  readonly outbound?: Outbound | undefined;
+  /**
+   * Agents' outbound A2A calls (`callAgent`): built and closed by the server, which owns its
+   * connection pools; absent, `callAgent` is not available.
+   */
+  readonly caller?: AgentCaller | undefined;
   /**
    * Called before a message is admitted (SendMessage, SendStreamingMessage, on every
    * transport); throws (PERMISSION_DENIED) when the caller may not send it.

@@ -38,7 +38,7 @@ export interface RunHandle {
   callAgent?(
     agentUrl: string,
     message: Message | string,
-    options?: { transport?: 'jsonrpc' | 'rest' | 'grpc' },
+    options?: { transport?: 'jsonrpc' | 'rest' | 'grpc'; timeoutMs?: number },
   ): Promise<Message | Task>;
   readonly attempt: number;
   /** The task's trace context (its server span), when tracing is on. */
@@ -86,12 +86,14 @@ export class AgentdRequestContext implements RequestContext {
    * Sends a message to another A2A agent (its base URL or card URL) and returns its answer,
    * as `SendMessage` does, over `options.transport` (JSON-RPC by default; `grpc`, `rest`).
    * The call is traced as part of this task (the other agent's work joins the same trace),
-   * counted in `a2a_messages_sent_total`, and aborted with the task.
+   * counted in `a2a_messages_sent_total`, and aborted with the task. Passing failures are
+   * retried (the same messageId each time), each attempt bounded by `options.timeoutMs`
+   * (default `outbound.callTimeoutMs`); see "Calling other agents" in docs/agents.md.
    */
   callAgent(
     agentUrl: string,
     message: Message | string,
-    options: { transport?: 'jsonrpc' | 'rest' | 'grpc' } = {},
+    options: { transport?: 'jsonrpc' | 'rest' | 'grpc'; timeoutMs?: number } = {},
   ): Promise<Message | Task> {
     if (!this.handle.callAgent) throw new Error('callAgent is not available in this context');
     return this.handle.callAgent(agentUrl, message, options);

@@ -16,7 +16,6 @@ import type { TaskEventRecord } from '../store/ports.js';
 import { Tracing } from '../observability/tracing.js';
 import { principalOf } from '../security/principal.js';
 import { Admission } from './admission.js';
-import { AgentCaller } from './agent-caller.js';
 import { AgentRequestHandler } from './agent-request-handler.js';
 import { linkedController, tenantOf } from './call-context.js';
 import { Dispatcher } from './dispatcher.js';
@@ -81,12 +80,6 @@ export class TaskEngine {
       tracing,
       (reason) => options.observer?.pushRefused?.(reason),
     );
-    const caller = new AgentCaller(
-      tracing,
-      (recipient, delivered, seconds) => options.observer?.messageSent(recipient, delivered, seconds),
-      options.outbound,
-      options.verifyPeerCard,
-    );
     const runs = new Map<string, TaskRun>();
     const caps = new OwnerCaps(options.store, runs, options.maxTasksPerPrincipal ?? 0);
     this.core = new EngineCore(
@@ -96,7 +89,7 @@ export class TaskEngine {
         push: this.push,
         logger: options.logger,
         business: options.business,
-        caller,
+        caller: options.caller,
         limits: options.limits,
         ownerCaps: caps,
       },

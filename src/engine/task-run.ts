@@ -204,10 +204,15 @@ export class TaskRun {
   callAgent(
     agentUrl: string,
     message: Message | string,
-    options: { transport?: TransportName } = {},
+    options: { transport?: TransportName; timeoutMs?: number } = {},
   ): Promise<Message | Task> {
     if (!this.deps.caller) throw new Error('outbound A2A calls are not set up on this server');
-    return this.deps.caller.send(agentUrl, message, this.traceContext, this.signal, options.transport);
+    return this.deps.caller.send(agentUrl, message, {
+      parent: this.traceContext,
+      signal: this.signal,
+      transport: options.transport,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   /** Business metrics for the agent (a no-op when monitoring is off). */

@@ -122,10 +122,20 @@ export class Outbound {
     return new Outbound(targets, fallback, baseDir, env);
   }
 
-  /** Everything an outbound call to `url` needs. Throws when a configured secret is not set. */
-  for(url: string): OutboundCall {
+  /**
+   * Everything an outbound call to `url` needs. Throws when a configured secret is not set.
+   * `pooled`, when given, carries the requests instead of the target's own dispatcher: a
+   * caller's keep-alive pool for the target's origin, built from this call's `tls`.
+   */
+  for(url: string, pooled?: Dispatcher): OutboundCall {
     const target = this.targets.find((t) => url.startsWith(t.prefix)) ?? this.fallback;
-    if (!target) return { headers: {}, tls: NO_TLS, dispatcher: undefined, fetch: globalThis.fetch };
+    if (!target)
+      return {
+        headers: {},
+        tls: NO_TLS,
+        dispatcher: pooled,
+        fetch: pooled ? fetchWith({}, pooled) : globalThis.fetch,
+      };
     const what = `outbound credentials for ${target.prefix}`;
     const headers: Record<string, string> = {};
     for (const [name, ref] of Object.entries(target.headers))
@@ -134,12 +144,8 @@ export class Outbound {
       headers['x-api-key'] = requireSecret(target.apiKey, `${what} (apiKey)`, this.baseDir, this.env);
     if (target.bearerToken)
       headers.authorization = `Bearer ${requireSecret(target.bearerToken, `${what} (bearerToken)`, this.baseDir, this.env)}`;
-    return {
-      headers,
-      tls: target.tls,
-      dispatcher: target.dispatcher,
-      fetch: fetchWith(headers, target.dispatcher),
-    };
+    const dispatcher = pooled ?? target.dispatcher;
+    return { headers, tls: target.tls, dispatcher, fetch: fetchWith(headers, dispatcher) };
   }
 
   /** Closes the dispatchers (their pooled connections). */

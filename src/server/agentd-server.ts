@@ -5,7 +5,9 @@ import { hostname } from 'node:os';
 import { AgentLoadError, createHostedAgent, publishCards, type Endpoints } from '../agents/agent-factory.js';
 import type { AgentConfig, AgentdConfig } from '../config/schema.js';
 import type { McpPool } from '../mcp/mcp-pool.js';
+import type { AgentCaller } from '../engine/agent-caller.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
+import { PeerPicker } from '../engine/peer-picker.js';
 import { TaskEngine, type EngineStats } from '../engine/task-engine.js';
 import { HealthChecker } from '../observability/health-checker.js';
 import type { AgentdMetrics } from '../observability/metrics.js';
@@ -26,10 +28,10 @@ import type { CardSigner } from '../security/card-signing.js';
 import type { SigningKey } from '../security/signing-key.js';
 import { AgentRegistration } from './agent-registration.js';
 import {
+  agentCallerOf,
   cardSignerOf,
   closeServerSecurity,
   loadServerSecurity,
-  peerCardCheck,
   webhookDispatcher,
   type ServerSecurity,
 } from './server-security.js';
@@ -63,6 +65,10 @@ export class AgentdServer {
   /** This server in the agent registry. */
   readonly serverId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly registration: AgentRegistration;
+  /** Agents' calls to other agents (pools, retries, breakers); closed at shutdown. */
+  readonly caller: AgentCaller;
+  /** Picks an agent to call by capability among those registered on the store. */
+  readonly peers: PeerPicker;
   /** Prometheus metrics (undefined when monitoring is off). */
   readonly metrics: AgentdMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -104,6 +110,7 @@ export class AgentdServer {
           queueDepth: () => this.engine.stats().queued,
           maxQueueDepth: config.execution.maxQueueDepth,
           store: { kind: store.kind, up: () => storeAnswers(store) },
+          peerBreakers: () => this.caller.breakerStates(),
         })
       : undefined;
     this.registration = new AgentRegistration(
@@ -115,6 +122,8 @@ export class AgentdServer {
       this.metrics,
       () => this.baseUrl,
     );
+    this.caller = agentCallerOf(config, security, tracing, this.metrics);
+    this.peers = new PeerPicker(this.caller, (capability) => this.registration.discover(capability));
     this.engine = new TaskEngine({
       tracing,
       observer: this.metrics,
@@ -129,9 +138,8 @@ export class AgentdServer {
       limits: config.limits,
       messageTtlMs: config.execution.dedupeMessageIds ? config.store.retention.ttlSeconds * 1000 : 0,
       push: config.push,
-      verifyPeerCard: peerCardCheck(config),
       webhooks: webhookDispatcher(config, security),
-      outbound: this.security.outbound,
+      caller: this.caller,
       ...(security.authenticator.enabled
         ? { authorizeMessage: messageAuthorizer(scopeRules(config.agents)) }
         : {}),
@@ -438,6 +446,7 @@ export class AgentdServer {
       this.grpc?.closeStreams();
       // gRPC gets what is left of the same deadline (at least a moment to flush), then is forced.
       await Promise.all([this.http.app.close(), this.grpc?.shutdown(Math.max(deadline - Date.now(), 250))]);
+      await this.caller.close();
       await closeServerSecurity(this.security);
       await this.metricsServer?.close();
       await this.mcp?.close();

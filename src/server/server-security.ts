@@ -8,6 +8,8 @@ import { resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import { readSecret } from '../config/secrets.js';
 import type { AgentdConfig } from '../config/schema.js';
+import { AgentCaller, type PeerObserver } from '../engine/agent-caller.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { Authenticator } from '../security/authenticator.js';
 import { CardSigner } from '../security/card-signing.js';
 import { CardVerifier } from '../security/card-verifier.js';
@@ -91,6 +93,22 @@ export function peerCardCheck(
   if (!jwksSource) return undefined;
   const verifier = new CardVerifier(jwksSource);
   return (card, url) => verifier.verify(card, url);
+}
+
+/** Agents' outbound A2A calls with the `outbound` settings: credentials, TLS, timeouts, retries, breakers. */
+export function agentCallerOf(
+  config: AgentdConfig,
+  security: ServerSecurity,
+  tracing: Tracing,
+  observer: PeerObserver | undefined,
+): AgentCaller {
+  return new AgentCaller({
+    settings: config.outbound,
+    tracing,
+    observer,
+    outbound: security.outbound,
+    verifyCard: peerCardCheck(config),
+  });
 }
 
 /** The SSRF-safe webhook sender, with per-target outbound settings and signed deliveries. */
