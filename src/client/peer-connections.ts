@@ -59,7 +59,7 @@ export class PeerConnections {
   private async poolFor(url: string): Promise<Agent> {
     if (this.closed) throw new Error('outbound connections are closed (the server is shutting down)');
     const { origin } = new URL(url);
-    const { tls } = this.outbound.for(origin);
+    const tls = this.outbound.tlsFor(url);
     const list = this.pools.get(origin) ?? [];
     // Two targets under one origin may carry different client certificates: a pool each.
     const found = list.find((p) => p.tls === tls);

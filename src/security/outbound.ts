@@ -148,6 +148,11 @@ export class Outbound {
     return { headers, tls: target.tls, dispatcher, fetch: fetchWith(headers, dispatcher) };
   }
 
+  /** The TLS settings for `url` alone (no secrets read): what a connection pool for it is built with. */
+  tlsFor(url: string): OutboundTls {
+    return (this.targets.find((t) => url.startsWith(t.prefix)) ?? this.fallback)?.tls ?? NO_TLS;
+  }
+
   /** Closes the dispatchers (their pooled connections). */
   async close(): Promise<void> {
     const all = new Set(

@@ -85,7 +85,8 @@ describe('retries of calls to another agent', () => {
 
   it('waits for the Retry-After of a 429, up to maxDelayMs', async () => {
     peer = await startFakePeer();
-    peer.respond = (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '0.3' }, body: {} } : undefined);
+    peer.respond = (n) =>
+      n === 0 ? { status: 429, headers: { 'retry-after': '0.3' }, body: {} } : undefined;
     caller = testCaller({ retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 5000 } });
     await caller.send(peer.url, 'hello');
     const [first, second] = peer.requests;

@@ -78,7 +78,11 @@ export async function startFakePeer(name = 'flaky'): Promise<FakePeer> {
     }
     let raw = '';
     for await (const chunk of req) raw += String(chunk);
-    const rpc = JSON.parse(raw) as { id: unknown; method: string; params: { message?: { messageId?: string } } };
+    const rpc = JSON.parse(raw) as {
+      id: unknown;
+      method: string;
+      params: { message?: { messageId?: string } };
+    };
     const request: PeerRequest = {
       method: rpc.method,
       messageId: rpc.params.message?.messageId,
@@ -117,7 +121,9 @@ function reply(text: string): Message {
     contextId: 'ctx-1',
     taskId: '',
     role: Role.ROLE_AGENT,
-    parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
+    parts: [
+      { content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' },
+    ],
     metadata: undefined,
     extensions: [],
     referenceTaskIds: [],

@@ -306,7 +306,6 @@ describe('agentd callAgent to a v0.3 SDK server', () => {
     ['relay-rest', 'HTTP+JSON', 'POST /rest/v1/message:send'],
   ] as const) {
     it(`reaches it over v0.3 ${binding} and completes with its answer`, async () => {
-      cardVersions.length = 0;
       calls.length = 0;
       const res = await rpc(t.url, 'relay', 'SendMessage', {
         message: messageJson(`${command} ${peerUrl}/ hello from agentd`),
@@ -320,7 +319,8 @@ describe('agentd callAgent to a v0.3 SDK server', () => {
       ).result.task;
       expect(task.status.state).toBe('TASK_STATE_COMPLETED');
       expect(task.artifacts[0]?.parts[0]?.text).toBe('v0.3 heard: hello from agentd');
-      // The card was fetched asking for v1.0 (A2A §3.6.1), and the 0.3 server's card still read.
+      // The card was fetched asking for v1.0 (A2A §3.6.1), and the 0.3 server's card still read;
+      // once for both bindings (it is cached for its max-age).
       expect(cardVersions).toEqual(['1.0']);
       expect(calls).toEqual([call]);
     });
