@@ -81,7 +81,7 @@ export async function startFakePeer(name = 'flaky'): Promise<FakePeer> {
     const rpc = JSON.parse(raw) as {
       id: unknown;
       method: string;
-      params: { message?: { messageId?: string } };
+      params: { id?: string; message?: { messageId?: string } };
     };
     const request: PeerRequest = {
       method: rpc.method,
