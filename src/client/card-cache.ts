@@ -56,6 +56,11 @@ export class PeerCardCache {
     return this.entries.get(cardUrlOf(url))?.card.name;
   }
 
+  /** Drops the cached card of `cardUrl` (the caller forgets an idle peer). */
+  forget(cardUrl: string): void {
+    this.entries.delete(cardUrl);
+  }
+
   private async fetch(cardUrl: string, known: Entry | undefined): Promise<Entry> {
     const headers: Record<string, string> = { ...CARD_FETCH_HEADERS };
     if (known?.etag) headers['if-none-match'] = known.etag;

@@ -56,6 +56,14 @@ export class PeerConnections {
     await Promise.all(all.map((p) => p.agent.close()));
   }
 
+  /** Closes the pools of the longest-known origin (requests in flight on them still finish). */
+  private closeOldest(): void {
+    const [origin, list] = this.pools.entries().next().value ?? [];
+    if (origin === undefined) return;
+    this.pools.delete(origin);
+    for (const p of list ?? []) void p.agent.close().catch(() => {});
+  }
+
   private async poolFor(url: string): Promise<Agent> {
     if (this.closed) throw new Error('outbound connections are closed (the server is shutting down)');
     const { origin } = new URL(url);
@@ -75,10 +83,14 @@ export class PeerConnections {
         ...(tls.key ? { key: tls.key } : {}),
       },
     });
+    if (!this.pools.has(origin) && this.pools.size >= MAX_ORIGINS) this.closeOldest();
     this.pools.set(origin, [...(this.pools.get(origin) ?? []), { tls, agent }]);
     return agent;
   }
 }
+
+/** Peer origins with a pool at most: agents may call URLs they are given. */
+const MAX_ORIGINS = 256;
 
 /** Notes status, Retry-After and the ErrorInfo of an error answer (its body read from a clone). */
 async function note(seen: AttemptTrace, res: Response): Promise<void> {

@@ -59,6 +59,9 @@ export interface AgentCallerOptions {
   readonly verifyCard?: CardCheck | undefined;
 }
 
+/** Peers (card URLs) remembered at most; beyond, the oldest idle one is forgotten. */
+const MAX_PEERS = 1000;
+
 /** A started client span (undefined when tracing is off). */
 type Traced = ReturnType<Tracing['start']>;
 
@@ -360,12 +363,31 @@ export class AgentCaller {
     const key = cardUrlOf(agentUrl);
     let peer = this.peers.get(key);
     if (!peer) {
+      if (this.peers.size >= MAX_PEERS) this.forgetIdlePeer();
       peer = new PeerState(key, this.options.settings, (p) => this.options.observer?.peerRetried?.(p.name));
       const name = this.cards.nameOf(key);
       if (name) peer.name = name;
       this.peers.set(key, peer);
     }
     return peer;
+  }
+
+  /**
+   * Forgets the oldest peer with no call in flight and a closed breaker (its card and
+   * clients too): agents may call URLs they are given, so what is kept per URL is bounded.
+   */
+  private forgetIdlePeer(): void {
+    for (const [key, peer] of this.peers) {
+      if (peer.inFlight > 0 || peer.state !== 'closed') continue;
+      this.peers.delete(key);
+      this.cards.forget(key);
+      for (const [clientKey, connected] of this.clients)
+        if (clientKey.endsWith(` ${key}`)) {
+          this.clients.delete(clientKey);
+          void connected.client.then(closeClient, () => {});
+        }
+      return;
+    }
   }
 
   private span(method: string, peer: PeerState, agentUrl: string, options: CallOptions): Traced {
