@@ -82,6 +82,15 @@ describe('operations on another agent', () => {
     );
   });
 
+  for (const transport of ['rest', 'grpc'] as const) {
+    it(`sends and gets the task over ${transport}`, async () => {
+      const url = t.agentUrl('echo');
+      const task = (await caller.send(url, 'over the wire', { transport })) as Task;
+      expect(task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect((await caller.getTask(url, task.id, { transport })).id).toBe(task.id);
+    });
+  }
+
   it('cancels a running task', async () => {
     const url = t.agentUrl('countdown');
     const stream = caller.stream(url, '50');
