@@ -7,6 +7,8 @@ export { configSchema, type AgentdConfig, type AgentConfig } from './config/sche
 export { TaskEngine, type EngineStats, type StreamRecord } from './engine/task-engine.js';
 export { AgentRequestHandler } from './engine/agent-request-handler.js';
 export { AgentdRequestContext, type HostedAgent } from './engine/hosted-agent.js';
+export type { AgentCaller, BreakerState, CallOptions } from './engine/agent-caller.js';
+export type { PeerPicker, PickStrategy } from './engine/peer-picker.js';
 export { AgentdError, ERROR_CATALOGUE, type ErrorCode } from './errors.js';
 export type {
   StateStore,
