@@ -277,10 +277,14 @@ export class AgentCaller {
       const signal = user ? AbortSignal.any([user, timer.signal]) : timer.signal;
       const seen: AttemptTrace = {};
       try {
-        return await PeerConnections.attempt.run(seen, async () => {
-          const client = await this.clientOf(agentUrl, peer, options.transport ?? 'jsonrpc', traced);
-          return fn(client, { serviceParameters: headers, signal });
-        });
+        // Raced against the signal too: a card fetch that hangs is bounded by the same timeout.
+        return await untilAborted(
+          signal,
+          PeerConnections.attempt.run(seen, async () => {
+            const client = await this.clientOf(agentUrl, peer, options.transport ?? 'jsonrpc', traced);
+            return fn(client, { serviceParameters: headers, signal });
+          }),
+        );
       } catch (error) {
         if (user?.aborted) throw error;
         if (timer.signal.aborted) throw new AttemptFailure(error, true, undefined);

@@ -123,6 +123,17 @@ describe('retries of calls to another agent', () => {
     expect(performance.now() - started).toBeLessThan(390);
   });
 
+  it('bounds a card fetch that hangs by the same timeout', async () => {
+    peer = await startFakePeer();
+    peer.cardDelayMs = 2000;
+    caller = testCaller({ retry: { attempts: 1 } });
+    const started = performance.now();
+    const error: unknown = await caller.send(peer.url, 'hello', { timeoutMs: 100 }).catch((e: unknown) => e);
+    expect(isAgentdError(error, 'PEER_TIMEOUT')).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(peer.requests).toHaveLength(0);
+  });
+
   it('applies a per-target timeout from outbound.targets', async () => {
     peer = await startFakePeer();
     peer.respond = () => ({ status: 200, body: {}, delayMs: 400 });

@@ -36,6 +36,8 @@ export interface FakePeer {
   /** Answers the n-th (0-based) JSON-RPC request; undefined: the normal result. */
   respond: (n: number, request: PeerRequest, id: unknown) => Answer | undefined;
   cacheControl: string;
+  /** Wait this long before answering a card request (a peer that hangs). */
+  cardDelayMs: number;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startFakePeer(name = 'flaky'): Promise<FakePeer> {
     connections: 0,
     respond: () => undefined,
     cacheControl: 'public, max-age=60',
+    cardDelayMs: 0,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -72,6 +75,7 @@ export async function startFakePeer(name = 'flaky'): Promise<FakePeer> {
       const ifNoneMatch = req.headers['if-none-match'];
       const status = ifNoneMatch === etag ? 304 : 200;
       peer.cardRequests.push({ ifNoneMatch, status });
+      if (peer.cardDelayMs) await new Promise((resolve) => setTimeout(resolve, peer.cardDelayMs));
       res.writeHead(status, { etag, 'cache-control': peer.cacheControl, 'content-type': 'application/json' });
       res.end(status === 304 ? undefined : JSON.stringify(card(name, peer.url)));
       return;
