@@ -34,6 +34,8 @@ import { TaskReader, taskNotFound } from './task-reader.js';
 import { TaskRun } from './task-run.js';
 import { isTerminal, stateLabel } from './task-state.js';
 import { validateHistoryLength, validateListTasks, validateTaskId } from './validate.js';
+import { ChildInvoker, type PeerResolver, type RemoteAgents } from '../workflow/children.js';
+import { RegistryPeers } from '../workflow/registry-peers.js';
 
 export type { TaskEngineOptions } from './engine-core.js';
 
@@ -68,6 +70,8 @@ export class TaskEngine {
   private readonly recovery: Recovery;
   private readonly dispatcher: Dispatcher;
   private readonly admission: Admission;
+  /** Finds agents by name or capability for workflow steps (replaceable: breaker-aware picking). */
+  peers: PeerResolver;
   /** CreateTaskPushNotificationConfig, Get, List and Delete. */
   readonly pushConfigs: PushConfigOperations;
 
@@ -87,6 +91,18 @@ export class TaskEngine {
       options.outbound,
       options.verifyPeerCard,
     );
+    this.peers = new RegistryPeers(options.store.registry);
+    const children = new ChildInvoker(
+      {
+        find: (name) => this.core.agents.get(name),
+        streamMessage: (agent, params, ctx, signal) => this.streamMessage(agent, params, ctx, signal),
+        cancel: async (agent, id, tenant, ctx) => {
+          await this.cancelTask(agent, { tenant, id, metadata: undefined }, ctx);
+        },
+      },
+      remoteAgents(caller),
+      () => this.peers,
+    );
     const runs = new Map<string, TaskRun>();
     const caps = new OwnerCaps(options.store, runs, options.maxTasksPerPrincipal ?? 0);
     this.core = new EngineCore(
@@ -99,6 +115,9 @@ export class TaskEngine {
         caller,
         limits: options.limits,
         ownerCaps: caps,
+        children,
+        tracing,
+        observer: options.observer,
       },
       runs,
     );
@@ -211,6 +230,22 @@ export class TaskEngine {
     signal?: AbortSignal,
   ): AsyncGenerator<StreamRecord, void, undefined> {
     requireStreaming(agent);
+    yield* this.streamMessage(agent, params, ctx, signal);
+  }
+
+  /**
+   * A message sent from inside this process (a workflow step, a durable `call()`) to a
+   * hosted agent, followed until its task rests: what SendStreamingMessage yields, for any
+   * agent (the caller is agentd, not a client that must know whether the agent streams).
+   * A message sent again (the same messageId, after a takeover) re-attaches to the task it
+   * produced, wherever that runs.
+   */
+  async *streamMessage(
+    agent: HostedAgent,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+    signal?: AbortSignal,
+  ): AsyncGenerator<StreamRecord, void, undefined> {
     this.core.options.authorizeMessage?.(agent, params, ctx);
     const controller = linkedController(signal);
     try {
@@ -395,4 +430,23 @@ function alreadyCanceled(task: Task): boolean {
     );
   }
   return false;
+}
+
+/** Agents over A2A for workflow steps, through the engine's outbound caller. */
+function remoteAgents(caller: AgentCaller): RemoteAgents {
+  return {
+    async *stream(url, request, options) {
+      const answer = await caller.send(
+        url,
+        request.message as Message,
+        options.parent,
+        options.signal,
+        options.transport,
+      );
+      yield 'status' in answer
+        ? { payload: { $case: 'task', value: answer } }
+        : { payload: { $case: 'message', value: answer } };
+    },
+    cancelTask: async () => undefined,
+  };
 }

@@ -16,6 +16,11 @@ import { checkAgentEvent, type EventLimits } from './agent-events.js';
 import type { RunEventBus } from './run-event-bus.js';
 import { RunDraft } from './run-draft.js';
 import type { OwnerCaps } from './owner-caps.js';
+import type { WorkerSlot } from './worker-slots.js';
+import type { ChildInvoker } from '../workflow/children.js';
+import type { DurableCalls } from '../workflow/durable-calls.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { EngineObserver } from '../observability/metrics.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
 export type RunOutcome =
@@ -30,6 +35,12 @@ export interface RunDeps {
   readonly limits: RunLimits;
   /** The per-principal cap: a run releases its task's count when the task comes to rest. */
   readonly ownerCaps?: OwnerCaps | undefined;
+  /** Reaches other agents for durable calls and workflow steps (in process or over A2A). */
+  readonly children?: ChildInvoker | undefined;
+  /** Spans for workflow steps. */
+  readonly tracing?: Tracing | undefined;
+  /** Told of workflow steps (metrics). */
+  readonly observer?: Pick<EngineObserver, 'workflowStep'> | undefined;
 }
 
 /** What one task may hold: per event (see {@link EventLimits}) and in all its events. */
@@ -74,6 +85,10 @@ export class TaskRun {
    * follows it (ending the task's lease) goes out in the same round trip, after it.
    */
   onFinalWrite: (() => void) | undefined;
+  /** The worker slot the run executes in (lent out while it waits on children). */
+  slot: WorkerSlot | undefined;
+  /** Its checkpointed calls to other agents (made with the request context). */
+  durable: DurableCalls | undefined;
 
   /** The snapshot with the events applied but not yet written; `task` catches up after each write. */
   /** The snapshot with the events applied but not yet written, and those events. */
@@ -198,6 +213,32 @@ export class TaskRun {
     const value = await fn();
     await this.deps.store.checkpoints.put(this.id, key, JSON.stringify({ v: value }));
     return value;
+  }
+
+  /** A checkpoint of this task (task-wide keys; `step()` keys are per message). */
+  getCheckpoint(key: string): Promise<string | undefined> {
+    return this.deps.store.checkpoints.get(this.id, key);
+  }
+
+  putCheckpoint(key: string, json: string): Promise<void> {
+    return this.deps.store.checkpoints.put(this.id, key, json);
+  }
+
+  /** Runs `wait` with the run's worker slot lent to others (see WorkerSlot.lendWhile). */
+  lendWhile<T>(wait: () => Promise<T>): Promise<T> {
+    return this.slot ? this.slot.lendWhile(wait) : wait();
+  }
+
+  get childInvoker(): ChildInvoker | undefined {
+    return this.deps.children;
+  }
+
+  get tracing(): Tracing | undefined {
+    return this.deps.tracing;
+  }
+
+  observeStep(workflow: string, step: string, status: string, seconds: number): void {
+    this.deps.observer?.workflowStep?.(workflow, step, status, seconds);
   }
 
   /** Sends a message to another A2A agent, traced as part of this task (see AgentdRequestContext). */

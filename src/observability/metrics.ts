@@ -23,6 +23,8 @@ export interface EngineObserver {
   pushRefused?(reason: string): void;
   /** An agent's outbound A2A message (`callAgent`) was answered, or failed. */
   messageSent(recipient: string, delivered: boolean, seconds: number): void;
+  /** A workflow step settled (`status`: completed, failed, skipped); ids come from the configuration. */
+  workflowStep?(workflow: string, step: string, status: string, seconds: number): void;
 }
 
 /** The A2A bindings, as the `transport` label. */
@@ -139,6 +141,8 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
   readonly httpDuration: FastHistogram;
   readonly workflowExecutions: FastCounter;
   readonly workflowDuration: FastHistogram;
+  readonly workflowSteps: FastCounter;
+  readonly workflowStepDuration: FastHistogram;
   readonly discoveryRequests: FastCounter;
   readonly mcpToolCalls: FastCounter;
   readonly mcpToolDuration: FastHistogram;
@@ -205,6 +209,17 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
       'Workflow execution duration in seconds',
       ['workflow_type'],
       [1, 5, 10, 30, 60, 300, 600, 1800],
+    );
+    this.workflowSteps = new FastCounter(
+      'agentd_workflow_steps_total',
+      'Workflow steps that settled, by workflow, step id and outcome',
+      ['workflow', 'step', 'status'],
+    );
+    this.workflowStepDuration = new FastHistogram(
+      'agentd_workflow_step_duration_seconds',
+      'How long workflow steps took, retries included',
+      ['workflow', 'step'],
+      [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600],
     );
     this.discoveryRequests = new FastCounter(
       'agent_discovery_requests_total',
@@ -314,6 +329,11 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
     if (status === 'completed' || status === 'failed') this.workflowDuration.observe([agent], seconds);
   }
 
+  workflowStep(workflow: string, step: string, status: string, seconds: number): void {
+    this.workflowSteps.inc([workflow, step, status]);
+    if (status !== 'skipped') this.workflowStepDuration.observe([workflow, step], seconds);
+  }
+
   /** An HTTP request ended (labels: a route template, never the URL). */
   httpRequest(method: string, endpoint: string, statusCode: number, seconds: number): void {
     this.httpRequests.inc([method, endpoint, String(statusCode)]);
@@ -388,6 +408,8 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
       this.httpDuration,
       this.workflowExecutions,
       this.workflowDuration,
+      this.workflowSteps,
+      this.workflowStepDuration,
       this.discoveryRequests,
       this.mcpToolCalls,
       this.mcpToolDuration,
