@@ -8,6 +8,8 @@ import type { TransportName } from '../client/connect.js';
 import type { ChildOutcome, ChildTarget } from '../workflow/children.js';
 import type { DurableCalls } from '../workflow/durable-calls.js';
 import type { Tracing } from '../observability/tracing.js';
+import type { RegisteredAgent } from '../store/ports.js';
+import type { StreamResponse } from '@a2a-js/sdk';
 import { InputRequested, WAITING_KEY, type WaitingInput } from '../workflow/input-request.js';
 
 /** An agent this process serves: its card, optional extended card, and executor. */
@@ -56,7 +58,9 @@ export interface RunHandle {
   setStatus?(state: TaskState, text?: string): Promise<void>;
   readonly tracing?: Tracing | undefined;
   observeStep?(workflow: string, step: string, status: string, seconds: number): void;
-  readonly id?: string;
+  observeRoute?(router: string, target: string, reason: string): void;
+  /** Agents registered by every server on this store (routers pick among them). */
+  directory?(): Promise<RegisteredAgent[]>;
 }
 
 /** Options of `requestContext.call()`. */
@@ -71,6 +75,8 @@ export interface CallOptions {
   readonly timeoutMs?: number;
   /** For agents over A2A: the transport (JSON-RPC by default). */
   readonly transport?: TransportName;
+  /** Every event the child streams, live (artifacts to relay, progress); not replayed from a checkpoint. */
+  readonly onEvent?: (event: StreamResponse) => void;
 }
 
 /** What `call()` resolves with: how the child ended, its text and data. */

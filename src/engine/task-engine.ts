@@ -45,8 +45,10 @@ export type StreamRecord = TaskEventRecord;
 /** Counts for health, metrics and leak tests. */
 export interface EngineStats {
   readonly runs: number;
-  /** Tasks executing on this replica. */
+  /** Tasks executing on this replica in a worker slot. */
   readonly running: number;
+  /** Tasks executing on this replica, including workflows waiting on their children (slot lent out). */
+  readonly active: number;
   /** Tasks waiting for a worker (all replicas, as last seen here). */
   readonly queued: number;
   readonly subscribers: number;
@@ -179,6 +181,7 @@ export class TaskEngine {
     return {
       runs: runs.size,
       running: this.dispatcher.slots.inUse,
+      active: countExecuting(runs.values()),
       queued: store.queue.waiting,
       subscribers: store.events.followerCount(),
       pushPending: this.push.pending(),
@@ -449,4 +452,10 @@ function remoteAgents(caller: AgentCaller): RemoteAgents {
     },
     cancelTask: async () => undefined,
   };
+}
+
+function countExecuting(runs: Iterable<TaskRun>): number {
+  let n = 0;
+  for (const run of runs) if (run.executing) n++;
+  return n;
 }

@@ -2,7 +2,7 @@ import { Role, TaskState } from '@a2a-js/sdk';
 import type { Message, StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import type { AgentExecutionEvent } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
-import type { StateStore, StoredTask } from '../store/ports.js';
+import type { RegisteredAgent, StateStore, StoredTask } from '../store/ports.js';
 import { NO_METRICS, type BusinessMetricsApi, type HostedAgent } from './hosted-agent.js';
 import type { PushNotifier } from './push-notifier.js';
 import { textMessage } from '../agents/parts.js';
@@ -40,7 +40,7 @@ export interface RunDeps {
   /** Spans for workflow steps. */
   readonly tracing?: Tracing | undefined;
   /** Told of workflow steps (metrics). */
-  readonly observer?: Pick<EngineObserver, 'workflowStep'> | undefined;
+  readonly observer?: Pick<EngineObserver, 'workflowStep' | 'routed'> | undefined;
 }
 
 /** What one task may hold: per event (see {@link EventLimits}) and in all its events. */
@@ -239,6 +239,14 @@ export class TaskRun {
 
   observeStep(workflow: string, step: string, status: string, seconds: number): void {
     this.deps.observer?.workflowStep?.(workflow, step, status, seconds);
+  }
+
+  observeRoute(router: string, target: string, reason: string): void {
+    this.deps.observer?.routed?.(router, target, reason);
+  }
+
+  directory(): Promise<RegisteredAgent[]> {
+    return this.deps.children?.directory() ?? Promise.resolve([]);
   }
 
   /** Sends a message to another A2A agent, traced as part of this task (see AgentdRequestContext). */

@@ -25,6 +25,8 @@ export interface EngineObserver {
   messageSent(recipient: string, delivered: boolean, seconds: number): void;
   /** A workflow step settled (`status`: completed, failed, skipped); ids come from the configuration. */
   workflowStep?(workflow: string, step: string, status: string, seconds: number): void;
+  /** A router chose an agent (`target`: an agent name or `capability:<id>`; `reason`: rule, llm, skills, fallback, none). */
+  routed?(router: string, target: string, reason: string): void;
 }
 
 /** The A2A bindings, as the `transport` label. */
@@ -143,6 +145,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
   readonly workflowDuration: FastHistogram;
   readonly workflowSteps: FastCounter;
   readonly workflowStepDuration: FastHistogram;
+  readonly routes: FastCounter;
   readonly discoveryRequests: FastCounter;
   readonly mcpToolCalls: FastCounter;
   readonly mcpToolDuration: FastHistogram;
@@ -220,6 +223,11 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
       'How long workflow steps took, retries included',
       ['workflow', 'step'],
       [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600],
+    );
+    this.routes = new FastCounter(
+      'agentd_router_routes_total',
+      'Messages routers sent on, by router, chosen agent and why it was chosen',
+      ['router', 'target', 'reason'],
     );
     this.discoveryRequests = new FastCounter(
       'agent_discovery_requests_total',
@@ -334,6 +342,14 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
     if (status !== 'skipped') this.workflowStepDuration.observe([workflow, step], seconds);
   }
 
+  routed(router: string, target: string, reason: string): void {
+    // Targets are configured names or registered agents; a store shared with many servers is capped.
+    if (!this.routeTargets.has(target) && this.routeTargets.size < 200) this.routeTargets.add(target);
+    this.routes.inc([router, this.routeTargets.has(target) ? target : 'other', reason]);
+  }
+
+  private readonly routeTargets = new Set<string>();
+
   /** An HTTP request ended (labels: a route template, never the URL). */
   httpRequest(method: string, endpoint: string, statusCode: number, seconds: number): void {
     this.httpRequests.inc([method, endpoint, String(statusCode)]);
@@ -410,6 +426,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
       this.workflowDuration,
       this.workflowSteps,
       this.workflowStepDuration,
+      this.routes,
       this.discoveryRequests,
       this.mcpToolCalls,
       this.mcpToolDuration,

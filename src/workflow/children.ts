@@ -18,6 +18,7 @@ import { isInterrupted, isTerminal, stateLabel } from '../engine/task-state.js';
 import type { HostedAgent } from '../engine/hosted-agent.js';
 import type { StreamRecord } from '../engine/task-engine.js';
 import { textPart } from '../agents/parts.js';
+import type { RegisteredAgent } from '../store/ports.js';
 
 /** Whom a step or `call()` sends its message to. */
 export type ChildTarget =
@@ -94,6 +95,8 @@ export interface PeerResolver {
   byCapability(capability: string): Promise<{ readonly name: string; readonly cardUrl: string }>;
   /** The card URL of an agent another server registered under this name, if any. */
   byName(name: string): Promise<string | undefined>;
+  /** Every registered agent (all servers on this store). */
+  list(): Promise<RegisteredAgent[]>;
 }
 
 /**
@@ -130,6 +133,11 @@ export class ChildInvoker {
     private readonly remote: RemoteAgents | undefined,
     private readonly peers: () => PeerResolver | undefined,
   ) {}
+
+  /** Every agent registered by the servers on this store (none without discovery). */
+  directory(): Promise<RegisteredAgent[]> {
+    return this.peers()?.list() ?? Promise.resolve([]);
+  }
 
   /** Where `target` is reached now (capabilities are resolved afresh on every call). */
   async resolve(target: ChildTarget): Promise<ResolvedTarget> {

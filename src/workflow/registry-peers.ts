@@ -24,6 +24,10 @@ export class RegistryPeers implements PeerResolver {
     private readonly choice: PeerChoice = {},
   ) {}
 
+  list(): Promise<RegisteredAgent[]> {
+    return this.registry.list();
+  }
+
   async byName(name: string): Promise<string | undefined> {
     const all = await this.registry.list();
     return all.find((a) => a.name === name)?.cardUrl;
