@@ -372,8 +372,10 @@ export const configSchema = z
           if (seen.has(a.name))
             ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${a.name}" is used twice` });
           seen.add(a.name);
-          if (a.kind === 'workflow') {
-            // Checks across steps (targets, needs, cycles, templates), reported at the field's path.
+          // Checks across steps (targets, needs, cycles, templates), reported at the field's path.
+          // zod runs this even when a field of the agent broke a bound (the types still hold), so
+          // an empty step list, already reported, is not reported again.
+          if (a.kind === 'workflow' && a.steps.length > 0) {
             try {
               WorkflowPlan.from(a);
             } catch (error) {
