@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -123,6 +123,25 @@ agents:
     expect(problems).toEqual([
       expect.stringMatching(/^agents\.1\.steps\.0\.retry\.attempts: /),
       'agents.0.steps.0.url: step "a" has both agent and url; a step has exactly one target',
+    ]);
+  });
+});
+
+describe('the workflow example in docs/agents.md', () => {
+  it('is a valid configuration', () => {
+    const doc = readFileSync(new URL('../../docs/agents.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('<!-- BEGIN workflow-definition -->'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(yaml).toBeDefined();
+    const { config } = load(yaml!);
+    const workflow = config.agents.find((a) => a.kind === 'workflow');
+    expect(workflow?.kind === 'workflow' && workflow.steps.map((s) => s.id)).toEqual([
+      'research',
+      'weather',
+      'plan',
+      'simple-plan',
+      'confirm',
+      'book',
     ]);
   });
 });
