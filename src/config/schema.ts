@@ -376,6 +376,14 @@ export const configSchema = z
           // zod runs this even when a field of the agent broke a bound (the types still hold), so
           // an empty step list, already reported, is not reported again.
           if (a.kind === 'workflow' && a.steps.length > 0) {
+            a.steps.forEach((step, j) => {
+              if (step.agent === a.name)
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [i, 'steps', j, 'agent'],
+                  message: `a workflow cannot call itself ("${a.name}")`,
+                });
+            });
             try {
               WorkflowPlan.from(a);
             } catch (error) {

@@ -30,8 +30,10 @@ import type { Reference, StepId, WorkflowScope } from './scope.js';
 export const MAX_PATTERN_LENGTH = 500;
 /** Characters of a value `matches` looks at. */
 export const MAX_MATCH_INPUT = 10_000;
-/** Longest condition accepted; keeps the recursive parser's depth bounded. */
+/** Longest condition accepted. */
 const MAX_CONDITION_LENGTH = 4000;
+/** Deepest nesting of parentheses and `!`, so the recursive parser cannot exhaust the stack. */
+const MAX_NESTING = 64;
 
 /** A condition that does not parse, at a 0-based `position` in its source. */
 export class ConditionError extends Error {
@@ -147,7 +149,17 @@ export function parseCondition(source: string): Condition {
   const tokens = tokenize(source);
   const refs = new Set<StepId>();
   let i = 0;
+  let depth = 0;
   const peek = (): Token => tokens[i] ?? tokens[tokens.length - 1]!;
+  const nested = <T>(parse: () => T): T => {
+    if (++depth > MAX_NESTING)
+      throw new ConditionError(`nested deeper than ${MAX_NESTING} levels`, peek().pos);
+    try {
+      return parse();
+    } finally {
+      depth -= 1;
+    }
+  };
   const isOp = (...ops: string[]): boolean => {
     const t = peek();
     return (t.kind === 'op' || t.kind === 'word') && ops.includes(t.text);
@@ -177,7 +189,7 @@ export function parseCondition(source: string): Condition {
   const parseNot = (): Node => {
     if (peek().kind === 'op' && peek().text === '!') {
       i += 1;
-      return { kind: 'not', operand: parseNot() };
+      return { kind: 'not', operand: nested(parseNot) };
     }
     return parseComparison();
   };
@@ -201,7 +213,7 @@ export function parseCondition(source: string): Condition {
     const t = peek();
     if (t.kind === 'op' && t.text === '(') {
       i += 1;
-      const inner = parseOr();
+      const inner = nested(parseOr);
       if (!(peek().kind === 'op' && peek().text === ')')) throw unexpected(peek(), '")"');
       i += 1;
       return inner;

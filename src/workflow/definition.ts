@@ -31,7 +31,7 @@ const stepSchema = z.strictObject({
   /** An agent hosted here, or one in the agent registry, by name. */
   agent: z.string().min(1).optional(),
   /** A remote agent: its agent card URL or base URL. */
-  url: z.url().optional(),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   /** Any agent offering this skill id or tag (hosted or registered). */
   capability: z.string().min(1).optional(),
   /** A question for the user (a template); the step's output is the user's next message. */

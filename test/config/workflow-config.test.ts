@@ -102,6 +102,22 @@ agents:
     ).toEqual([expect.stringMatching(/^agents\.0\.steps\.0\.if: expected a value .*\(at character 9\)$/)]);
   });
 
+  it('a workflow may not call itself, and url targets are http(s) URLs', () => {
+    expect(
+      problemsOf(`
+agents:
+  - name: loop
+    kind: workflow
+    steps:
+      - { id: a, agent: loop }
+      - { id: b, url: "file:///etc/passwd" }
+`),
+    ).toEqual([
+      'agents.0.steps.1.url: must be an http:// or https:// URL',
+      'agents.0.steps.0.agent: a workflow cannot call itself ("loop")',
+    ]);
+  });
+
   it('an empty step list is reported once', () => {
     expect(problemsOf('agents:\n  - { name: wf, kind: workflow, steps: [] }\n')).toEqual([
       'agents.0.steps: a workflow needs at least one step',

@@ -125,6 +125,12 @@ describe('condition syntax errors name the position', () => {
     expect(error.message).toContain(`(at character ${position + 1})`);
   });
 
+  it('refuses conditions nested too deeply', () => {
+    expect(errorOf(`${'('.repeat(65)}true${')'.repeat(65)}`).reason).toBe('nested deeper than 64 levels');
+    expect(errorOf(`${'!'.repeat(65)}true`).reason).toBe('nested deeper than 64 levels');
+    expect(check(`${'('.repeat(30)}true${')'.repeat(30)}`)).toBe(true);
+  });
+
   it('refuses over-long patterns', () => {
     expect(errorOf(`input matches "${'a'.repeat(501)}"`).reason).toMatch(/longer than 500 characters/);
   });
