@@ -42,6 +42,10 @@ import type { WorkflowDefinition } from './definition.js';
 import type { StepId, StepOutcome, WorkflowScope } from './scope.js';
 import { compileWorkflow, type PlannedStep } from './validate.js';
 
+// The plan is the module the runtime imports; these come with it.
+export { WorkflowDefinitionError, type PlannedStep, type StepTarget } from './validate.js';
+export type { StepId, StepOutcome, StepStatus, WorkflowScope } from './scope.js';
+
 /** What the runtime should do now (see the module comment for the exact rules). */
 export interface NextSteps {
   /** Normal steps to start now, in definition order. */

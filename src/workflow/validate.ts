@@ -83,9 +83,9 @@ export interface CompiledWorkflow {
 
 const TARGETS = ['agent', 'url', 'capability', 'ask'] as const;
 
-const fail = (path: ReadonlyArray<string | number>, reason: string): never => {
+function fail(path: ReadonlyArray<string | number>, reason: string): never {
   throw new WorkflowDefinitionError(path, reason);
-};
+}
 
 /** Validates `definition` (see the module comment) and compiles its steps. */
 export function compileWorkflow(definition: Pick<WorkflowDefinition, 'steps' | 'output'>): CompiledWorkflow {
