@@ -72,6 +72,8 @@ export async function createExecutor(
         ...(config.tools ? { tools: config.tools } : {}),
       });
     }
+    case 'workflow':
+      throw new AgentLoadError('workflow agents are not available yet');
   }
 }
 
