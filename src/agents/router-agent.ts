@@ -140,7 +140,8 @@ export class RouterAgent implements AgentExecutor {
   private async candidates(ctx: AgentdRequestContext): Promise<Array<{ name: string; card: AgentCard }>> {
     const listed = (await ctx.runHandle.directory?.()) ?? [];
     const byName = new Map<string, AgentCard>();
-    for (const a of listed) if (a.name !== this.options.name && !byName.has(a.name)) byName.set(a.name, a.card);
+    for (const a of listed)
+      if (a.name !== this.options.name && !byName.has(a.name)) byName.set(a.name, a.card);
     const allowed = this.options.candidates;
     return [...byName]
       .filter(([name]) => !allowed || allowed.includes(name))

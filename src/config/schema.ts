@@ -140,6 +140,39 @@ const agentSchema = z.discriminatedUnion('kind', [
     kind: z.literal('workflow'),
     ...workflowFields,
   }),
+  z.strictObject({
+    ...agentCommon,
+    /** Sends each message on to the agent whose skills match it; see docs/agents.md. */
+    kind: z.literal('router'),
+    /** Tried in order before anything else: the first whose keywords appear in the message wins. */
+    routes: z
+      .array(
+        z
+          .strictObject({
+            agent: z.string().min(1).optional(),
+            capability: z.string().min(1).optional(),
+            keywords: z.array(z.string().min(1)).min(1),
+          })
+          .refine((r) => (r.agent === undefined) !== (r.capability === undefined), {
+            message: 'a route names exactly one of agent or capability',
+          }),
+      )
+      .default([]),
+    /** The agents it may choose among; default every registered agent but itself. */
+    candidates: z.array(z.string().min(1)).optional(),
+    /** Gets the message when nothing else matches; without it such a message fails. */
+    fallback: z.string().min(1).optional(),
+    /** Give up on the chosen agent (PEER_TIMEOUT) after this long. */
+    timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+    /** A chat model (OpenAI-compatible) that picks the agent from the candidates' cards. */
+    llm: z
+      .strictObject({
+        baseUrl: z.url(),
+        model: z.string().min(1),
+        apiKey: secretSchema.default({ env: 'OPENAI_API_KEY' }),
+      })
+      .optional(),
+  }),
 ]);
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

@@ -20,12 +20,21 @@ import { AgentdRequestContext, type RunHandle } from '../engine/hosted-agent.js'
 import { SpanKind, Tracing } from '../observability/tracing.js';
 import type { ChildTarget } from './children.js';
 import type { DurableCalls } from './durable-calls.js';
-import type { StepScope, StepOutcome, WorkflowPlanApi, WorkflowStep } from './workflow-types.js';
+import {
+  retryDelayMs,
+  type PlannedStep,
+  type StepOutcome,
+  type WorkflowPlan,
+  type WorkflowScope,
+} from './plan.js';
+
+type StepScope = WorkflowScope;
+type WorkflowStep = PlannedStep;
 
 export interface WorkflowAgentOptions {
   /** The workflow's name (`workflow_type` in metrics). */
   readonly name: string;
-  readonly plan: WorkflowPlanApi;
+  readonly plan: WorkflowPlan;
   /** Relay children's artifacts as this workflow's (ids prefixed with the step id). */
   readonly relayArtifacts: boolean;
 }
@@ -73,20 +82,23 @@ class WorkflowExecution {
     for (;;) {
       if (this.handle.signal.aborted) return;
       if (this.failure) {
+        // The workflow has failed: what still runs is stopped, where it runs.
+        await this.durable.cancelAll();
         await Promise.allSettled(this.running.values());
         return this.fail(this.failure);
       }
-      const next = plan.next(this.outcomes, new Set(this.running.keys()));
+      const next = plan.next(this.outcomes, new Set(this.running.keys()), this.input);
       if (next.failure) {
         this.failure = next.failure;
         continue;
       }
+      for (const { fallback } of next.fallbacks) this.launch(plan.step(fallback));
       for (const id of next.skip) await this.settle(id, { status: 'skipped', output: '' }, 0);
       if (next.skip.length > 0) continue;
       let asked = false;
       for (const id of next.start) {
         const step = plan.step(id);
-        if (step.ask !== undefined) {
+        if (step.target.kind === 'ask') {
           // Ask once nothing else runs, so the workflow rests with every started step settled.
           if (this.running.size > 0) continue;
           if (await this.ask(step)) asked = true;
@@ -98,7 +110,7 @@ class WorkflowExecution {
       if (next.done && this.running.size === 0) return this.complete();
       if (this.running.size === 0) {
         // An ask step answered just now settles without running: plan again.
-        if (next.start.length > 0) continue;
+        if (next.start.length > 0 || next.fallbacks.length > 0) continue;
         return this.fail({ step: '', error: 'the workflow cannot make progress (no step is ready)' });
       }
       await Promise.race(this.running.values());
@@ -256,10 +268,9 @@ class WorkflowExecution {
     return { input: this.input, steps: Object.fromEntries(this.outcomes) };
   }
 
-  /** Waits before a retry: exponential from `backoffMs`, capped, with full jitter; ends on cancel. */
+  /** Waits before a retry: exponential from `backoffMs`, capped, with jitter; ends on cancel. */
   private backoff(step: WorkflowStep, attempt: number): Promise<void> {
-    const { backoffMs, maxBackoffMs } = step.retry;
-    const ms = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    const ms = retryDelayMs(step.retry, attempt) * (0.5 + Math.random() / 2);
     const signal = this.handle.signal;
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
@@ -332,10 +343,11 @@ class WorkflowExecution {
 }
 
 function targetOf(step: WorkflowStep): ChildTarget {
-  if (step.agent !== undefined) return { agent: step.agent };
-  if (step.url !== undefined) return { url: step.url };
-  if (step.capability !== undefined) return { capability: step.capability };
-  throw new Error(`step "${step.id}" has no target`);
+  const t = step.target;
+  if (t.kind === 'agent') return { agent: t.agent };
+  if (t.kind === 'url') return { url: t.url };
+  if (t.kind === 'capability') return { capability: t.capability };
+  throw new Error(`step "${step.id}" asks the user; it has no agent`);
 }
 
 function targetLabel(target: ChildTarget): string {
