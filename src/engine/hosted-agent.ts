@@ -190,6 +190,7 @@ export class AgentdRequestContext implements RequestContext {
       {
         timeoutMs: options.timeoutMs,
         transport: options.transport,
+        onEvent: options.onEvent,
         step: name,
       },
     );

@@ -42,7 +42,9 @@ const stepSchema = z.strictObject({
   needs: z.array(stepId).default([]),
   /** A condition, evaluated when the step is ready; false skips the step. */
   if: z.string().min(1).optional(),
-  /** Per attempt; for `ask` steps, how long to wait for the reply. */
+  /** For agents reached over A2A (`url`, or an agent another server hosts): JSON-RPC by default. */
+  transport: z.enum(['jsonrpc', 'rest', 'grpc']).optional(),
+  /** Per attempt: the child is canceled and the attempt fails (PEER_TIMEOUT). Not for `ask` steps. */
   timeoutSeconds: z.number().min(1).max(86_400).optional(),
   retry: retrySchema,
   /**

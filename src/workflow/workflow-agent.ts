@@ -167,6 +167,7 @@ class WorkflowExecution {
       try {
         const child = await this.durable.call(`wf:${step.id}#${attempt}`, target, text, {
           timeoutMs: step.timeoutSeconds !== undefined ? step.timeoutSeconds * 1000 : undefined,
+          transport: step.definition.transport,
           parent: span?.context ?? this.ctx.traceContext,
           step: step.id,
           onEvent: (event) => this.relay(step.id, event),
