@@ -17,6 +17,7 @@ import type { TaskReader } from './task-reader.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import type { WorkerSlot } from './worker-slots.js';
 import { DurableCalls } from '../workflow/durable-calls.js';
+import { TaskRunHandle } from './run-handle.js';
 import { InputRequested } from '../workflow/input-request.js';
 
 export class RunExecutor {
@@ -57,7 +58,8 @@ export class RunExecutor {
     const message = run.task.history[run.task.history.length - 1] as Message;
     const request: SendMessageRequest = { ...params, message };
     const invoker = this.core.runDeps.children;
-    if (invoker) run.durable = new DurableCalls(run, invoker, ctx);
+    const handle = new TaskRunHandle(run);
+    if (invoker) handle.durable = run.durable = new DurableCalls(handle, invoker, ctx);
     const referenceTasks =
       message.referenceTaskIds.length > 0
         ? await this.reader.referenceTasks(run.agent, message, run.tenant, run.owner)
@@ -70,7 +72,7 @@ export class RunExecutor {
       message.taskId ? run.task : undefined,
       referenceTasks,
       run.agent.name,
-      run,
+      handle,
     );
   }
 

@@ -2,14 +2,13 @@ import { Role, TaskState } from '@a2a-js/sdk';
 import type { Message, StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import type { AgentExecutionEvent } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
-import type { RegisteredAgent, StateStore, StoredTask } from '../store/ports.js';
-import { NO_METRICS, type BusinessMetricsApi, type HostedAgent } from './hosted-agent.js';
+import type { StateStore, StoredTask } from '../store/ports.js';
+import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
 import type { PushNotifier } from './push-notifier.js';
 import { textMessage } from '../agents/parts.js';
 import { isoNow } from './clock.js';
 import { traceFields } from '../observability/tracing.js';
 import type { AgentCaller } from './agent-caller.js';
-import type { TransportName } from '../client/connect.js';
 import type { Context } from '@opentelemetry/api';
 import { isInterrupted, isTerminal } from './task-state.js';
 import { checkAgentEvent, type EventLimits } from './agent-events.js';
@@ -119,7 +118,8 @@ export class TaskRun {
   private resolveGivenUp: (() => void) | undefined;
 
   constructor(
-    private readonly deps: RunDeps,
+    /** What the run and the agent's handle on it use (see TaskRunHandle). */
+    readonly deps: RunDeps,
     readonly agent: HostedAgent,
     stored: StoredTask,
   ) {
@@ -200,68 +200,6 @@ export class TaskRun {
   giveUp(): void {
     this.gaveUp = true;
     this.resolveGivenUp?.();
-  }
-
-  /**
-   * Runs `fn` once per task and message: its result is checkpointed under `key`, and a
-   * re-run of the task (a takeover after a crash) returns the checkpoint without calling
-   * `fn` again. Results must be JSON-serialisable.
-   */
-  async step<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
-    const saved = await this.deps.store.checkpoints.get(this.id, key);
-    if (saved !== undefined) return (JSON.parse(saved) as { v?: T }).v as T;
-    const value = await fn();
-    await this.deps.store.checkpoints.put(this.id, key, JSON.stringify({ v: value }));
-    return value;
-  }
-
-  /** A checkpoint of this task (task-wide keys; `step()` keys are per message). */
-  getCheckpoint(key: string): Promise<string | undefined> {
-    return this.deps.store.checkpoints.get(this.id, key);
-  }
-
-  putCheckpoint(key: string, json: string): Promise<void> {
-    return this.deps.store.checkpoints.put(this.id, key, json);
-  }
-
-  /** Runs `wait` with the run's worker slot lent to others (see WorkerSlot.lendWhile). */
-  lendWhile<T>(wait: () => Promise<T>): Promise<T> {
-    return this.slot ? this.slot.lendWhile(wait) : wait();
-  }
-
-  get childInvoker(): ChildInvoker | undefined {
-    return this.deps.children;
-  }
-
-  get tracing(): Tracing | undefined {
-    return this.deps.tracing;
-  }
-
-  observeStep(workflow: string, step: string, status: string, seconds: number): void {
-    this.deps.observer?.workflowStep?.(workflow, step, status, seconds);
-  }
-
-  observeRoute(router: string, target: string, reason: string): void {
-    this.deps.observer?.routed?.(router, target, reason);
-  }
-
-  directory(): Promise<RegisteredAgent[]> {
-    return this.deps.children?.directory() ?? Promise.resolve([]);
-  }
-
-  /** Sends a message to another A2A agent, traced as part of this task (see AgentdRequestContext). */
-  callAgent(
-    agentUrl: string,
-    message: Message | string,
-    options: { transport?: TransportName } = {},
-  ): Promise<Message | Task> {
-    if (!this.deps.caller) throw new Error('outbound A2A calls are not set up on this server');
-    return this.deps.caller.send(agentUrl, message, this.traceContext, this.signal, options.transport);
-  }
-
-  /** Business metrics for the agent (a no-op when monitoring is off). */
-  get metrics(): BusinessMetricsApi {
-    return this.deps.business ?? NO_METRICS;
   }
 
   /** Logger with the task's correlation fields (pino child loggers are not free: made on first use). */
