@@ -72,6 +72,42 @@ export async function createExecutor(
         ...(config.tools ? { tools: config.tools } : {}),
       });
     }
+    case 'workflow': {
+      const { WorkflowAgent } = await import('../workflow/workflow-agent.js');
+      const { WorkflowPlan } = await import('../workflow/plan.js');
+      return new WorkflowAgent({
+        name: config.name,
+        plan: WorkflowPlan.from(config),
+        relayArtifacts: config.relayArtifacts,
+      });
+    }
+    case 'router': {
+      const { RouterAgent } = await import('./router-agent.js');
+      let chooser;
+      if (config.llm) {
+        const apiKey = readSecret(config.llm.apiKey, build.baseDir, build.env ?? process.env);
+        if (apiKey === undefined)
+          build.logger?.warn(
+            { agent: config.name },
+            `router "${config.name}" chooses by skills: no API key for its model (${describeSecret(config.llm.apiKey)} is not set)`,
+          );
+        else
+          chooser = (await import('./router-chooser.js')).modelChooser({
+            router: config.name,
+            baseUrl: config.llm.baseUrl,
+            model: config.llm.model,
+            apiKey: apiKey === 'none' ? '' : apiKey,
+          });
+      }
+      return new RouterAgent({
+        name: config.name,
+        routes: config.routes,
+        candidates: config.candidates,
+        fallback: config.fallback,
+        chooser,
+        timeoutMs: config.timeoutSeconds !== undefined ? config.timeoutSeconds * 1000 : undefined,
+      });
+    }
   }
 }
 

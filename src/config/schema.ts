@@ -12,6 +12,9 @@ import {
   tlsSchema,
   webhookFields,
 } from './security-schema.js';
+import { workflowFields } from '../workflow/definition.js';
+import { WorkflowPlan } from '../workflow/plan.js';
+import { WorkflowDefinitionError } from '../workflow/validate.js';
 
 const MiB = 1024 * 1024;
 
@@ -130,6 +133,45 @@ const agentSchema = z.discriminatedUnion('kind', [
     temperature: z.number().min(0).max(2).optional(),
     servers: toolSource.servers.default([]),
     tools: toolSource.tools,
+  }),
+  z.strictObject({
+    ...agentCommon,
+    /** Runs other agents (and questions to the user) as steps of a DAG; see src/workflow/. */
+    kind: z.literal('workflow'),
+    ...workflowFields,
+  }),
+  z.strictObject({
+    ...agentCommon,
+    /** Sends each message on to the agent whose skills match it; see docs/agents.md. */
+    kind: z.literal('router'),
+    /** Tried in order before anything else: the first whose keywords appear in the message wins. */
+    routes: z
+      .array(
+        z
+          .strictObject({
+            agent: z.string().min(1).optional(),
+            capability: z.string().min(1).optional(),
+            keywords: z.array(z.string().min(1)).min(1),
+          })
+          .refine((r) => (r.agent === undefined) !== (r.capability === undefined), {
+            message: 'a route names exactly one of agent or capability',
+          }),
+      )
+      .default([]),
+    /** The agents it may choose among; default every registered agent but itself. */
+    candidates: z.array(z.string().min(1)).optional(),
+    /** Gets the message when nothing else matches; without it such a message fails. */
+    fallback: z.string().min(1).optional(),
+    /** Give up on the chosen agent (PEER_TIMEOUT) after this long. */
+    timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+    /** A chat model (OpenAI-compatible) that picks the agent from the candidates' cards. */
+    llm: z
+      .strictObject({
+        baseUrl: z.url(),
+        model: z.string().min(1),
+        apiKey: secretSchema.default({ env: 'OPENAI_API_KEY' }),
+      })
+      .optional(),
   }),
 ]);
 
@@ -363,6 +405,25 @@ export const configSchema = z
           if (seen.has(a.name))
             ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${a.name}" is used twice` });
           seen.add(a.name);
+          // Checks across steps (targets, needs, cycles, templates), reported at the field's path.
+          // zod runs this even when a field of the agent broke a bound (the types still hold), so
+          // an empty step list, already reported, is not reported again.
+          if (a.kind === 'workflow' && a.steps.length > 0) {
+            a.steps.forEach((step, j) => {
+              if (step.agent === a.name)
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [i, 'steps', j, 'agent'],
+                  message: `a workflow cannot call itself ("${a.name}")`,
+                });
+            });
+            try {
+              WorkflowPlan.from(a);
+            } catch (error) {
+              if (!(error instanceof WorkflowDefinitionError)) throw error;
+              ctx.addIssue({ code: 'custom', path: [i, ...error.path], message: error.reason });
+            }
+          }
         });
         if (agents.filter((a) => a.default).length > 1) {
           ctx.addIssue({ code: 'custom', message: 'at most one agent may be marked default: true' });

@@ -45,10 +45,10 @@ export interface TaskEngineOptions {
   /** How webhooks are reached: the SSRF-safe dispatcher (checks targets at config time too). */
   readonly webhooks: WebhookTransport;
   /**
-   * Agents' outbound A2A calls (`callAgent`): built and closed by the server, which owns its
-   * connection pools; absent, `callAgent` is not available.
+   * Agents' and workflow steps' outbound A2A calls (`callAgent`, remote steps): built and
+   * closed by the server, which owns its connection pools.
    */
-  readonly caller?: AgentCaller | undefined;
+  readonly caller: AgentCaller;
   /**
    * Called before a message is admitted (SendMessage, SendStreamingMessage, on every
    * transport); throws (PERMISSION_DENIED) when the caller may not send it.

@@ -3,6 +3,14 @@ import type { AgentExecutor, ServerCallContext } from '@a2a-js/sdk/server';
 import type { AgentCard, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { TaskState } from '@a2a-js/sdk';
+import type { TransportName } from '../client/connect.js';
+import type { ChildOutcome, ChildTarget } from '../workflow/children.js';
+import type { DurableCalls } from '../workflow/durable-calls.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { RegisteredAgent } from '../store/ports.js';
+import type { StreamResponse } from '@a2a-js/sdk';
+import { InputRequested, WAITING_KEY, type WaitingInput } from '../workflow/input-request.js';
 
 /** An agent this process serves: its card, optional extended card, and executor. */
 export interface HostedAgent {
@@ -44,7 +52,35 @@ export interface RunHandle {
   /** The task's trace context (its server span), when tracing is on. */
   readonly traceContext: Context | undefined;
   step<T>(key: string, fn: () => T | Promise<T>): Promise<T>;
+  readonly durable?: DurableCalls | undefined;
+  getCheckpoint?(key: string): Promise<string | undefined>;
+  putCheckpoint?(key: string, json: string): Promise<void>;
+  setStatus?(state: TaskState, text?: string): Promise<void>;
+  readonly tracing?: Tracing | undefined;
+  observeStep?(workflow: string, step: string, status: string, seconds: number): void;
+  observeRoute?(router: string, target: string, reason: string): void;
+  /** Agents registered by every server on this store (routers pick among them). */
+  directory?(): Promise<RegisteredAgent[]>;
 }
+
+/** Options of `requestContext.call()`. */
+export interface CallOptions {
+  /**
+   * The call's name, unique within the agent's run (its checkpoint key). Default: its
+   * position among the run's calls (`call-1`, `call-2`, ...), which is stable as long as
+   * the agent makes its calls in the same order each time it runs.
+   */
+  readonly name?: string;
+  /** Give up (PEER_TIMEOUT) and cancel the child after this long. */
+  readonly timeoutMs?: number;
+  /** For agents over A2A: the transport (JSON-RPC by default). */
+  readonly transport?: TransportName;
+  /** Every event the child streams, live (artifacts to relay, progress); not replayed from a checkpoint. */
+  readonly onEvent?: (event: StreamResponse) => void;
+}
+
+/** What `call()` resolves with: how the child ended, its text and data. */
+export type CallResult = ChildOutcome;
 
 /**
  * The SDK's `RequestContext` plus what agentd adds for agents that want it: an abort
@@ -130,5 +166,102 @@ export class AgentdRequestContext implements RequestContext {
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
     return this.handle.step(`${this.userMessage.messageId}:${name}`, fn);
   }
+
+  /**
+   * A durable call to another agent: `target` is an agent name (hosted here or registered
+   * by another server), `{ url }` of any A2A agent, or `{ capability }` (a skill id or tag,
+   * resolved through discovery). The outcome is checkpointed: when a takeover re-runs this
+   * agent, a finished call returns its result, and one under way re-attaches to the same
+   * child task instead of sending again. Resolves with the child's outcome (`status`,
+   * `text`, `data`); rejects only when the child could not be reached. Calls may run in
+   * parallel (`Promise.all`); while they wait, this task's worker slot serves others.
+   */
+  async call(
+    target: string | ChildTarget,
+    message: string | Message,
+    options: CallOptions = {},
+  ): Promise<CallResult> {
+    const durable = this.handle.durable;
+    if (!durable) throw new Error('durable calls are not available in this context');
+    const name = options.name ?? `call-${++this.calls}`;
+    const { scope } = await this.durableScope();
+    return durable.call(
+      `${scope}:${name}`,
+      typeof target === 'string' ? { agent: target } : target,
+      message,
+      {
+        timeoutMs: options.timeoutMs,
+        transport: options.transport,
+        onEvent: options.onEvent,
+        step: name,
+      },
+    );
+  }
+
+  /**
+   * Asks the user for input and waits for the answer, durably: the task moves to
+   * INPUT_REQUIRED with `prompt` and this execution ends (the method throws an
+   * `InputRequested` the engine expects; do not catch it). The follow-up message runs the
+   * agent again; its checkpointed calls return their results, and this call returns the
+   * text of the answer.
+   */
+  async awaitInput(prompt: string, options: { name?: string } = {}): Promise<string> {
+    const { getCheckpoint, putCheckpoint, setStatus } = this.durableHandle();
+    const name = options.name ?? `input-${++this.inputs}`;
+    const { scope } = await this.durableScope();
+    const key = `${scope}:input:${name}`;
+    const saved = await getCheckpoint(key);
+    if (saved !== undefined) return (JSON.parse(saved) as { text: string }).text;
+    const waiting: WaitingInput = { scope, key, messageId: this.userMessage.messageId };
+    await putCheckpoint(WAITING_KEY, JSON.stringify(waiting));
+    await setStatus(TaskState.TASK_STATE_INPUT_REQUIRED, prompt);
+    throw new InputRequested(prompt);
+  }
+
+  /**
+   * The durable scope of this execution: the message that started the calls, which is the
+   * current one unless the task was waiting for input and this message is the answer (then
+   * the answer is checkpointed for the input that asked, and the scope goes on).
+   */
+  durableScope(): Promise<{ scope: string }> {
+    this.scope ??= (async () => {
+      const { getCheckpoint, putCheckpoint } = this.durableHandle();
+      const current = this.userMessage.messageId;
+      const raw = await getCheckpoint(WAITING_KEY);
+      const waiting = raw ? (JSON.parse(raw) as WaitingInput | null) : null;
+      if (!waiting || waiting.messageId === current) return { scope: current };
+      await putCheckpoint(waiting.key, JSON.stringify({ text: textOfMessage(this.userMessage) }));
+      await putCheckpoint(WAITING_KEY, 'null');
+      return { scope: waiting.scope };
+    })();
+    return this.scope;
+  }
+
+  /** What agentd's own workflow executor uses of the run (not for agents' code). */
+  get runHandle(): RunHandle {
+    return this.handle;
+  }
+
+  private durableHandle(): Required<Pick<RunHandle, 'getCheckpoint' | 'putCheckpoint' | 'setStatus'>> {
+    const h = this.handle;
+    if (!h.getCheckpoint || !h.putCheckpoint || !h.setStatus)
+      throw new Error('durable primitives are not available in this context');
+    return {
+      getCheckpoint: h.getCheckpoint.bind(h),
+      putCheckpoint: h.putCheckpoint.bind(h),
+      setStatus: h.setStatus.bind(h),
+    };
+  }
+
+  private calls = 0;
+  private inputs = 0;
+  private scope: Promise<{ scope: string }> | undefined;
 }
+function textOfMessage(message: Message): string {
+  return message.parts
+    .map((p) => (p.content?.$case === 'text' ? p.content.value : ''))
+    .filter((t) => t !== '')
+    .join('\n');
+}
+
 Object.setPrototypeOf(AgentdRequestContext.prototype, RequestContext.prototype);

@@ -16,6 +16,9 @@ import type { TaskRun } from './task-run.js';
 import type { TaskReader } from './task-reader.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import type { WorkerSlot } from './worker-slots.js';
+import { DurableCalls } from '../workflow/durable-calls.js';
+import { TaskRunHandle } from './run-handle.js';
+import { InputRequested } from '../workflow/input-request.js';
 
 export class RunExecutor {
   constructor(
@@ -54,6 +57,9 @@ export class RunExecutor {
   ): Promise<AgentdRequestContext> {
     const message = run.task.history[run.task.history.length - 1] as Message;
     const request: SendMessageRequest = { ...params, message };
+    const invoker = this.core.runDeps.children;
+    const handle = new TaskRunHandle(run);
+    if (invoker) handle.durable = run.durable = new DurableCalls(handle, invoker, ctx);
     const referenceTasks =
       message.referenceTaskIds.length > 0
         ? await this.reader.referenceTasks(run.agent, message, run.tenant, run.owner)
@@ -66,7 +72,7 @@ export class RunExecutor {
       message.taskId ? run.task : undefined,
       referenceTasks,
       run.agent.name,
-      run,
+      handle,
     );
   }
 
@@ -79,6 +85,7 @@ export class RunExecutor {
       return;
     }
     run.executing = true;
+    run.slot = slot;
     const started = performance.now();
     options.observer?.workflowStarted(run.agent.name);
     const bus = new RunEventBus(run);
@@ -105,7 +112,8 @@ export class RunExecutor {
     try {
       await Promise.race([running, run.givenUp]);
     } catch (error) {
-      failure = error;
+      // awaitInput ends the execution this way once the task asks for input: not a failure.
+      if (!(error instanceof InputRequested && isInterrupted(run.state))) failure = error;
     }
     if (!returned) {
       running.catch(() => {});
@@ -154,6 +162,8 @@ export class RunExecutor {
   /** Cancels a run executing here: its signal fires, the agent's `cancelTask` gets a grace period. */
   async cancel(run: TaskRun, reason: string): Promise<void> {
     run.abort();
+    // A canceled parent cancels the children it waits for, wherever they run.
+    await run.durable?.cancelAll();
     if (run.executing && run.bus) {
       try {
         await withTimeout(run.agent.executor.cancelTask(run.id, run.bus), this.core.options.cancelGraceMs);

@@ -33,6 +33,8 @@ import { TaskReader, taskNotFound } from './task-reader.js';
 import { TaskRun } from './task-run.js';
 import { isTerminal, stateLabel } from './task-state.js';
 import { validateHistoryLength, validateListTasks, validateTaskId } from './validate.js';
+import { ChildInvoker, type PeerResolver } from '../workflow/children.js';
+import { RegistryPeers } from '../workflow/registry-peers.js';
 
 export type { TaskEngineOptions } from './engine-core.js';
 
@@ -42,8 +44,10 @@ export type StreamRecord = TaskEventRecord;
 /** Counts for health, metrics and leak tests. */
 export interface EngineStats {
   readonly runs: number;
-  /** Tasks executing on this replica. */
+  /** Tasks executing on this replica in a worker slot. */
   readonly running: number;
+  /** Tasks executing on this replica, including workflows waiting on their children (slot lent out). */
+  readonly active: number;
   /** Tasks waiting for a worker (all replicas, as last seen here). */
   readonly queued: number;
   readonly subscribers: number;
@@ -67,6 +71,8 @@ export class TaskEngine {
   private readonly recovery: Recovery;
   private readonly dispatcher: Dispatcher;
   private readonly admission: Admission;
+  /** Finds agents by name or capability for workflow steps (replaceable: breaker-aware picking). */
+  peers: PeerResolver;
   /** CreateTaskPushNotificationConfig, Get, List and Delete. */
   readonly pushConfigs: PushConfigOperations;
 
@@ -80,6 +86,22 @@ export class TaskEngine {
       tracing,
       (reason) => options.observer?.pushRefused?.(reason),
     );
+    const { caller } = options;
+    // Workflow steps pick among registered agents, skipping those whose breaker is open.
+    this.peers = new RegistryPeers(options.store.registry, {
+      skip: (agent) => caller.breakerState(agent.cardUrl) === 'open',
+    });
+    const children = new ChildInvoker(
+      {
+        find: (name) => this.core.agents.get(name),
+        streamMessage: (agent, params, ctx, signal) => this.streamMessage(agent, params, ctx, signal),
+        cancel: async (agent, id, tenant, ctx) => {
+          await this.cancelTask(agent, { tenant, id, metadata: undefined }, ctx);
+        },
+      },
+      caller,
+      () => this.peers,
+    );
     const runs = new Map<string, TaskRun>();
     const caps = new OwnerCaps(options.store, runs, options.maxTasksPerPrincipal ?? 0);
     this.core = new EngineCore(
@@ -92,6 +114,9 @@ export class TaskEngine {
         caller: options.caller,
         limits: options.limits,
         ownerCaps: caps,
+        children,
+        tracing,
+        observer: options.observer,
       },
       runs,
     );
@@ -153,6 +178,7 @@ export class TaskEngine {
     return {
       runs: runs.size,
       running: this.dispatcher.slots.inUse,
+      active: countExecuting(runs.values()),
       queued: store.queue.waiting,
       subscribers: store.events.followerCount(),
       pushPending: this.push.pending(),
@@ -204,6 +230,22 @@ export class TaskEngine {
     signal?: AbortSignal,
   ): AsyncGenerator<StreamRecord, void, undefined> {
     requireStreaming(agent);
+    yield* this.streamMessage(agent, params, ctx, signal);
+  }
+
+  /**
+   * A message sent from inside this process (a workflow step, a durable `call()`) to a
+   * hosted agent, followed until its task rests: what SendStreamingMessage yields, for any
+   * agent (the caller is agentd, not a client that must know whether the agent streams).
+   * A message sent again (the same messageId, after a takeover) re-attaches to the task it
+   * produced, wherever that runs.
+   */
+  async *streamMessage(
+    agent: HostedAgent,
+    params: SendMessageRequest,
+    ctx: ServerCallContext,
+    signal?: AbortSignal,
+  ): AsyncGenerator<StreamRecord, void, undefined> {
     this.core.options.authorizeMessage?.(agent, params, ctx);
     const controller = linkedController(signal);
     try {
@@ -388,4 +430,10 @@ function alreadyCanceled(task: Task): boolean {
     );
   }
   return false;
+}
+
+function countExecuting(runs: Iterable<TaskRun>): number {
+  let n = 0;
+  for (const run of runs) if (run.executing) n++;
+  return n;
 }

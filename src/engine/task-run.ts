@@ -3,19 +3,23 @@ import type { Message, StreamResponse, Task, TaskPushNotificationConfig } from '
 import type { AgentExecutionEvent } from '@a2a-js/sdk/server';
 import type { Logger } from 'pino';
 import type { StateStore, StoredTask } from '../store/ports.js';
-import { NO_METRICS, type BusinessMetricsApi, type HostedAgent } from './hosted-agent.js';
+import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
 import type { PushNotifier } from './push-notifier.js';
 import { textMessage } from '../agents/parts.js';
 import { isoNow } from './clock.js';
 import { traceFields } from '../observability/tracing.js';
 import type { AgentCaller } from './agent-caller.js';
-import type { TransportName } from '../client/connect.js';
 import type { Context } from '@opentelemetry/api';
 import { isInterrupted, isTerminal } from './task-state.js';
 import { checkAgentEvent, type EventLimits } from './agent-events.js';
 import type { RunEventBus } from './run-event-bus.js';
 import { RunDraft } from './run-draft.js';
 import type { OwnerCaps } from './owner-caps.js';
+import type { WorkerSlot } from './worker-slots.js';
+import type { ChildInvoker } from '../workflow/children.js';
+import type { DurableCalls } from '../workflow/durable-calls.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { EngineObserver } from '../observability/metrics.js';
 
 /** What a blocking SendMessage returns: the task at rest, or the agent's direct reply. */
 export type RunOutcome =
@@ -30,6 +34,12 @@ export interface RunDeps {
   readonly limits: RunLimits;
   /** The per-principal cap: a run releases its task's count when the task comes to rest. */
   readonly ownerCaps?: OwnerCaps | undefined;
+  /** Reaches other agents for durable calls and workflow steps (in process or over A2A). */
+  readonly children?: ChildInvoker | undefined;
+  /** Spans for workflow steps. */
+  readonly tracing?: Tracing | undefined;
+  /** Told of workflow steps (metrics). */
+  readonly observer?: Pick<EngineObserver, 'workflowStep' | 'routed'> | undefined;
 }
 
 /** What one task may hold: per event (see {@link EventLimits}) and in all its events. */
@@ -74,6 +84,10 @@ export class TaskRun {
    * follows it (ending the task's lease) goes out in the same round trip, after it.
    */
   onFinalWrite: (() => void) | undefined;
+  /** The worker slot the run executes in (lent out while it waits on children). */
+  slot: WorkerSlot | undefined;
+  /** Its checkpointed calls to other agents (made with the request context). */
+  durable: DurableCalls | undefined;
 
   /** The snapshot with the events applied but not yet written; `task` catches up after each write. */
   /** The snapshot with the events applied but not yet written, and those events. */
@@ -104,7 +118,8 @@ export class TaskRun {
   private resolveGivenUp: (() => void) | undefined;
 
   constructor(
-    private readonly deps: RunDeps,
+    /** What the run and the agent's handle on it use (see TaskRunHandle). */
+    readonly deps: RunDeps,
     readonly agent: HostedAgent,
     stored: StoredTask,
   ) {
@@ -185,39 +200,6 @@ export class TaskRun {
   giveUp(): void {
     this.gaveUp = true;
     this.resolveGivenUp?.();
-  }
-
-  /**
-   * Runs `fn` once per task and message: its result is checkpointed under `key`, and a
-   * re-run of the task (a takeover after a crash) returns the checkpoint without calling
-   * `fn` again. Results must be JSON-serialisable.
-   */
-  async step<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
-    const saved = await this.deps.store.checkpoints.get(this.id, key);
-    if (saved !== undefined) return (JSON.parse(saved) as { v?: T }).v as T;
-    const value = await fn();
-    await this.deps.store.checkpoints.put(this.id, key, JSON.stringify({ v: value }));
-    return value;
-  }
-
-  /** Sends a message to another A2A agent, traced as part of this task (see AgentdRequestContext). */
-  callAgent(
-    agentUrl: string,
-    message: Message | string,
-    options: { transport?: TransportName; timeoutMs?: number } = {},
-  ): Promise<Message | Task> {
-    if (!this.deps.caller) throw new Error('outbound A2A calls are not set up on this server');
-    return this.deps.caller.send(agentUrl, message, {
-      parent: this.traceContext,
-      signal: this.signal,
-      transport: options.transport,
-      timeoutMs: options.timeoutMs,
-    });
-  }
-
-  /** Business metrics for the agent (a no-op when monitoring is off). */
-  get metrics(): BusinessMetricsApi {
-    return this.deps.business ?? NO_METRICS;
   }
 
   /** Logger with the task's correlation fields (pino child loggers are not free: made on first use). */

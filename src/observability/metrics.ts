@@ -28,6 +28,10 @@ export interface EngineObserver {
   messageSent(recipient: string, delivered: boolean, seconds: number, messageType?: string): void;
   /** An outbound A2A call to `peer` (an agent name) is attempted again. */
   peerRetried?(peer: string): void;
+  /** A workflow step settled (`status`: completed, failed, skipped); ids come from the configuration. */
+  workflowStep?(workflow: string, step: string, status: string, seconds: number): void;
+  /** A router chose an agent (`target`: an agent name or `capability:<id>`; `reason`: rule, llm, skills, fallback, none). */
+  routed?(router: string, target: string, reason: string): void;
 }
 
 /** Distinct `peer` label values at most; later peers are counted as `other`. */
@@ -155,6 +159,9 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
   readonly httpDuration: FastHistogram;
   readonly workflowExecutions: FastCounter;
   readonly workflowDuration: FastHistogram;
+  readonly workflowSteps: FastCounter;
+  readonly workflowStepDuration: FastHistogram;
+  readonly routes: FastCounter;
   readonly discoveryRequests: FastCounter;
   readonly mcpToolCalls: FastCounter;
   readonly mcpToolDuration: FastHistogram;
@@ -224,6 +231,22 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
       'Workflow execution duration in seconds',
       ['workflow_type'],
       [1, 5, 10, 30, 60, 300, 600, 1800],
+    );
+    this.workflowSteps = new FastCounter(
+      'agentd_workflow_steps_total',
+      'Workflow steps that settled, by workflow, step id and outcome',
+      ['workflow', 'step', 'status'],
+    );
+    this.workflowStepDuration = new FastHistogram(
+      'agentd_workflow_step_duration_seconds',
+      'How long workflow steps took, retries included',
+      ['workflow', 'step'],
+      [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600],
+    );
+    this.routes = new FastCounter(
+      'agentd_router_routes_total',
+      'Messages routers sent on, by router, chosen agent and why it was chosen',
+      ['router', 'target', 'reason'],
     );
     this.discoveryRequests = new FastCounter(
       'agent_discovery_requests_total',
@@ -340,6 +363,19 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
     if (status === 'completed' || status === 'failed') this.workflowDuration.observe([agent], seconds);
   }
 
+  workflowStep(workflow: string, step: string, status: string, seconds: number): void {
+    this.workflowSteps.inc([workflow, step, status]);
+    if (status !== 'skipped') this.workflowStepDuration.observe([workflow, step], seconds);
+  }
+
+  routed(router: string, target: string, reason: string): void {
+    // Targets are configured names or registered agents; a store shared with many servers is capped.
+    if (!this.routeTargets.has(target) && this.routeTargets.size < 200) this.routeTargets.add(target);
+    this.routes.inc([router, this.routeTargets.has(target) ? target : 'other', reason]);
+  }
+
+  private readonly routeTargets = new Set<string>();
+
   /** An HTTP request ended (labels: a route template, never the URL). */
   httpRequest(method: string, endpoint: string, statusCode: number, seconds: number): void {
     this.httpRequests.inc([method, endpoint, String(statusCode)]);
@@ -449,6 +485,9 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
       this.httpDuration,
       this.workflowExecutions,
       this.workflowDuration,
+      this.workflowSteps,
+      this.workflowStepDuration,
+      this.routes,
       this.discoveryRequests,
       this.mcpToolCalls,
       this.mcpToolDuration,

@@ -106,7 +106,7 @@ export class AgentdServer {
           service: 'agentd',
           version: VERSION,
           environment: config.prometheus.environment,
-          activeWorkflows: () => this.engine.stats().running,
+          activeWorkflows: () => this.engine.stats().active,
           queueDepth: () => this.engine.stats().queued,
           maxQueueDepth: config.execution.maxQueueDepth,
           store: { kind: store.kind, up: () => storeAnswers(store) },

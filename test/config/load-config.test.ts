@@ -132,7 +132,14 @@ describe('loadConfig defaults', () => {
   it('without --config and without ./agentd.yaml uses the bundled demo', () => {
     const { source, config } = loadConfig({ env: {}, cwd: dir });
     expect(source).toBe(BUNDLED_DEMO_CONFIG);
-    expect(config.agents.map((a) => a.name)).toEqual(['echo', 'countdown', 'tools', 'assistant']);
+    expect(config.agents.map((a) => a.name)).toEqual([
+      'echo',
+      'countdown',
+      'tools',
+      'assistant',
+      'research',
+      'router',
+    ]);
   });
 
   it('resolves a relative --config against cwd, and relative paths in it against its directory', () => {
@@ -145,7 +152,7 @@ describe('loadConfig defaults', () => {
 });
 
 describe('the bundled demo config', () => {
-  it('is valid and serves echo (default), countdown, the demo MCP tools and an llm agent', () => {
+  it('is valid and serves echo (default), countdown, the demo MCP tools, an llm agent, a workflow and a router', () => {
     const { config, source } = loadConfig({ configPath: BUNDLED_DEMO_CONFIG, env: {} });
     expect(source).toBe(BUNDLED_DEMO_CONFIG);
     expect(config.server.httpPort).toBe(8080);
@@ -157,7 +164,9 @@ describe('the bundled demo config', () => {
       maxTerminalBytes: 256 * 1024 * 1024,
       closedStreamSeconds: 30,
     });
-    expect(config.agents).toHaveLength(4);
+    expect(config.agents).toHaveLength(6);
+    expect(config.agents[4]).toMatchObject({ name: 'research', kind: 'workflow' });
+    expect(config.agents[5]).toMatchObject({ name: 'router', kind: 'router', fallback: 'echo' });
     expect(config.agents[0]).toMatchObject({ name: 'echo', kind: 'echo', default: true });
     expect(config.agents[0]?.skills?.[0]).toMatchObject({ id: 'echo', name: 'Echo', examples: ['hello'] });
     expect(config.agents[1]).toMatchObject({

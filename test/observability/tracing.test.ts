@@ -90,6 +90,8 @@ describe('tracing across two agentd processes', () => {
       env,
     );
     const relay = resolve(import.meta.dirname, '../fixtures/relay-agent.mjs');
+    // A's workflow has a step on B: A's config is written once B's URL is known.
+    bUrl = await b.url;
     const a = spawnAgentd(
       [
         'serve',
@@ -98,7 +100,23 @@ describe('tracing across two agentd processes', () => {
           'a.yaml',
           JSON.stringify({
             ...common,
-            agents: [{ name: 'relay', kind: 'module', module: relay, export: 'RelayAgent' }],
+            agents: [
+              { name: 'relay', kind: 'module', module: relay, export: 'RelayAgent' },
+              { name: 'echo', kind: 'echo' },
+              {
+                name: 'pipeline',
+                kind: 'workflow',
+                steps: [
+                  { id: 'here', agent: 'echo', input: 'here {{ input }}' },
+                  {
+                    id: 'there',
+                    url: `${bUrl}/a2a/echo/`,
+                    needs: ['here'],
+                    input: '{{ steps.here.output }} there',
+                  },
+                ],
+              },
+            ],
           }),
         ),
         '--port',
@@ -106,7 +124,7 @@ describe('tracing across two agentd processes', () => {
       ],
       env,
     );
-    [aUrl, bUrl] = await Promise.all([a.url, b.url]);
+    aUrl = await a.url;
   }, 60_000);
 
   afterAll(async () => {
@@ -162,5 +180,33 @@ describe('tracing across two agentd processes', () => {
     const bServer = spans.find((s) => s.kind === SERVER && s.parentSpanId === aClient?.spanId);
     expect(aClient?.attributes.find((a) => a.key === 'a2a.transport')?.value.stringValue).toBe('grpc');
     expect(bServer?.attributes.find((a) => a.key === 'a2a.transport')?.value.stringValue).toBe('grpc');
+  });
+
+  it('a workflow is one trace: a span per step, the remote step’s call and the other process’s work inside it', async () => {
+    const traceId = '6bf92f3577b34da6a3ce929d0e0e4738';
+    const clientSpan = '20f067aa0ba902b9';
+    const res = await rpc(
+      aUrl,
+      'pipeline',
+      'SendMessage',
+      { message: messageJson('trace me') },
+      { traceparent: `00-${traceId}-${clientSpan}-01` },
+    );
+    expect(res.json.result.task.status.state).toBe('TASK_STATE_COMPLETED');
+    expect(res.json.result.task.artifacts[0].parts[0].text).toBe('here trace me there');
+    const inTrace = (s: OtlpSpan[]): OtlpSpan[] => s.filter((x) => x.traceId === traceId);
+    await receiver.waitFor((s) => inTrace(s).length >= 5);
+    const spans = inTrace(receiver.spans);
+    const aServer = spans.find((s) => s.kind === SERVER && s.parentSpanId === clientSpan);
+    const here = spans.find((s) => s.name === 'workflow step here');
+    const there = spans.find((s) => s.name === 'workflow step there');
+    expect(here?.parentSpanId).toBe(aServer?.spanId);
+    expect(there?.parentSpanId).toBe(aServer?.spanId);
+    expect(there?.attributes.find((a) => a.key === 'agentd.workflow')?.value.stringValue).toBe('pipeline');
+    // A remote step streams the other agent's events (SendStreamingMessage).
+    const call = spans.find((s) => s.kind === CLIENT && s.parentSpanId === there?.spanId);
+    expect(call?.name).toBe('A2A SendStreamingMessage');
+    const onB = spans.find((s) => s.kind === SERVER && s.parentSpanId === call?.spanId);
+    expect(onB).toBeDefined();
   });
 });

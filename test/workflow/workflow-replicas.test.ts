@@ -1,0 +1,117 @@
+/**
+ * Durable workflows across real agentd processes on one redis-server: the replica running
+ * a workflow is killed with SIGKILL in the middle of a step; another replica resumes it,
+ * finished steps are not run again and no child message is sent twice (the child agents
+ * count what they do in a file).
+ */
+import { TaskState, type Task } from '@a2a-js/sdk';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  removeWorkDir,
+  spawnAgentd,
+  stopStarted,
+  writeConfig,
+  type Agentd,
+} from '../helpers/agentd-process.js';
+import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
+import { clientFor, sendRequest, waitForTaskState } from '../helpers/sdk-client.js';
+
+const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+
+interface Replica {
+  readonly process: Agentd;
+  readonly url: string;
+}
+
+describe('durable workflows on three replicas', () => {
+  let redis: RedisProcess;
+  let effects: string;
+  const replicas: Replica[] = [];
+  const lines = (): string[] => readFileSync(effects, 'utf8').split('\n').filter(Boolean);
+
+  async function waitForLine(match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // The agents write from other processes: no event reaches the test, so it polls the file.
+      const line = lines().find(match);
+      if (line) return line;
+      if (Date.now() > deadline) throw new Error('timed out waiting for an agent to write its line');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    effects = writeConfig('workflow-effects.log', '');
+    const config = writeConfig(
+      'workflow-replica.yaml',
+      JSON.stringify({
+        server: { host: '127.0.0.1', grpcPort: 0, shutdownDrainMs: 300 },
+        store: { kind: 'redis', redis: { url: redis.url, keyPrefix: 'wf3:' } },
+        execution: { leaseSeconds: 1, maxConcurrentWorkflows: 4 },
+        logging: { level: 'info' },
+        prometheus: { port: 0 },
+        agents: [
+          { name: 'echo', kind: 'echo', default: true },
+          {
+            name: 'effects',
+            kind: 'module',
+            module: resolve(FIXTURES, 'effect-agent.mjs'),
+            export: 'EffectAgent',
+            options: { sideEffects: effects, delayMs: 1500 },
+          },
+          {
+            name: 'flow',
+            kind: 'module',
+            module: resolve(FIXTURES, 'durable-caller.mjs'),
+            export: 'DurableCaller',
+            options: { sideEffects: effects, child: 'effects' },
+          },
+        ],
+      }),
+    );
+    for (let i = 0; i < 3; i++) {
+      const process = spawnAgentd(['serve', '--config', config, '--port', '0']);
+      replicas.push({ process, url: await process.url });
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    stopStarted();
+    removeWorkDir();
+    await redis?.stop();
+  });
+
+  it('kill -9 mid-step: another replica finishes the workflow, no step re-run, no child message re-sent', async () => {
+    const [a, b] = replicas as [Replica, Replica, Replica];
+    const onA = await clientFor(`${a.url}/a2a/flow/`);
+    const onB = await clientFor(`${b.url}/a2a/flow/`);
+    const created = (await onA.sendMessage(sendRequest('crash', { returnImmediately: true }))) as Task;
+
+    // Step a finished and b and c are under way on A (the parent lends them its slot).
+    await waitForLine((l) => l === 'effect a-crash');
+    await waitForLine((l) => l.startsWith('start b-a-crash!'));
+    a.process.child.kill('SIGKILL');
+    await a.process.exited;
+
+    const done = await waitForTaskState(onB, created.id, TaskState.TASK_STATE_COMPLETED, 60_000);
+    const text = done.artifacts
+      .flatMap((x) => x.parts)
+      .map((p) => (p.content?.$case === 'text' ? p.content.value : ''));
+    expect(text.join('')).toBe('b-a-crash!! c-a-crash!!');
+    expect(done.metadata?.['agentd.attempt']).toBeGreaterThanOrEqual(2);
+
+    const all = lines();
+    // Every side effect happened once: the finished step a was not run again, and b and c,
+    // taken over on another replica, are the same child tasks (their step() checkpoints held).
+    for (const child of ['a-crash', 'b-a-crash!', 'c-a-crash!'])
+      expect(all.filter((l) => l === `effect ${child}`)).toHaveLength(1);
+    expect(all.filter((l) => l.startsWith('start a-crash '))).toHaveLength(1);
+    // A child message sent again would start a new task at attempt 1: each child has one first attempt.
+    for (const child of ['b-a-crash!', 'c-a-crash!'])
+      expect(all.filter((l) => l.startsWith(`start ${child} `) && l.endsWith('attempt-1'))).toHaveLength(1);
+    expect(all.filter((l) => l === 'parent-done crash')).toHaveLength(1);
+  }, 90_000);
+});
