@@ -8,6 +8,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 import type { LimitKind, RateLimitObserver } from '../security/rate-limit.js';
+import { PeerMetrics, type PeerBreakers } from './peer-metrics.js';
 
 /** What the engine reports, without depending on prom-client. */
 export interface EngineObserver {
@@ -34,14 +35,8 @@ export interface EngineObserver {
   routed?(router: string, target: string, reason: string): void;
 }
 
-/** Distinct `peer` label values at most; later peers are counted as `other`. */
-const MAX_PEER_LABELS = 100;
-
 /** The `message_type` of agents' outbound messages (bounded: anything else is SendMessage). */
 const SENT_MESSAGE_TYPES = new Set(['SendMessage', 'SendStreamingMessage']);
-
-/** `agentd_peer_breaker_state` values. */
-const BREAKER_VALUES = { closed: 0, open: 1, 'half-open': 0.5 } as const;
 
 /** The A2A bindings, as the `transport` label. */
 export type A2ATransport = 'jsonrpc' | 'rest' | 'grpc';
@@ -61,7 +56,7 @@ export interface MetricsOptions {
   /** How often memory and CPU are sampled. */
   readonly sampleEveryMs?: number;
   /** The circuit breaker of each peer agent called (read at scrape time). */
-  readonly peerBreakers?: () => ReadonlyArray<{ peer: string; state: keyof typeof BREAKER_VALUES }>;
+  readonly peerBreakers?: PeerBreakers;
 }
 
 /** The `reason` label values of refused push notifications (see security/ssrf-guard.ts). */
@@ -175,9 +170,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
   readonly errors: FastCounter;
   private readonly rateLimitedTotal: Counter;
   private readonly rateLimitStoreErrors: Counter;
-  private readonly peerRetries: Counter;
-  /** Peer label values in use (bounded by MAX_PEER_LABELS). */
-  private readonly peerLabels = new Set<string>();
+  private readonly peers: PeerMetrics;
   private readonly memory: Gauge;
   private readonly cpu: Gauge;
   private readonly sampler: NodeJS.Timeout;
@@ -295,13 +288,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
       LATENCY_BUCKETS,
     );
     this.queueGauges(options);
-    this.peerGauges(options);
-    this.peerRetries = new Counter({
-      name: 'agentd_peer_retries_total',
-      help: 'Outbound A2A calls to a peer agent attempted again after a passing failure (unreachable, overloaded, timed out)',
-      labelNames: ['peer'],
-      registers,
-    });
+    this.peers = new PeerMetrics(this.registry, options.peerBreakers);
     this.memory = new Gauge({ name: 'memory_usage_bytes', help: 'Current memory usage in bytes', registers });
     this.cpu = new Gauge({ name: 'cpu_usage_percent', help: 'Current CPU usage percentage', registers });
     this.errors = new FastCounter('errors_total', 'Total errors', ['error_type', 'component']);
@@ -395,7 +382,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
   messageSent(recipient: string, delivered: boolean, seconds: number, messageType = 'SendMessage'): void {
     if (delivered) {
       const type = SENT_MESSAGE_TYPES.has(messageType) ? messageType : 'SendMessage';
-      this.a2aSent.inc([type, this.peerLabel(recipient)]);
+      this.a2aSent.inc([type, this.peers.label(recipient)]);
       this.a2aLatency.observe([type], seconds);
     } else {
       this.errors.inc(['A2A_CALL_FAILED', 'client']);
@@ -403,37 +390,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
   }
 
   peerRetried(peer: string): void {
-    this.peerRetries.inc({ peer: this.peerLabel(peer) });
-  }
-
-  /** `peer` while fewer than {@link MAX_PEER_LABELS} peers were seen, else `other` for new ones. */
-  private peerLabel(peer: string): string {
-    if (this.peerLabels.has(peer)) return peer;
-    if (this.peerLabels.size >= MAX_PEER_LABELS) return 'other';
-    this.peerLabels.add(peer);
-    return peer;
-  }
-
-  /** Breaker state per peer (0 closed, 1 open, 0.5 half-open); `other` shows the worst of the rest. */
-  private peerGauges(options: MetricsOptions): void {
-    const { peerBreakers } = options;
-    if (!peerBreakers) return;
-    const label = (peer: string): string => this.peerLabel(peer);
-    new Gauge({
-      name: 'agentd_peer_breaker_state',
-      help: 'Circuit breaker of each peer agent called: 0 closed, 1 open (calls fail fast), 0.5 half-open (a trial call goes through)',
-      labelNames: ['peer'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const values = new Map<string, number>();
-        for (const { peer, state } of peerBreakers()) {
-          const name = label(peer);
-          values.set(name, Math.max(values.get(name) ?? 0, BREAKER_VALUES[state]));
-        }
-        for (const [peer, value] of values) this.set({ peer }, value);
-      },
-    });
+    this.peers.retried(peer);
   }
 
   pushDelivered(delivered: boolean, seconds: number): void {
