@@ -18,6 +18,7 @@ import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import type { WorkerSlot } from './worker-slots.js';
 import { DurableCalls } from '../workflow/durable-calls.js';
 import { TaskRunHandle } from './run-handle.js';
+import { callDepthOf } from '../workflow/children.js';
 import { InputRequested } from '../workflow/input-request.js';
 
 export class RunExecutor {
@@ -59,7 +60,7 @@ export class RunExecutor {
     const request: SendMessageRequest = { ...params, message };
     const invoker = this.core.runDeps.children;
     const handle = new TaskRunHandle(run);
-    if (invoker) handle.durable = run.durable = new DurableCalls(handle, invoker, ctx);
+    if (invoker) handle.durable = run.durable = new DurableCalls(handle, invoker, ctx, callDepthOf(run.task.history[0] ?? message));
     const referenceTasks =
       message.referenceTaskIds.length > 0
         ? await this.reader.referenceTasks(run.agent, message, run.tenant, run.owner)
