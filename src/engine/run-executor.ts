@@ -162,9 +162,11 @@ export class RunExecutor {
 
   /** Cancels a run executing here: its signal fires, the agent's `cancelTask` gets a grace period. */
   async cancel(run: TaskRun, reason: string): Promise<void> {
+    // A canceled parent cancels the children it waits for, wherever they run. They are taken
+    // (synchronously) before the abort stops the parent following them.
+    const cascade = run.durable?.cancelAll();
     run.abort();
-    // A canceled parent cancels the children it waits for, wherever they run.
-    await run.durable?.cancelAll();
+    await cascade;
     if (run.executing && run.bus) {
       try {
         await withTimeout(run.agent.executor.cancelTask(run.id, run.bus), this.core.options.cancelGraceMs);
