@@ -297,6 +297,13 @@ export const ERROR_CATALOGUE = {
     reason: 'NO_AGENT_FOR_CAPABILITY',
     defaultMessage: 'No reachable agent has that capability',
   },
+  CALL_DEPTH_EXCEEDED: {
+    jsonRpc: -32079,
+    http: 400,
+    grpc: 'FAILED_PRECONDITION',
+    reason: 'CALL_DEPTH_EXCEEDED',
+    defaultMessage: 'Agents calling agents went deeper than allowed (a loop between workflows or routers?)',
+  },
   MCP_TOOL_NOT_FOUND: {
     jsonRpc: -32060,
     http: 404,

@@ -18,6 +18,7 @@ import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import type { WorkerSlot } from './worker-slots.js';
 import { DurableCalls } from '../workflow/durable-calls.js';
 import { TaskRunHandle } from './run-handle.js';
+import { callDepthOf } from '../workflow/children.js';
 import { InputRequested } from '../workflow/input-request.js';
 
 export class RunExecutor {
@@ -59,7 +60,7 @@ export class RunExecutor {
     const request: SendMessageRequest = { ...params, message };
     const invoker = this.core.runDeps.children;
     const handle = new TaskRunHandle(run);
-    if (invoker) handle.durable = run.durable = new DurableCalls(handle, invoker, ctx);
+    if (invoker) handle.durable = run.durable = new DurableCalls(handle, invoker, ctx, callDepthOf(run.task.history[0] ?? message));
     const referenceTasks =
       message.referenceTaskIds.length > 0
         ? await this.reader.referenceTasks(run.agent, message, run.tenant, run.owner)
@@ -161,9 +162,11 @@ export class RunExecutor {
 
   /** Cancels a run executing here: its signal fires, the agent's `cancelTask` gets a grace period. */
   async cancel(run: TaskRun, reason: string): Promise<void> {
+    // A canceled parent cancels the children it waits for, wherever they run. They are taken
+    // (synchronously) before the abort stops the parent following them.
+    const cascade = run.durable?.cancelAll();
     run.abort();
-    // A canceled parent cancels the children it waits for, wherever they run.
-    await run.durable?.cancelAll();
+    await cascade;
     if (run.executing && run.bus) {
       try {
         await withTimeout(run.agent.executor.cancelTask(run.id, run.bus), this.core.options.cancelGraceMs);

@@ -99,6 +99,23 @@ export interface PeerResolver {
   list(): Promise<RegisteredAgent[]>;
 }
 
+/** Message metadata naming the task (and step) that sent a child message, and how deep the chain is. */
+export const PARENT_KEY = 'agentd.parent';
+
+/**
+ * How many durable calls deep a chain of agents may go (a workflow calling a router calling a
+ * workflow, ...): beyond it the call fails with CALL_DEPTH_EXCEEDED, so a loop between agents
+ * ends instead of filling the replicas with tasks.
+ */
+export const MAX_CALL_DEPTH = 8;
+
+/** How deep the message that started a run is in a chain of calls (0: sent by a client). */
+export function callDepthOf(message: Message | undefined): number {
+  const parent = message?.metadata?.[PARENT_KEY] as { depth?: unknown } | undefined;
+  const depth = parent?.depth;
+  return typeof depth === 'number' && Number.isInteger(depth) && depth > 0 ? Math.min(depth, 1000) : 0;
+}
+
 /**
  * A deterministic message id for a child message: the same parent task and key always give
  * the same id, so a re-run after a takeover re-sends the same message and the child's
@@ -113,7 +130,7 @@ export function childMessageId(parentTaskId: string, key: string): string {
 export function childMessage(
   messageId: string,
   text: string,
-  parent: { readonly taskId: string; readonly step: string },
+  parent: { readonly taskId: string; readonly step: string; readonly depth: number },
 ): Message {
   return {
     messageId,
@@ -121,7 +138,7 @@ export function childMessage(
     taskId: '',
     role: Role.ROLE_USER,
     parts: [textPart(text)],
-    metadata: { 'agentd.parent': { taskId: parent.taskId, step: parent.step } },
+    metadata: { [PARENT_KEY]: { taskId: parent.taskId, step: parent.step, depth: parent.depth } },
     extensions: [],
     referenceTaskIds: [],
   };

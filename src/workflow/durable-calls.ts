@@ -12,8 +12,10 @@ import type { ServerCallContext } from '@a2a-js/sdk/server';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { TransportName } from '../client/connect.js';
-import { isAgentdError } from '../errors.js';
+import { err, isAgentdError } from '../errors.js';
 import {
+  MAX_CALL_DEPTH,
+  PARENT_KEY,
   childMessage,
   childMessageId,
   type ChildInvoker,
@@ -55,6 +57,8 @@ export class DurableCalls {
     private readonly invoker: ChildInvoker,
     /** The parent task's caller: the children's caller. */
     private readonly ctx: ServerCallContext,
+    /** How deep the parent is in a chain of calls (see MAX_CALL_DEPTH). */
+    private readonly depth = 0,
   ) {}
 
   /** Children of this task under way now. */
@@ -77,12 +81,24 @@ export class DurableCalls {
     const checkpoint = `call:${key}`;
     const saved = await host.getCheckpoint(checkpoint);
     if (saved !== undefined) return JSON.parse(saved) as ChildOutcome;
+    if (this.depth + 1 > MAX_CALL_DEPTH)
+      throw err(
+        'CALL_DEPTH_EXCEEDED',
+        `Not sending "${options.step ?? key}": this task is already ${this.depth} calls deep (at most ${MAX_CALL_DEPTH}; a loop between workflows or routers?)`,
+      );
     const resolved = await this.resolve(key, target);
     const messageId = childMessageId(host.id, key);
+    const parent = { taskId: host.id, step: options.step ?? key, depth: this.depth + 1 };
     const sent: Message =
       typeof message === 'string'
-        ? childMessage(messageId, message, { taskId: host.id, step: options.step ?? key })
-        : { ...message, messageId, taskId: '', contextId: '' };
+        ? childMessage(messageId, message, parent)
+        : {
+            ...message,
+            messageId,
+            taskId: '',
+            contextId: '',
+            metadata: { ...message.metadata, [PARENT_KEY]: parent },
+          };
     let childId: string | undefined;
     let outcome: ChildOutcome;
     try {

@@ -109,6 +109,13 @@ export function compileWorkflow(definition: Pick<WorkflowDefinition, 'steps' | '
       );
     if (s.ask !== undefined && s.input !== undefined)
       fail(['steps', i, 'input'], 'not allowed on an ask step: the question is the ask text itself');
+    if (s.ask !== undefined && s.timeoutSeconds !== undefined)
+      fail(
+        ['steps', i, 'timeoutSeconds'],
+        'not allowed on an ask step: a workflow waiting for its user holds no worker; cancel it to stop waiting',
+      );
+    if (s.ask !== undefined && s.transport !== undefined)
+      fail(['steps', i, 'transport'], 'not allowed on an ask step: it sends nothing');
     if (s.ask !== undefined && s.retry.attempts > 1)
       fail(['steps', i, 'retry', 'attempts'], 'ask steps are not retried: the user answers once');
   });

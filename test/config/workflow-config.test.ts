@@ -49,7 +49,6 @@ agents:
       - id: approve
         ask: "Publish this?\\n{{ steps.research.output }}"
         needs: [research]
-        timeoutSeconds: 3600
     output: "{{ steps.research.output }}\\n\\nReview: {{ steps.review.output }}"
 `;
 

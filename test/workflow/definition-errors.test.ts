@@ -38,7 +38,15 @@ describe('workflow definitions that cannot run are refused, naming the field', (
     expect(problem([{ id: 'a', capability: 'c', ask: 'Really?' }]).path).toEqual(['steps', 0, 'ask']);
   });
 
-  it('an ask step with an input, or with retries', () => {
+  it('an ask step with an input, retries, a timeout or a transport', () => {
+    expect(problem([{ id: 'confirm', ask: 'Go on?', timeoutSeconds: 60 }])).toMatchObject({
+      path: ['steps', 0, 'timeoutSeconds'],
+    });
+    expect(problem([{ id: 'confirm', ask: 'Go on?', transport: 'grpc' }]).path).toEqual([
+      'steps',
+      0,
+      'transport',
+    ]);
     expect(problem([{ id: 'confirm', ask: 'Go on?', input: '{{ input }}' }])).toMatchObject({
       path: ['steps', 0, 'input'],
       reason: 'not allowed on an ask step: the question is the ask text itself',

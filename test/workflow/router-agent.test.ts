@@ -49,6 +49,9 @@ describe('router agents', () => {
           candidates: ['effects'],
           fallback: 'echo',
         },
+        // A loop: the router falls back to a workflow whose step is the router.
+        { name: 'loop-router', kind: 'router', candidates: [], fallback: 'loop-flow' },
+        { name: 'loop-flow', kind: 'workflow', steps: [{ id: 'again', agent: 'loop-router' }] },
         {
           name: 'smart',
           kind: 'router',
@@ -97,6 +100,27 @@ describe('router agents', () => {
     const unmatched = await send('smart', 'zzz');
     expect(unmatched.status?.state).toBe(TaskState.TASK_STATE_FAILED);
     expect(unmatched.metadata?.['agentd.router']).toMatchObject({ reason: 'none' });
+  });
+
+  it('ends a loop between agents at the call depth limit instead of filling the server', async () => {
+    const task = await send('loop-router', 'round and round');
+    expect(task.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+    const text = task.status?.message?.parts[0]?.content;
+    expect(text?.$case === 'text' && text.value).toMatch(/8 calls deep/);
+    const flows = await (
+      await clientFor(server.agentUrl('loop-flow'))
+    ).listTasks({
+      tenant: '',
+      contextId: '',
+      status: TaskState.TASK_STATE_UNSPECIFIED,
+      pageSize: 100,
+      pageToken: '',
+      historyLength: 0,
+      statusTimestampAfter: undefined,
+      includeArtifacts: false,
+    });
+    // Router, workflow, router, ...: four workflow tasks in a chain eight calls deep.
+    expect(flows.tasks).toHaveLength(4);
   });
 
   it('counts the choices', async () => {

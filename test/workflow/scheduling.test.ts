@@ -239,7 +239,7 @@ describe('ask steps and retries', () => {
   it('an ask step renders its question', () => {
     const plan = planOf([
       { id: 'draft', agent: 'writer' },
-      { id: 'approve', ask: 'Send this?\n{{ steps.draft.output }}', needs: ['draft'], timeoutSeconds: 3600 },
+      { id: 'approve', ask: 'Send this?\n{{ steps.draft.output }}', needs: ['draft'] },
     ]);
     expect(plan.step('approve').target).toEqual({ kind: 'ask' });
     expect(plan.step('draft').target).toEqual({ kind: 'agent', agent: 'writer' });
