@@ -18,7 +18,8 @@
  *
  * Writes bench/results/workflows.{json,md}. `BENCH_ITERATIONS` (default 2000) sets the
  * iterations per round, `BENCH_ROUNDS` (default 3) the rounds, `BENCH_WARMUP` (default 200)
- * the warm-up iterations of each round.
+ * the warm-up iterations of each round, `BENCH_AGENTD_NODE_ARGS` extra node arguments for every
+ * agentd process, split on whitespace (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -132,7 +133,10 @@ function configRejection(message: string): string | undefined {
 }
 
 async function startAgentd(name: string, config: string, args: string[] = []): Promise<RunningServer> {
-  return startServer(agentdSpec({ name, root: ROOT, config, port: await freePort(), args }));
+  const nodeArgs = process.env.BENCH_AGENTD_NODE_ARGS?.trim().split(/\s+/).filter(Boolean);
+  return startServer(
+    agentdSpec({ name, root: ROOT, config, port: await freePort(), args, ...(nodeArgs ? { nodeArgs } : {}) }),
+  );
 }
 
 /**
@@ -361,7 +365,14 @@ async function main(): Promise<void> {
       benchmark: 'workflows',
       date,
       machine: machineInfo(),
-      config: { iterations: ITERATIONS, rounds: ROUNDS, warmup: WARMUP, steps: STEPS, unit: 'ms' },
+      config: {
+        iterations: ITERATIONS,
+        rounds: ROUNDS,
+        warmup: WARMUP,
+        steps: STEPS,
+        unit: 'ms',
+        agentdNodeArgs: process.env.BENCH_AGENTD_NODE_ARGS?.trim() || undefined,
+      },
       requests,
       perStep,
       ratioSeqToClientCalls: ratio,
