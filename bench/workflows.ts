@@ -156,7 +156,7 @@ async function startCaller(
   } catch (error) {
     const reason = configRejection((error as Error).message);
     if (!reason) throw error;
-    // Which transport's workflows are refused: start with each alone until one is accepted.
+    // Which transports' workflows are refused: try each on its own.
     for (const t of TRANSPORTS) {
       try {
         const server = await startAgentd(`A-${t}`, writeAgentdConfig(`A-${t}`, 'http', workflows([t])));
