@@ -394,6 +394,12 @@ export const configSchema = z
       .strictObject({
         /** How often this server re-registers its agents; entries expire after 3 missed beats. */
         heartbeatSeconds: z.number().min(0.05).default(30),
+        /**
+         * How a call by capability (workflow `capability:` steps, `ctx.call({ capability })`,
+         * router routes) chooses among the agents that have it; agents whose circuit breaker
+         * is open are skipped either way.
+         */
+        pick: z.enum(['round-robin', 'least-loaded']).default('round-robin'),
       })
       .prefault({}),
     agents: z

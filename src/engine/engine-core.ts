@@ -11,6 +11,7 @@ import type { Tracing } from '../observability/tracing.js';
 import type { BusinessMetricsApi, HostedAgent } from './hosted-agent.js';
 import type { PushNotifierOptions, WebhookTransport } from './push-notifier.js';
 import type { AgentCaller } from './agent-caller.js';
+import type { PeerPicker, PickStrategy } from './peer-picker.js';
 import type { RunDeps, RunLimits, TaskRun } from './task-run.js';
 
 export interface TaskEngineOptions {
@@ -53,6 +54,10 @@ export interface TaskEngineOptions {
    * Called before a message is admitted (SendMessage, SendStreamingMessage, on every
    * transport); throws (PERMISSION_DENIED) when the caller may not send it.
    */
+  /** Picks agents by capability for workflow steps and durable calls (default: over the store's registry). */
+  readonly peerPicker?: PeerPicker | undefined;
+  /** How the picker chooses among agents with a capability (`registry.pick`). */
+  readonly pickStrategy?: PickStrategy | undefined;
   readonly authorizeMessage?:
     ((agent: HostedAgent, params: SendMessageRequest, ctx: ServerCallContext) => void) | undefined;
 }

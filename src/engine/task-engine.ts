@@ -35,6 +35,7 @@ import { isTerminal, stateLabel } from './task-state.js';
 import { validateHistoryLength, validateListTasks, validateTaskId } from './validate.js';
 import { ChildInvoker, type PeerResolver } from '../workflow/children.js';
 import { RegistryPeers } from '../workflow/registry-peers.js';
+import { PeerPicker } from './peer-picker.js';
 
 export type { TaskEngineOptions } from './engine-core.js';
 
@@ -88,9 +89,14 @@ export class TaskEngine {
     );
     const { caller } = options;
     // Workflow steps pick among registered agents, skipping those whose breaker is open.
-    this.peers = new RegistryPeers(options.store.registry, {
-      skip: (agent) => caller.breakerState(agent.cardUrl) === 'open',
-    });
+    const picker =
+      options.peerPicker ??
+      new PeerPicker(caller, async (capability) =>
+        (await options.store.registry.list()).filter((a) =>
+          a.card.skills.some((s) => s.id === capability || s.tags.includes(capability)),
+        ),
+      );
+    this.peers = new RegistryPeers(options.store.registry, picker, options.pickStrategy);
     const children = new ChildInvoker(
       {
         find: (name) => this.core.agents.get(name),

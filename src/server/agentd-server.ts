@@ -140,6 +140,8 @@ export class AgentdServer {
       push: config.push,
       webhooks: webhookDispatcher(config, security),
       caller: this.caller,
+      peerPicker: this.peers,
+      pickStrategy: config.registry.pick,
       ...(security.authenticator.enabled
         ? { authorizeMessage: messageAuthorizer(scopeRules(config.agents)) }
         : {}),

@@ -49,6 +49,13 @@ describe('workflow agents', () => {
         { name: 'echo', kind: 'echo', default: true },
         effectAgent('effects', 10),
         effectAgent('sluggish', 200),
+        { name: 'ledger-a', kind: 'echo', skills: [{ id: 'ledger-a', name: 'Ledger A', tags: ['ledger'] }] },
+        { ...effectAgent('ledger-b', 0), skills: [{ id: 'ledger-b', name: 'Ledger B', tags: ['ledger'] }] },
+        {
+          name: 'bookkeeping',
+          kind: 'workflow',
+          steps: [{ id: 'book', capability: 'ledger', input: 'book {{ input }}' }],
+        },
         {
           name: 'research',
           kind: 'workflow',
@@ -184,6 +191,21 @@ describe('workflow agents', () => {
     )) as Task;
     expect(done.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     expect(artifactText(done)).toBe('publish yes!');
+  });
+
+  it('finds a step’s agent by capability, taking turns among the agents that have it', async () => {
+    const bookkeeping = await client('bookkeeping');
+    const outputs = [];
+    for (const n of [1, 2, 3, 4])
+      outputs.push(artifactText((await bookkeeping.sendMessage(sendRequest(`#${n}`))) as Task));
+    // ledger-a (echo) and ledger-b (adds "!") alternate.
+    expect(outputs.map((o) => o.endsWith('!'))).toEqual([
+      outputs[0]!.endsWith('!'),
+      !outputs[0]!.endsWith('!'),
+      outputs[0]!.endsWith('!'),
+      !outputs[0]!.endsWith('!'),
+    ]);
+    expect(outputs.map((o) => o.replace(/!$/, ''))).toEqual(['book #1', 'book #2', 'book #3', 'book #4']);
   });
 
   it('counts steps by workflow, step and outcome', async () => {
