@@ -63,6 +63,21 @@ describe('durable workflows on three replicas', () => {
             options: { sideEffects: effects, delayMs: 1500 },
           },
           {
+            name: 'pipeline',
+            kind: 'workflow',
+            steps: [
+              { id: 'a', agent: 'effects', input: 'pa-{{ input }}' },
+              { id: 'b', agent: 'effects', needs: ['a'], input: 'pb-{{ steps.a.output }}' },
+              { id: 'c', agent: 'effects', needs: ['a'], input: 'pc-{{ steps.a.output }}' },
+              {
+                id: 'd',
+                agent: 'echo',
+                needs: ['b', 'c'],
+                input: '{{ steps.b.output }} {{ steps.c.output }}',
+              },
+            ],
+          },
+          {
             name: 'flow',
             kind: 'module',
             module: resolve(FIXTURES, 'durable-caller.mjs'),
@@ -113,5 +128,33 @@ describe('durable workflows on three replicas', () => {
     for (const child of ['b-a-crash!', 'c-a-crash!'])
       expect(all.filter((l) => l.startsWith(`start ${child} `) && l.endsWith('attempt-1'))).toHaveLength(1);
     expect(all.filter((l) => l === 'parent-done crash')).toHaveLength(1);
+  }, 90_000);
+
+  it('the same for a declarative workflow: killed mid-step, resumed elsewhere, each step once', async () => {
+    const [, b, c] = replicas as [Replica, Replica, Replica];
+    const onB = await clientFor(`${b.url}/a2a/pipeline/`);
+    const onC = await clientFor(`${c.url}/a2a/pipeline/`);
+    const created = (await onB.sendMessage(sendRequest('x', { returnImmediately: true }))) as Task;
+    await waitForLine((l) => l === 'effect pa-x');
+    await waitForLine((l) => l.startsWith('start pb-pa-x!'));
+    b.process.child.kill('SIGKILL');
+    await b.process.exited;
+
+    const done = await waitForTaskState(onC, created.id, TaskState.TASK_STATE_COMPLETED, 60_000);
+    const text = done.artifacts
+      .flatMap((x) => x.parts)
+      .map((p) => (p.content?.$case === 'text' ? p.content.value : ''));
+    expect(text.join('')).toBe('pb-pa-x!! pc-pa-x!!');
+    const all = lines();
+    for (const child of ['pa-x', 'pb-pa-x!', 'pc-pa-x!'])
+      expect(all.filter((l) => l === `effect ${child}`)).toHaveLength(1);
+    expect(all.filter((l) => l.startsWith('start pa-x '))).toHaveLength(1);
+    for (const child of ['pb-pa-x!', 'pc-pa-x!'])
+      expect(all.filter((l) => l.startsWith(`start ${child} `) && l.endsWith('attempt-1'))).toHaveLength(1);
+    // The resumed run announced the finished step a again only from its checkpoint: one "a completed".
+    const steps = done.history
+      .map((m) => m.parts.map((p) => (p.content?.$case === 'text' ? p.content.value : '')).join(''))
+      .filter((t) => t.startsWith('step a started'));
+    expect(steps).toHaveLength(1);
   }, 90_000);
 });
