@@ -1,4 +1,4 @@
-import { AgentCard, Message, Role, StreamResponse, Task, TaskState } from '@a2a-js/sdk';
+import { AgentCard, Task, TaskState } from '@a2a-js/sdk';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { AgentLoadError } from '../agents/agent-factory.js';
@@ -9,15 +9,16 @@ import { connect, fetchCard, TRANSPORTS, type TransportName } from '../client/co
 import { Outbound, OutboundConfigError } from '../security/outbound.js';
 import { TlsMaterialError } from '../security/tls-files.js';
 import { ConfigError, ENV_OVERRIDES, loadConfig } from '../config/load-config.js';
-import { isTerminal, stateLabel } from '../engine/task-state.js';
+import { stateLabel } from '../engine/task-state.js';
 import { createLogger } from '../observability/logger.js';
 import type { AgentdServer } from '../server/agentd-server.js';
 import { redisAddress } from '../store/create-store.js';
 import { parseAgentUrl } from './agent-url.js';
 import { clientOptions, outboundFromArgs, type ClientArgs } from './client-options.js';
 import { intArg, parseState, UsageError } from './args.js';
-import { formatEvent, formatMessage, formatTask } from './format.js';
-import { textMessage } from '../agents/parts.js';
+import { addSendCommand } from './send-command.js';
+import type { AgentCaller } from '../engine/agent-caller.js';
+import { formatTask } from './format.js';
 import { FETCH_ALLOW_ENV, parseFetchAllow, runDemoMcpServerStdio } from '../mcp/demo-server.js';
 
 /**
@@ -46,6 +47,8 @@ export async function runCli(
   const fail = (s: string): void => void io.stderr.write(`error: ${s}\n`);
   let exitCode: number = EXIT.OK;
   const outbounds: Outbound[] = [];
+  /** The resilient callers `send` made (their connections are closed when the command ends). */
+  const callers: AgentCaller[] = [];
   /** Outbound TLS from --ca/--cert/--key (closed when the command ends). */
   const outboundOf = async (opts: ClientArgs): Promise<Outbound> => {
     const o = await outboundFromArgs(opts);
@@ -210,76 +213,13 @@ export async function runCli(
       },
     );
 
-  const sendCommand = program
-    .command('send')
-    .description('send a message to an agent and print the reply (or the streamed events)')
-    .argument(
-      '<url>',
-      'agent card URL, or the agent base URL (e.g. http://localhost:8080/a2a/echo/; http:// may be left out)',
-      parseAgentUrl,
-    )
-    .argument('<text>', 'message text')
-    .option('-s, --stream', 'stream events as they arrive (SendStreamingMessage)')
-    .addOption(
-      new Option('-t, --transport <name>', 'transport to use')
-        .choices(Object.keys(TRANSPORTS))
-        .default('jsonrpc'),
-    )
-    .option('--task <id>', 'continue an existing task (e.g. one that asked for input)')
-    .option('--context <id>', 'context id to group the message with earlier ones')
-    .option('--no-wait', 'return as soon as the task is created (returnImmediately)')
-    .option('--json', 'print raw A2A JSON (one object per line) instead of human-readable text');
-  clientOptions(sendCommand).action(
-    async (
-      url: string,
-      text: string,
-      opts: {
-        stream?: boolean;
-        transport: TransportName;
-        task?: string;
-        context?: string;
-        wait: boolean;
-        json?: boolean;
-      } & ClientArgs,
-    ) => {
-      const { client } = await connectTo(url, opts);
-      const message = textMessage(Role.ROLE_USER, text, {
-        contextId: opts.context ?? '',
-        taskId: opts.task ?? '',
-      });
-      const request = {
-        tenant: '',
-        message,
-        configuration: {
-          acceptedOutputModes: [],
-          taskPushNotificationConfig: undefined,
-          returnImmediately: !opts.wait,
-        },
-        metadata: undefined,
-      };
-      let finalState: TaskState | undefined;
-      if (opts.stream) {
-        for await (const event of client.sendMessageStream(request)) {
-          out(opts.json ? JSON.stringify(StreamResponse.toJSON(event)) : formatEvent(event));
-          const p = event.payload;
-          if (p?.$case === 'statusUpdate') finalState = p.value.status?.state;
-          if (p?.$case === 'task') finalState = p.value.status?.state;
-        }
-      } else {
-        const result = await client.sendMessage(request);
-        if ('messageId' in result) {
-          out(opts.json ? JSON.stringify(Message.toJSON(result)) : formatMessage(result));
-        } else {
-          finalState = result.status?.state;
-          out(opts.json ? JSON.stringify(Task.toJSON(result)) : formatTask(result));
-        }
-      }
-      if (isTerminal(finalState) && finalState !== TaskState.TASK_STATE_COMPLETED) {
-        fail(`task ended ${stateLabel(finalState)}`);
-        exitCode = EXIT.ERROR;
-      }
-    },
-  );
+  addSendCommand(program, {
+    out,
+    fail,
+    env: io.env,
+    failed: () => (exitCode = EXIT.ERROR),
+    track: (caller) => callers.push(caller),
+  });
 
   const cardCommand = program
     .command('card')
@@ -486,7 +426,7 @@ Exit codes: 0 when stdin closes, 2 for an invalid --fetch-allow or ${FETCH_ALLOW
     fail((error as Error).message);
     return error instanceof UsageError ? EXIT.USAGE : EXIT.ERROR;
   } finally {
-    await Promise.all(outbounds.map((o) => o.close()));
+    await Promise.all([...outbounds.map((o) => o.close()), ...callers.map((c) => c.close())]);
   }
   return exitCode;
 }
