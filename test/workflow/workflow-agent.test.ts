@@ -52,6 +52,15 @@ describe('workflow agents', () => {
         { name: 'ledger-a', kind: 'echo', skills: [{ id: 'ledger-a', name: 'Ledger A', tags: ['ledger'] }] },
         { ...effectAgent('ledger-b', 0), skills: [{ id: 'ledger-b', name: 'Ledger B', tags: ['ledger'] }] },
         {
+          name: 'relaying',
+          kind: 'workflow',
+          relayArtifacts: true,
+          steps: [
+            { id: 'left', agent: 'effects', input: 'L {{ input }}' },
+            { id: 'right', agent: 'echo', input: 'R {{ input }}' },
+          ],
+        },
+        {
           name: 'bookkeeping',
           kind: 'workflow',
           steps: [{ id: 'book', capability: 'ledger', input: 'book {{ input }}' }],
@@ -154,6 +163,18 @@ describe('workflow agents', () => {
     });
     expect(artifactText(task)).toBe('left cats! + right cats!');
     expect(task.artifacts).toHaveLength(1);
+  });
+
+  it('relays the children’s artifacts when relayArtifacts is on, ids prefixed with the step', async () => {
+    const task = (await (await client('relaying')).sendMessage(sendRequest('r'))) as Task;
+    expect(task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const byId = Object.fromEntries(
+      task.artifacts.map((a) => [
+        a.artifactId,
+        a.parts.map((p) => (p.content?.$case === 'text' ? p.content.value : '')).join(''),
+      ]),
+    );
+    expect(byId).toEqual({ 'left/out': 'L r!', 'right/echo': 'R r', result: 'L r!\n\nR r' });
   });
 
   it('retries a failing step with a new message each attempt, then fails naming the step', async () => {
