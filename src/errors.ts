@@ -349,6 +349,13 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     defaultMessage: 'The MCP call failed',
   },
+  BACKUP_INVALID: {
+    jsonRpc: -32090,
+    http: 400,
+    grpc: 'DATA_LOSS',
+    reason: 'BACKUP_INVALID',
+    defaultMessage: 'The backup file is not a complete, unaltered agentd backup',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable catalogue code, e.g. `TASK_NOT_FOUND`. */

@@ -17,6 +17,7 @@ import { parseAgentUrl } from './agent-url.js';
 import { clientOptions, outboundFromArgs, type ClientArgs } from './client-options.js';
 import { intArg, parseState, UsageError } from './args.js';
 import { addSendCommand } from './send-command.js';
+import { addBackupCommands } from './backup-command.js';
 import type { AgentCaller } from '../engine/agent-caller.js';
 import { formatTask } from './format.js';
 import { FETCH_ALLOW_ENV, parseFetchAllow, runDemoMcpServerStdio } from '../mcp/demo-server.js';
@@ -32,6 +33,8 @@ export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly env: NodeJS.ProcessEnv;
+  /** What `agentd restore --in -` reads (default process.stdin). */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 /**
@@ -367,6 +370,14 @@ export async function runCli(
       out(opts.json ? JSON.stringify(Task.toJSON(task)) : formatTask(task));
     },
   );
+
+  addBackupCommands(program, {
+    stdin: io.stdin ?? process.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    env: io.env,
+    outbound: outboundOf,
+  });
 
   program
     .command('mcp-demo-server')

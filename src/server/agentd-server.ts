@@ -195,6 +195,7 @@ export class AgentdServer {
       tracing,
       mcp: config.mcp.endpoint,
       mcpServers: mcp ? () => mcp.status() : undefined,
+      backup: store.backup ? { store: store.backup, kind: store.kind } : undefined,
       cardsPublished: new Promise<void>((resolve, reject) => {
         this.cardsPublished = resolve;
         this.cardsAbandoned = reject;

@@ -306,6 +306,38 @@ export interface RateLimiter {
   take(key: string, limit: { readonly ratePerSecond: number; readonly burst: number }): Promise<RateDecision>;
 }
 
+/** One task as `agentd backup` exports it and `agentd restore` writes it back. */
+export interface TaskBackup {
+  readonly record: StoredTask;
+  /** The event log as far as it is kept (a finished task's log may have expired), in order. */
+  readonly events: readonly TaskEventRecord[];
+  readonly pushConfigs: readonly TaskPushNotificationConfig[];
+  /** Results of the agent's `step()` calls: step name → JSON text. */
+  readonly checkpoints: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
+ * Export and import of a store's durable records. The work queue, leases, registry,
+ * message ledger, quotas and rate-limit buckets are not part of it: they describe running
+ * replicas, not the tasks.
+ */
+export interface StoreBackup {
+  /**
+   * Every stored task, one at a time (bounded memory). Each task's snapshot is read before
+   * its events, and events are appended before the snapshot that folds them, so the events
+   * exported reach at least the snapshot's `lastSeq` (unless the log expired, as a finished
+   * task's may).
+   */
+  export(): AsyncIterable<TaskBackup>;
+  /**
+   * Writes the task and its events, push configs and checkpoints, replacing what is stored
+   * for it, unless a version of the task at least as new is stored (then nothing changes and
+   * it returns false); `force` writes anyway. A restored finished task starts its retention
+   * period anew.
+   */
+  restore(backup: TaskBackup, force: boolean): Promise<boolean>;
+}
+
 /** The set of ports a backend provides, plus its lifecycle. */
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
@@ -329,6 +361,8 @@ export interface StateStore {
    * Redis. Backends without one leave rate limits per process.
    */
   rateLimiter?(options: { readonly maxBuckets: number }): RateLimiter;
+  /** Export and import for `agentd backup` / `agentd restore` (backends without one cannot be backed up). */
+  readonly backup?: StoreBackup;
   /**
    * Resolves when the backend can serve requests, including delivering the queue's
    * `onWork` and `onCancelRequest` notifications; used by readiness.

@@ -29,6 +29,9 @@ import { mayUseAgent, type ScopeRules } from '../../security/authz.js';
 import { ANONYMOUS } from '../../security/principal.js';
 import { registerRateLimit } from './http-rate-limit.js';
 import type { RateLimitGuard } from '../../security/rate-limit.js';
+import type { StoreBackup } from '../../store/ports.js';
+import type { BackupSourceKind } from '../../store/backup/backup-format.js';
+import { registerBackupRoutes } from './backup-routes.js';
 
 /** Limits against slow and greedy clients (defaults and reasons in the config schema). */
 export interface HttpLimits {
@@ -70,6 +73,8 @@ export interface HttpServerOptions extends Omit<HttpDeps, 'streams' | 'cards'> {
   readonly tls?: ServerTls | undefined;
   /** Authentication (absent or off: the open mode) and the agents' scope rules. */
   readonly auth?: (Omit<HttpAuthOptions, 'logger'> & { readonly scopes: ScopeRules }) | undefined;
+  /** The store's export and import, for `/api/v1/admin/backup` and `/restore` (absent: not served). */
+  readonly backup?: { readonly store: StoreBackup; readonly kind: BackupSourceKind } | undefined;
 }
 
 /** Paths that answer while draining: the probes (readiness reports the drain). */
@@ -333,6 +338,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           )
         : reply.send({ servers: mcpServers() }),
     );
+
+  if (options.backup)
+    registerBackupRoutes(app, {
+      ...options.backup,
+      logger,
+      adminScope: auth ? auth.authenticator.adminScope : undefined,
+    });
 
   let v03Rest: V03RestRoutes | undefined;
   if (options.a2a) {

@@ -14,6 +14,11 @@ export class MemoryCheckpointStore implements CheckpointStore {
     task.set(step, json);
   }
 
+  /** The task's step results, step name → JSON (for backups). */
+  entries(taskId: string): Array<[string, string]> {
+    return [...(this.steps.get(taskId)?.entries() ?? [])];
+  }
+
   deleteTask(taskId: string): void {
     this.steps.delete(taskId);
   }

@@ -82,6 +82,23 @@ export class MemoryEventLog implements EventLog {
     wake(log);
   }
 
+  /**
+   * Replaces the task's log with restored records (consecutive `seq`, possibly starting after 1
+   * when older ones were dropped). Followers of the log it replaces end; without records the
+   * next append continues after `lastSeq`.
+   */
+  restore(taskId: string, records: readonly TaskEventRecord[], lastSeq: number, closed: boolean): void {
+    void this.delete(taskId);
+    if (records.length === 0 && lastSeq === 0) return;
+    const log = this.ensure(taskId);
+    log.records = records.slice(-this.maxEventsPerTask);
+    // Records are consecutive (the backup reader checks it): firstSeq..lastSeq, or none
+    // after `lastSeq` when the log had expired.
+    log.lastSeq = log.records[log.records.length - 1]?.seq ?? lastSeq;
+    log.firstSeq = log.records[0]?.seq ?? lastSeq + 1;
+    log.closed = closed;
+  }
+
   followerCount(): number {
     return this.followers;
   }

@@ -8,6 +8,7 @@ import { MemoryWorkQueue } from './memory-work-queue.js';
 import { MemoryMessageLedger } from './memory-message-ledger.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { MemoryOwnerQuota } from './memory-owner-quota.js';
+import { MemoryBackup } from './memory-backup.js';
 
 export interface MemoryStateStoreOptions {
   readonly retention: RetentionPolicy;
@@ -33,6 +34,7 @@ export class MemoryStateStore implements StateStore {
   readonly quotas = new MemoryOwnerQuota();
   /** Twice as many messages as finished tasks are kept (each task's first and a follow-up), within 32 MiB. */
   readonly messages: MemoryMessageLedger;
+  readonly backup: MemoryBackup;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: MemoryStateStoreOptions) {
@@ -48,6 +50,7 @@ export class MemoryStateStore implements StateStore {
       },
       options.retention.maxTerminalBytes,
     );
+    this.backup = new MemoryBackup(this);
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => this.sweep(), interval);
     this.sweeper.unref();

@@ -104,6 +104,26 @@ export class MemoryTaskStore implements TaskStore {
     return evicted;
   }
 
+  /** Every stored task now (a copy: the caller may await between items). */
+  all(): StoredTask[] {
+    return [...this.tasks.values()];
+  }
+
+  /**
+   * Puts a restored record in place with its own version, unless a version at least as new
+   * is stored and `force` is off; whether it was written. A finished task restarts its
+   * retention clock.
+   */
+  restore(record: StoredTask, force: boolean): boolean {
+    const current = this.tasks.get(record.task.id);
+    if (current && !force && current.version >= record.version) return false;
+    this.forget(record.task.id);
+    const stored = storedTask(record, record.version);
+    this.tasks.set(record.task.id, stored);
+    this.trackTerminal(stored);
+    return true;
+  }
+
   /** Number of stored tasks (for retention tests). */
   size(): number {
     return this.tasks.size;

@@ -14,6 +14,7 @@ import { RedisRateLimiter } from './redis-rate-limiter.js';
 import { guardUnavailable, toStoreError } from './store-unavailable.js';
 import { redactUrl } from '../../observability/logger.js';
 import { COMMIT } from './task-lua.js';
+import { RedisBackup } from './redis-backup.js';
 
 export interface RedisStateStoreOptions {
   /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
@@ -47,6 +48,7 @@ export class RedisStateStore implements StateStore {
   readonly messages: RedisMessageLedger;
   readonly registry: RedisAgentRegistry;
   readonly quotas: RedisOwnerQuota;
+  readonly backup: RedisBackup;
   private readonly redis: Redis;
   private readonly sweeper: NodeJS.Timeout;
   private readonly closedStreamTtlMs: number;
@@ -87,6 +89,9 @@ export class RedisStateStore implements StateStore {
     this.quotas = guardUnavailable(new RedisOwnerQuota(this.redis, keys));
     this.messages = guardUnavailable(
       new RedisMessageLedger(this.redis, keys, 2 * options.retention.maxTerminalTasks),
+    );
+    this.backup = guardUnavailable(
+      new RedisBackup(this.redis, keys, this.tasks, options.keyPrefix, this.closedStreamTtlMs),
     );
     const interval = options.sweepIntervalMs ?? Math.max(10, Math.min(options.retention.ttlMs / 2, 30_000));
     this.sweeper = setInterval(() => void this.tasks.sweep().catch(() => {}), interval);

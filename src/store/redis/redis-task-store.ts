@@ -96,7 +96,7 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async get(taskId: string): Promise<StoredTask | undefined> {
-    return decode(await this.redis.hgetall(this.keys.task(taskId)));
+    return decodeTaskHash(await this.redis.hgetall(this.keys.task(taskId)));
   }
 
   async save(
@@ -173,6 +173,18 @@ export class RedisTaskStore implements TaskStore {
     if (isTerminal(record.task.status?.state) && !(old && isTerminal(Number(old.state))))
       writes.push(this.finished(record.task.id));
     return writes;
+  }
+
+  /**
+   * After a restore wrote the task hash (see redis-backup.ts): moves its index entries from
+   * where the record it replaced had them (`old`, none when the task was not stored) and
+   * records a finished task for retention.
+   */
+  async restored(
+    record: Omit<StoredTask, 'version'>,
+    old: { updatedAt: number; state: string; ctx: string } | undefined,
+  ): Promise<void> {
+    await Promise.all(this.indexWrites(record, old));
   }
 
   /** After a lost save: moves the entries this writer indexed to the record that is stored. */
@@ -338,7 +350,7 @@ export class RedisTaskStore implements TaskStore {
     const pipeline = this.redis.pipeline();
     for (const m of members) pipeline.hgetall(this.keys.task(m.slice(m.indexOf(':') + 1)));
     const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, h]) => (error ? undefined : decode(h as Record<string, string>)));
+    return results.map(([error, h]) => (error ? undefined : decodeTaskHash(h as Record<string, string>)));
   }
 
   private async count(key: string, min: string, state: string | undefined): Promise<number> {
@@ -369,7 +381,8 @@ export class RedisTaskStore implements TaskStore {
   }
 }
 
-function decode(h: Record<string, string>): StoredTask | undefined {
+/** A task hash as stored (see {@link RedisKeys.task}); undefined when it is not a complete task. */
+export function decodeTaskHash(h: Record<string, string>): StoredTask | undefined {
   if (!h || h.v === undefined || h.task === undefined) return undefined;
   return {
     task: Task.fromJSON(JSON.parse(h.task)),
