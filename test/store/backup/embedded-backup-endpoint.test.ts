@@ -26,7 +26,14 @@ describe('backing up and restoring a server with the embedded store through its 
   beforeAll(async () => {
     [source, target] = await Promise.all([startServer({ auth: AUTH }), startServer({ auth: AUTH })]);
     for (let i = 0; i < 5; i++) {
-      const sent = await rest(source.url, 'echo', 'POST', '/message:send', { message: messageJson(`hi ${i}`) }, ALICE);
+      const sent = await rest(
+        source.url,
+        'echo',
+        'POST',
+        '/message:send',
+        { message: messageJson(`hi ${i}`) },
+        ALICE,
+      );
       expect(sent.status).toBe(200);
       ids.push(sent.json.task.id);
     }
@@ -66,7 +73,15 @@ describe('backing up and restoring a server with the embedded store through its 
     expect(restore.status).toBe(403);
     expect((await fetch(`${source.url}/api/v1/admin/backup`)).status).toBe(401);
 
-    const cli = await agentdCli(['backup', '--from', source.url, '--out', join(dir, 'denied.ndjson'), '--api-key', 'alice-key']);
+    const cli = await agentdCli([
+      'backup',
+      '--from',
+      source.url,
+      '--out',
+      join(dir, 'denied.ndjson'),
+      '--api-key',
+      'alice-key',
+    ]);
     expect(cli.code).toBe(1);
     expect(cli.stderr).toContain('PERMISSION_DENIED');
   });
@@ -76,9 +91,13 @@ describe('backing up and restoring a server with the embedded store through its 
     const backup = await agentdCli(['backup', '--from', source.url, '--out', file, '--api-key', 'ops-key']);
     expect(backup.stderr).toMatch(/^backed up 6 tasks, \d+ events, 0 push configs, \d+ checkpoints to /m);
     expect(backup.code).toBe(0);
-    expect(JSON.parse(readFileSync(file, 'utf8').split('\n')[0] as string)).toMatchObject({ source: 'memory' });
+    expect(JSON.parse(readFileSync(file, 'utf8').split('\n')[0] as string)).toMatchObject({
+      source: 'memory',
+    });
 
-    const restore = await agentdCli(['restore', '--to', target.url, '--in', file], { AGENTD_API_KEY: 'ops-key' });
+    const restore = await agentdCli(['restore', '--to', target.url, '--in', file], {
+      AGENTD_API_KEY: 'ops-key',
+    });
     expect(restore.stderr).toMatch(/^restored 6 tasks, skipped 0 /m);
     expect(restore.code).toBe(0);
 
