@@ -85,7 +85,7 @@ describe('disaster drill: back up under load, lose Redis, restore', () => {
     expect(missing).toEqual([]);
 
     const during = acked.size - before.length;
-    console.log(
+    console.warn(
       [
         `drill: ${TASKS} tasks sent by ${SENDERS} clients; ${before.length} acknowledged before the backup started, ${during} during or after it`,
         `backup: ${backedUp} tasks in ${backupMs.toFixed(0)} ms under load (${((backedUp / backupMs) * 1000).toFixed(0)} tasks/s), ${(statSync(file).size / 1024).toFixed(0)} KiB; ${TASKS} tasks without load in ${quietMs.toFixed(0)} ms (${((TASKS / quietMs) * 1000).toFixed(0)} tasks/s)`,
