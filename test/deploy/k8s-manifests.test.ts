@@ -117,6 +117,41 @@ describe('kustomize overlays', () => {
     ]);
   });
 
+  it('the backup component builds and validates: an hourly CronJob running `agentd backup` with the servers’ Redis settings to a PVC', () => {
+    const objects = kustomizeWith('overlays/production', ['components/backup']);
+    for (const obj of objects) validateObject(obj);
+    const cron = find(objects, 'CronJob', 'agentd-backup');
+    expect(cron.metadata.namespace).toBe('agent-system');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    const pod = cron.spec.jobTemplate.spec.template;
+    const container = pod.spec.containers[0] as Container;
+    // The image the overlay sets for agentd, and the agentd command line with a dated file on the PVC.
+    expect(container.image).toBe(agentContainer(objects).image);
+    expect((container.args as string[]).join(' ')).toMatch(
+      /node \/app\/bin\/agentd\.js backup --out "\/backup\/agentd-\$\(date -u \+%Y%m%dT%H%M%SZ\)\.ndjson"/,
+    );
+    const mount = (container.volumeMounts as Array<{ name: string; mountPath: string }>).find(
+      (m) => m.mountPath === '/backup',
+    );
+    const volume = pod.spec.volumes.find((v: { name: string }) => v.name === mount?.name);
+    expect(volume.persistentVolumeClaim.claimName).toBe(
+      find(objects, 'PersistentVolumeClaim', 'agentd-backups').metadata.name,
+    );
+    // The Redis settings are the Deployment's, by the same references, and agentd reads them.
+    const redisEnv = (c: Container): EnvVar[] => (c.env ?? []).filter((e) => e.name.startsWith('REDIS_'));
+    expect(redisEnv(container)).toEqual(redisEnv(agentContainer(objects)));
+    for (const e of container.env ?? []) expect(AGENTD_ENV.has(e.name), e.name).toBe(true);
+    // Redis admits the job's pods (its base policy admits only agentd's).
+    const policy = find(objects, 'NetworkPolicy', 'redis-ingress-backup');
+    expect(policy.spec.ingress[0].from[0].podSelector.matchLabels).toEqual({ app: pod.metadata.labels.app });
+    // Only there when opted in.
+    for (const overlay of OVERLAYS)
+      expect(
+        get(overlay).filter((o) => o.kind === 'CronJob'),
+        overlay,
+      ).toEqual([]);
+  });
+
   it('Prometheus sends the metrics token: the ServiceMonitor and the prometheus.yml Secret carry agentd’s METRICS_TOKEN', () => {
     const production = get('production');
     const ref = agentContainer(production).env?.find((e) => e.name === 'METRICS_TOKEN')?.valueFrom
