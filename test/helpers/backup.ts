@@ -1,5 +1,5 @@
 /** Running `agentd backup` / `agentd restore` in process, and comparing what a store holds. */
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { StreamResponse, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import { runCli } from '../../src/cli/main.js';
 import { taskJson } from '../../src/codec.js';
@@ -11,15 +11,15 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs the agentd CLI with these arguments, capturing its output. */
-export async function agentdCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+/** Runs the agentd CLI with these arguments, capturing its output; `stdin` is what it reads there. */
+export async function agentdCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin = ''): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: string[] = [];
   const err: string[] = [];
   stdout.on('data', (c: Buffer) => out.push(c.toString('utf8')));
   stderr.on('data', (c: Buffer) => err.push(c.toString('utf8')));
-  const code = await runCli(args, { stdout, stderr, env });
+  const code = await runCli(args, { stdout, stderr, env, stdin: Readable.from([stdin]) });
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +163,34 @@ describe('agentd backup / restore against Redis', () => {
     const seqs = (await t.server.store.events.read(task.id, 0)).map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     expect(seqs.length).toBeGreaterThan((before.find((b) => b.id === task.id)!.events as unknown[]).length);
+  });
+
+  it('writes the backup to stdout with `--out -` and restores it from stdin with `--in -`', async () => {
+    const current = await storeContents(store);
+    const backup = await agentdCli(['backup', '--out', '-', ...redisArgs()]);
+    expect(backup.code).toBe(0);
+    expect(backup.stdout.split('\n')[0]).toContain('"type":"header"');
+    expect(backup.stderr).toMatch(/^backed up 23 tasks, .* to stdout in /m);
+    await direct.flushall();
+    const restore = await agentdCli(['restore', '--in', '-', ...redisArgs()], {}, backup.stdout);
+    expect(restore.stderr).toMatch(/^restored 23 tasks, skipped 0 /m);
+    expect(await storeContents(store)).toEqual(withoutSecrets(current));
+  });
+
+  it('says what to do when no Redis is configured (usage error), and leaves no file behind when the store is unreachable', async () => {
+    const none = await agentdCli(['backup', '--out', join(dir, 'none.ndjson')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--redis-url');
+    const down = await agentdCli([
+      'backup',
+      '--out',
+      join(dir, 'down.ndjson'),
+      '--redis-url',
+      'redis://127.0.0.1:1',
+    ]);
+    expect(down.code).toBe(1);
+    expect(existsSync(join(dir, 'down.ndjson'))).toBe(false);
+    expect(existsSync(join(dir, 'down.ndjson.partial'))).toBe(false);
   });
 
   it('refuses a damaged or cut file, naming the line, and writes nothing', async () => {
