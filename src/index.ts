@@ -21,6 +21,8 @@ export type {
   RateDecision,
   OwnerQuota,
   CountedTask,
+  StoreBackup,
+  TaskBackup,
 } from './store/ports.js';
 export { MemoryStateStore } from './store/memory/memory-state-store.js';
 export { createLogger } from './observability/logger.js';
