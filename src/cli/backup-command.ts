@@ -6,16 +6,18 @@
  * writes anything.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rename, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import type { BackupCounts } from '../store/backup/backup-format.js';
+import { VERSION } from '../version.js';
+import { parseBackupKey } from '../store/backup/backup-crypto.js';
+import { BackupWriter, type BackupCounts, type CredentialsPolicy } from '../store/backup/backup-format.js';
 import { BackupReader } from '../store/backup/backup-reader.js';
-import { backupChunks, restoreBackup } from '../store/backup/backup-stream.js';
+import { backupChunks, restoreBackup, type RestoreResult } from '../store/backup/backup-stream.js';
 import type { Outbound } from '../security/outbound.js';
 import { UsageError } from './args.js';
 import { openRedis, fetchBackup, postRestore, type RedisArgs } from './backup-targets.js';
@@ -31,14 +33,33 @@ export interface BackupCli {
   outbound(opts: ClientArgs): Promise<Outbound>;
 }
 
-type BackupOpts = RedisArgs & ClientArgs & { out: string; from?: string; includeCredentials?: boolean };
-type RestoreOpts = RedisArgs & ClientArgs & { in: string; to?: string; force?: boolean };
+interface KeyArgs {
+  readonly encryptKeyFile?: string;
+}
+type BackupOpts = RedisArgs &
+  ClientArgs &
+  KeyArgs & { out: string; from?: string; includeCredentials?: boolean };
+type RestoreOpts = RedisArgs & ClientArgs & KeyArgs & { in: string; to?: string; force?: boolean };
 
-function redisOptions(command: Command): Command {
+function sharedOptions(command: Command): Command {
   return command
     .option('--redis-url <url>', 'the Redis to use (default: the store of --config / the server’s env)')
     .option('--key-prefix <prefix>', 'key prefix of the deployment (default: store.redis.keyPrefix, agentd:)')
-    .option('-c, --config <file>', 'the servers’ YAML config, for the Redis, key prefix and retention');
+    .option('-c, --config <file>', 'the servers’ YAML config, for the Redis, key prefix and retention')
+    .option(
+      '--encrypt-key-file <file>',
+      'AES-256-GCM key for push-config credentials (32 bytes, 64 hex digits or base64)',
+    );
+}
+
+/** The key of `--encrypt-key-file`, if given; a bad file is a usage error. */
+async function keyOf(opts: KeyArgs): Promise<Buffer | undefined> {
+  if (!opts.encryptKeyFile) return undefined;
+  try {
+    return parseBackupKey(await readFile(opts.encryptKeyFile));
+  } catch (error) {
+    throw new UsageError(`--encrypt-key-file ${opts.encryptKeyFile}: ${(error as Error).message}`);
+  }
 }
 
 /** A progress line on a terminal, at most a few times a second. */
@@ -68,6 +89,37 @@ function seconds(since: number): string {
   return `${((performance.now() - since) / 1000).toFixed(2)} s`;
 }
 
+/** A file's lines, read afresh on each call. */
+function fileLines(file: string): () => AsyncIterable<string> {
+  return () => createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+}
+
+/**
+ * Re-writes a backup read from `lines` with another credentials policy (and so a new
+ * checksum), verifying the original as it goes: the last chunk comes only after its trailer
+ * checked out.
+ */
+async function* rewritten(
+  lines: AsyncIterable<string>,
+  credentials: CredentialsPolicy,
+  key: Buffer | undefined,
+): AsyncGenerator<string, void, undefined> {
+  const reader = new BackupReader(key);
+  const writer = new BackupWriter(credentials);
+  let headed = false;
+  const header = (): string => {
+    headed = true;
+    const h = reader.header;
+    return h ? writer.header(h.source, VERSION, new Date(h.createdAt)) : '';
+  };
+  for await (const task of reader.tasks(lines)) {
+    if (!headed) yield header();
+    yield writer.task(task);
+  }
+  if (!headed) yield header();
+  yield writer.trailer();
+}
+
 export function addBackupCommands(program: Command, cli: BackupCli): void {
   const backup = program
     .command('backup')
@@ -77,36 +129,51 @@ export function addBackupCommands(program: Command, cli: BackupCli): void {
       'file to write (- for stdout); written as <file>.partial, then renamed',
     )
     .option('--from <url>', 'a running server to back up through GET /api/v1/admin/backup (embedded store)')
-    .option('--include-credentials', 'keep push-config credentials (left out by default)');
+    .option('--include-credentials', 'keep push-config credentials in the clear (left out by default)');
+
   /** Writes the backup of the source `opts` names to `sink()`; the counts written. */
   const exportTo = async (
     opts: BackupOpts,
     sink: () => Writable,
     onProgress: (c: Readonly<BackupCounts>) => void,
   ): Promise<BackupCounts> => {
-    const keepOpen = opts.out === '-';
+    const end = opts.out !== '-';
+    const key = await keyOf(opts);
+    const credentials: CredentialsPolicy = key ? { key } : opts.includeCredentials ? 'included' : 'omitted';
+    let chunks: AsyncIterable<string>;
+    let counted: Readonly<BackupCounts> = { tasks: 0, events: 0, pushConfigs: 0, checkpoints: 0 };
+    const count = (c: Readonly<BackupCounts>): void => {
+      counted = c;
+      onProgress(c);
+    };
+    let close = async (): Promise<void> => {};
     if (opts.from) {
       if (opts.redisUrl) throw new UsageError('--from and --redis-url exclude each other');
-      const body = await fetchBackup(opts.from, opts, cli.env, await cli.outbound(opts));
-      return writeCounting(body, sink(), keepOpen, onProgress);
+      const body = await fetchBackup(
+        opts.from,
+        { ...opts, includeCredentials: credentials !== 'omitted' },
+        cli.env,
+        await cli.outbound(opts),
+      );
+      // Read and written again here: verified on the way, and sealed with the key if there is one.
+      chunks = countedChunks(
+        rewritten(createInterface({ input: body, crlfDelay: Infinity }), credentials, undefined),
+        count,
+      );
+    } else {
+      const redis = await openRedis(opts, cli.env);
+      close = () => redis.close();
+      chunks = backupChunks(redis.store, 'redis', { credentials, onProgress: count });
     }
-    const redis = await openRedis(opts, cli.env);
     try {
-      let seen: Readonly<BackupCounts> = { tasks: 0, events: 0, pushConfigs: 0, checkpoints: 0 };
-      const chunks = backupChunks(redis.store, 'redis', {
-        omitCredentials: !opts.includeCredentials,
-        onProgress: (c) => {
-          seen = c;
-          onProgress(c);
-        },
-      });
-      await pipeline(Readable.from(chunks), sink(), { end: !keepOpen });
-      return { ...seen };
+      await pipeline(Readable.from(chunks), sink(), { end });
+      return { ...counted };
     } finally {
-      await redis.close();
+      await close();
     }
   };
-  clientOptions(redisOptions(backup)).action(async (opts: BackupOpts) => {
+
+  sharedOptions(clientOptions(backup)).action(async (opts: BackupOpts) => {
     const started = performance.now();
     const bar = progress(cli.stderr);
     const sink = (): Writable =>
@@ -133,33 +200,42 @@ export function addBackupCommands(program: Command, cli: BackupCli): void {
     .requiredOption('-i, --in <file>', 'backup file to read (- for stdin)')
     .option('--to <url>', 'a running server to restore through POST /api/v1/admin/restore (embedded store)')
     .option('--force', 'overwrite tasks even where the stored version is newer');
-  clientOptions(redisOptions(restore)).action(async (opts: RestoreOpts) => {
+  sharedOptions(clientOptions(restore)).action(async (opts: RestoreOpts) => {
     const started = performance.now();
     const bar = progress(cli.stderr);
-    let file = opts.in;
-    let spool: string | undefined;
-    if (file === '-') {
-      // stdin is read once; the restore reads twice (verify, then apply).
-      spool = await mkdtemp(join(tmpdir(), 'agentd-restore-'));
-      file = join(spool, 'backup.ndjson');
-      await pipeline(cli.stdin, createWriteStream(file));
-    }
-    const lines = (): AsyncIterable<string> =>
-      createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+    const key = await keyOf(opts);
+    // stdin is read once, a restore reads its file twice (verify, then apply); a file sent to
+    // a server with encrypted credentials is opened here first (the key stays here).
+    const spool = await mkdtemp(join(tmpdir(), 'agentd-restore-'));
     try {
-      let result: { restored: number; skipped: number };
+      let file = opts.in;
+      if (file === '-') {
+        file = join(spool, 'backup.ndjson');
+        await pipeline(cli.stdin, createWriteStream(file));
+      }
+      let result: RestoreResult;
       if (opts.to) {
         if (opts.redisUrl) throw new UsageError('--to and --redis-url exclude each other');
         // Verified here first: a damaged file is refused without a round trip, naming its line.
-        for await (const _ of new BackupReader().tasks(lines())) {
+        const check = new BackupReader(key);
+        for await (const _ of check.tasks(fileLines(file)())) {
           // verifying only
+        }
+        if (key && check.header?.credentials === 'encrypted') {
+          const opened = join(spool, 'opened.ndjson');
+          await pipeline(
+            Readable.from(rewritten(fileLines(file)(), 'included', key)),
+            createWriteStream(opened, { mode: 0o600 }),
+          );
+          file = opened;
         }
         result = await postRestore(opts.to, createReadStream(file), opts, cli.env, await cli.outbound(opts));
       } else {
         const redis = await openRedis(opts, cli.env);
         try {
-          result = await restoreBackup(redis.store, lines, {
+          result = await restoreBackup(redis.store, fileLines(file), {
             force: opts.force ?? false,
+            key,
             onProgress: (n) => bar.update(`restored ${n} tasks`),
           });
         } finally {
@@ -170,38 +246,31 @@ export function addBackupCommands(program: Command, cli: BackupCli): void {
       cli.stderr.write(
         `restored ${result.restored} tasks, skipped ${result.skipped} (stored at the same or a newer version) in ${seconds(started)}\n`,
       );
+      if (result.credentialsLeftOut > 0)
+        cli.stderr.write(
+          `note: ${result.credentialsLeftOut} push configs were restored without their credentials: they are encrypted in the file; give --encrypt-key-file to restore them\n`,
+        );
     } finally {
-      if (spool) await rm(spool, { recursive: true, force: true });
+      await rm(spool, { recursive: true, force: true });
     }
   });
 }
 
-/** Copies a server's backup to `sink`, counting records as they pass; the counts of its trailer. */
-async function writeCounting(
-  body: Readable,
-  sink: Writable,
-  keepOpen: boolean,
+/** Passes chunks through, counting the records they hold (each chunk is whole lines). */
+async function* countedChunks(
+  chunks: AsyncIterable<string>,
   onProgress: (c: Readonly<BackupCounts>) => void,
-): Promise<BackupCounts> {
+): AsyncGenerator<string, void, undefined> {
   const counts: BackupCounts = { tasks: 0, events: 0, pushConfigs: 0, checkpoints: 0 };
-  let trailer: BackupCounts | undefined;
-  let rest = '';
-  const count = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        const type = /^\{"type":"(\w+)"/.exec(line)?.[1];
-        if (type === 'task') counts.tasks++;
-        else if (type === 'event') counts.events++;
-        else if (type === 'trailer') trailer = (JSON.parse(line) as { counts: BackupCounts }).counts;
-      }
-      onProgress(counts);
-      done(null, chunk);
-    },
-  });
-  await pipeline(body, count, sink, { end: !keepOpen });
-  if (!trailer)
-    throw new Error('backup failed: the server ended the file early (no trailer); nothing was kept');
-  return trailer;
+  for await (const chunk of chunks) {
+    for (const line of chunk.split('\n')) {
+      const type = /^\{"type":"(\w+)"/.exec(line)?.[1];
+      if (type === 'task') counts.tasks++;
+      else if (type === 'event') counts.events++;
+      else if (type === 'push') counts.pushConfigs++;
+      else if (type === 'checkpoint') counts.checkpoints++;
+    }
+    onProgress(counts);
+    yield chunk;
+  }
 }

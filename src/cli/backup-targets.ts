@@ -9,6 +9,7 @@ import { authHeaders, credentialsFrom } from '../client/auth.js';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { redisUrl } from '../store/create-store.js';
 import type { StoreBackup } from '../store/ports.js';
+import type { RestoreResult } from '../store/backup/backup-stream.js';
 import { UsageError } from './args.js';
 import type { ClientArgs } from './client-options.js';
 import type { Outbound } from '../security/outbound.js';
@@ -133,7 +134,7 @@ export async function postRestore(
   opts: ClientArgs & { force?: boolean },
   env: NodeJS.ProcessEnv,
   outbound: Outbound,
-): Promise<{ restored: number; skipped: number }> {
+): Promise<RestoreResult> {
   const { fetch: post, headers } = client(base, opts, env, outbound);
   const url = adminUrl(base, '/api/v1/admin/restore');
   if (opts.force) url.searchParams.set('force', 'true');
@@ -146,5 +147,5 @@ export async function postRestore(
     } as RequestInit),
     'restore',
   );
-  return (await response.json()) as { restored: number; skipped: number };
+  return (await response.json()) as RestoreResult;
 }

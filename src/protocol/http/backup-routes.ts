@@ -43,8 +43,8 @@ export function registerBackupRoutes(app: FastifyInstance, options: BackupRouteO
 
   app.get('/api/v1/admin/backup', (request, reply) => {
     if (refused(request, reply, 'Backing up the store')) return reply;
-    const omit = queryParam(request, 'includeCredentials') !== 'true';
-    const body = Readable.from(backupChunks(store, kind, { omitCredentials: omit }));
+    const credentials = queryParam(request, 'includeCredentials') === 'true' ? 'included' : 'omitted';
+    const body = Readable.from(backupChunks(store, kind, { credentials }));
     // A failure half-way ends the response early: the file then has no trailer and
     // `agentd restore` refuses it.
     body.on('error', (error) => logger.error({ err: error }, 'Backup export failed'));

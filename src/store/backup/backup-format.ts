@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { StreamResponse, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import { taskJson } from '../../codec.js';
+import { backupKeyId, seal } from './backup-crypto.js';
 import type { TaskBackup } from '../ports.js';
 
 /** The `format` of the header line. */
@@ -26,9 +27,20 @@ export interface BackupHeader {
   /** ISO 8601 instant the export started. */
   readonly createdAt: string;
   readonly source: BackupSourceKind;
-  /** Whether push-config credentials (`token`, `authentication.credentials`) were left out. */
-  readonly credentialsOmitted: boolean;
+  /**
+   * Push-config credentials (`token`, `authentication.credentials`): left out (blank), in
+   * the clear, or encrypted (each push line's `sealed`) with the key named by `keyId`.
+   */
+  readonly credentials: CredentialsMode;
+  /** With encrypted credentials: which key (see backup-crypto.ts). */
+  readonly keyId?: string;
 }
+
+/** How a backup carries push-config credentials. */
+export type CredentialsMode = 'omitted' | 'included' | 'encrypted';
+
+/** What a writer does with credentials: leave them out, keep them, or encrypt them with a key. */
+export type CredentialsPolicy = 'omitted' | 'included' | { readonly key: Buffer };
 
 /** How many records of each kind a backup holds. */
 export interface BackupCounts {
@@ -67,7 +79,7 @@ export class BackupWriter {
   private readonly hash: Hash = createHash('sha256');
   readonly counts: BackupCounts = noCounts();
 
-  constructor(private readonly omitCredentials = true) {}
+  constructor(private readonly credentials: CredentialsPolicy = 'omitted') {}
 
   /** The header line (with its newline). */
   header(source: BackupSourceKind, agentdVersion: string, createdAt: Date): string {
@@ -78,7 +90,9 @@ export class BackupWriter {
       agentdVersion,
       createdAt: createdAt.toISOString(),
       source,
-      credentialsOmitted: this.omitCredentials,
+      ...(typeof this.credentials === 'string'
+        ? { credentials: this.credentials }
+        : { credentials: 'encrypted', keyId: backupKeyId(this.credentials.key) }),
     };
     return this.hashed(header);
   }
@@ -100,8 +114,15 @@ export class BackupWriter {
     for (const e of b.events)
       out += this.hashed({ type: 'event', taskId: id, seq: e.seq, event: StreamResponse.toJSON(e.event) });
     for (const c of b.pushConfigs) {
-      const config = this.omitCredentials ? withoutCredentials(c) : c;
-      out += this.hashed({ type: 'push', taskId: id, config: TaskPushNotificationConfig.toJSON(config) });
+      const policy = this.credentials;
+      const config = policy === 'included' ? c : withoutCredentials(c);
+      const line: Record<string, unknown> = {
+        type: 'push',
+        taskId: id,
+        config: TaskPushNotificationConfig.toJSON(config),
+      };
+      if (typeof policy === 'object') line.sealed = seal(policy.key, sealedFor(id, c.id), credentialsJson(c));
+      out += this.hashed(line);
     }
     for (const [step, value] of b.checkpoints)
       out += this.hashed({ type: 'checkpoint', taskId: id, step, value });
@@ -127,4 +148,14 @@ export class BackupWriter {
     this.hash.update(line);
     return line;
   }
+}
+
+/** The additional data a config's sealed credentials are bound to. */
+export function sealedFor(taskId: string, configId: string): string {
+  return `${taskId}\n${configId}`;
+}
+
+/** The secret parts of a push config, as the text that is sealed. */
+function credentialsJson(c: TaskPushNotificationConfig): string {
+  return JSON.stringify({ token: c.token, credentials: c.authentication?.credentials ?? '' });
 }

@@ -8,11 +8,13 @@ import { createHash } from 'node:crypto';
 import { StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import { z } from 'zod';
 import { err } from '../../errors.js';
+import { backupKeyId, unseal } from './backup-crypto.js';
 import type { TaskBackup, TaskEventRecord } from '../ports.js';
 import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,
   noCounts,
+  sealedFor,
   type BackupCounts,
   type BackupHeader,
   type BackupTrailer,
@@ -25,7 +27,8 @@ const header = z.object({
   agentdVersion: z.string(),
   createdAt: z.string(),
   source: z.enum(['memory', 'redis']),
-  credentialsOmitted: z.boolean(),
+  credentials: z.enum(['omitted', 'included', 'encrypted']),
+  keyId: z.string().optional(),
 });
 const counts = z.object({
   tasks: z.number().int().nonnegative(),
@@ -50,7 +53,12 @@ const record = z.discriminatedUnion('type', [
     seq: z.number().int().positive(),
     event: z.unknown(),
   }),
-  z.object({ type: z.literal('push'), taskId: z.string(), config: z.object({}).passthrough() }),
+  z.object({
+    type: z.literal('push'),
+    taskId: z.string(),
+    config: z.object({}).passthrough(),
+    sealed: z.string().optional(),
+  }),
   z.object({ type: z.literal('checkpoint'), taskId: z.string(), step: z.string(), value: z.string() }),
   z.object({ type: z.literal('trailer'), counts, sha256: z.string() }),
 ]);
@@ -75,6 +83,11 @@ function invalid(line: number, problem: string): Error {
 export class BackupReader {
   header: BackupHeader | undefined;
   trailer: BackupTrailer | undefined;
+  /** Push configs whose encrypted credentials were left blank (no key given). */
+  sealedLeftOut = 0;
+
+  /** @param key opens encrypted push-config credentials (see backup-crypto.ts); without it they stay blank. */
+  constructor(private readonly key?: Buffer) {}
 
   async *tasks(lines: AsyncIterable<string>): AsyncGenerator<TaskBackup, void, undefined> {
     const hash = createHash('sha256');
@@ -152,7 +165,8 @@ export class BackupReader {
         });
         seen.events++;
       } else if (r.type === 'push') {
-        pending.pushConfigs.push(decode(n, 'config', () => TaskPushNotificationConfig.fromJSON(r.config)));
+        const config = decode(n, 'config', () => TaskPushNotificationConfig.fromJSON(r.config));
+        pending.pushConfigs.push(this.opened(n, config, r.sealed));
         seen.pushConfigs++;
       } else {
         pending.checkpoints.push([r.step, r.value]);
@@ -163,6 +177,36 @@ export class BackupReader {
     if (!this.trailer) throw invalid(n, 'the file ends without its trailer (it was cut short)');
   }
 
+  /** The config with its sealed credentials opened, when there are some and a key. */
+  private opened(
+    line: number,
+    config: TaskPushNotificationConfig,
+    sealed: string | undefined,
+  ): TaskPushNotificationConfig {
+    if (sealed === undefined || this.header?.credentials !== 'encrypted') return config;
+    if (!this.key) {
+      this.sealedLeftOut++;
+      return config;
+    }
+    const key = this.key;
+    const secrets = decode(
+      line,
+      'sealed credentials',
+      () =>
+        JSON.parse(unseal(key, sealedFor(config.taskId, config.id), sealed)) as {
+          token: string;
+          credentials: string;
+        },
+    );
+    return {
+      ...config,
+      token: secrets.token,
+      authentication: config.authentication
+        ? { ...config.authentication, credentials: secrets.credentials }
+        : undefined,
+    };
+  }
+
   private parseHeader(json: unknown): BackupHeader {
     const parsed = header.safeParse(json);
     if (!parsed.success) throw invalid(1, `not an ${BACKUP_FORMAT} header`);
@@ -171,7 +215,13 @@ export class BackupReader {
         1,
         `format version ${parsed.data.formatVersion} is not supported (this agentd reads version ${BACKUP_FORMAT_VERSION})`,
       );
-    return parsed.data as BackupHeader;
+    const h = parsed.data as BackupHeader;
+    if (h.credentials === 'encrypted' && this.key && h.keyId !== backupKeyId(this.key))
+      throw invalid(
+        1,
+        `the push credentials are encrypted with key ${h.keyId ?? '(unnamed)'}, not with the key given (${backupKeyId(this.key)})`,
+      );
+    return h;
   }
 }
 

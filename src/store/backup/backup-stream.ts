@@ -4,12 +4,18 @@
  */
 import { VERSION } from '../../version.js';
 import type { StoreBackup } from '../ports.js';
-import { BackupWriter, type BackupCounts, type BackupSourceKind } from './backup-format.js';
+import {
+  BackupWriter,
+  noCounts,
+  type BackupCounts,
+  type BackupSourceKind,
+  type CredentialsPolicy,
+} from './backup-format.js';
 import { BackupReader } from './backup-reader.js';
 
 export interface BackupOptions {
-  /** Leave out push-config credentials (default true). */
-  readonly omitCredentials?: boolean;
+  /** What to do with push-config credentials (default: leave them out). */
+  readonly credentials?: CredentialsPolicy;
   /** Called after each task written, with the counts so far. */
   readonly onProgress?: (counts: Readonly<BackupCounts>) => void;
 }
@@ -23,7 +29,7 @@ export async function* backupChunks(
   source: BackupSourceKind,
   options: BackupOptions = {},
 ): AsyncGenerator<string, void, undefined> {
-  const writer = new BackupWriter(options.omitCredentials ?? true);
+  const writer = new BackupWriter(options.credentials ?? 'omitted');
   yield writer.header(source, VERSION, new Date());
   for await (const task of store.export()) {
     yield writer.task(task);
@@ -40,6 +46,8 @@ export interface RestoreResult {
   readonly skipped: number;
   /** What the file holds (its trailer). */
   readonly counts: BackupCounts;
+  /** Push configs restored without their credentials: they were encrypted and no key was given. */
+  readonly credentialsLeftOut: number;
 }
 
 /**
@@ -51,13 +59,18 @@ export interface RestoreResult {
 export async function restoreBackup(
   store: StoreBackup,
   lines: () => AsyncIterable<string>,
-  options: { readonly force?: boolean; readonly onProgress?: (done: number) => void } = {},
+  options: {
+    readonly force?: boolean;
+    readonly onProgress?: (done: number) => void;
+    /** Opens encrypted push-config credentials (without it they are restored blank). */
+    readonly key?: Buffer | undefined;
+  } = {},
 ): Promise<RestoreResult> {
-  const check = new BackupReader();
+  const check = new BackupReader(options.key);
   for await (const _ of check.tasks(lines())) {
     // The first pass only verifies.
   }
-  const reader = new BackupReader();
+  const reader = new BackupReader(options.key);
   let restored = 0;
   let skipped = 0;
   for await (const task of reader.tasks(lines())) {
@@ -65,5 +78,10 @@ export async function restoreBackup(
     else skipped++;
     options.onProgress?.(restored + skipped);
   }
-  return { restored, skipped, counts: reader.trailer?.counts ?? check.trailer!.counts };
+  return {
+    restored,
+    skipped,
+    counts: reader.trailer?.counts ?? noCounts(),
+    credentialsLeftOut: reader.sealedLeftOut,
+  };
 }
