@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,18 @@ import { startServer, type TestServer } from '../../helpers/server.js';
 import { closeSdkClient } from '../../helpers/grpc.js';
 
 const PREFIX = 'bk:';
+
+/** A push config with credentials, as a client registers it. */
+function hookFor(taskId: string): TaskPushNotificationConfig {
+  return {
+    tenant: '',
+    id: 'hook',
+    taskId,
+    url: 'https://hooks.example.com/a2a',
+    token: 'per-task-token',
+    authentication: { scheme: 'Bearer', credentials: 'webhook-secret' },
+  };
+}
 
 /** The contents as a backup without credentials restores them. */
 function withoutSecrets(contents: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
@@ -59,14 +72,7 @@ describe('agentd backup / restore against Redis', () => {
       paused.push((await countdown.sendMessage(sendRequest('count to 4 and ask'))) as Task);
     for (const p of paused) {
       expect(p.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
-      await t.server.store.pushConfigs.put({
-        tenant: '',
-        id: 'hook',
-        taskId: p.id,
-        url: 'https://hooks.example.com/a2a',
-        token: 'per-task-token',
-        authentication: { scheme: 'Bearer', credentials: 'webhook-secret' },
-      });
+      await t.server.store.pushConfigs.put(hookFor(p.id));
       await t.server.store.checkpoints.put(p.id, 'fetch', '{"rows":3}');
     }
     dir = mkdtempSync(join(tmpdir(), 'agentd-backup-'));
@@ -175,6 +181,31 @@ describe('agentd backup / restore against Redis', () => {
     const restore = await agentdCli(['restore', '--in', '-', ...redisArgs()], {}, backup.stdout);
     expect(restore.stderr).toMatch(/^restored 23 tasks, skipped 0 /m);
     expect(await storeContents(store)).toEqual(withoutSecrets(current));
+  });
+
+  it('with --encrypt-key-file the credentials survive the round trip, sealed in the file', async () => {
+    // The restores above came from files without credentials: put them back first.
+    for (const p of paused) await t.server.store.pushConfigs.put(hookFor(p.id));
+    const current = await storeContents(store);
+    expect(JSON.stringify(current)).toContain('webhook-secret');
+    const keyFile = join(dir, 'backup.key');
+    writeFileSync(keyFile, randomBytes(32).toString('base64'));
+    const sealed = join(dir, 'sealed.ndjson');
+    expect(
+      (await agentdCli(['backup', '--out', sealed, '--encrypt-key-file', keyFile, ...redisArgs()])).code,
+    ).toBe(0);
+    expect(readFileSync(sealed, 'utf8')).not.toContain('webhook-secret');
+    await direct.flushall();
+    const restore = await agentdCli([
+      'restore',
+      '--in',
+      sealed,
+      '--encrypt-key-file',
+      keyFile,
+      ...redisArgs(),
+    ]);
+    expect(restore.stderr).toMatch(/^restored 23 tasks, skipped 0 /m);
+    expect(await storeContents(store)).toEqual(current);
   });
 
   it('says what to do when no Redis is configured (usage error), and leaves no file behind when the store is unreachable', async () => {
