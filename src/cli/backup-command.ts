@@ -129,7 +129,17 @@ export function addBackupCommands(program: Command, cli: BackupCli): void {
       'file to write (- for stdout); written as <file>.partial, then renamed',
     )
     .option('--from <url>', 'a running server to back up through GET /api/v1/admin/backup (embedded store)')
-    .option('--include-credentials', 'keep push-config credentials in the clear (left out by default)');
+    .option('--include-credentials', 'keep push-config credentials in the clear (left out by default)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  agentd backup --out agentd.ndjson --config /etc/agentd/agentd.yaml
+  agentd backup --out - --redis-url redis://localhost:6379 | gzip > agentd.ndjson.gz
+  agentd backup --from http://localhost:8080 --api-key "$ADMIN_KEY" --out agentd.ndjson
+
+Exit codes: 0 done, 1 the store or server failed (no file is left), 2 bad usage.`,
+    );
 
   /** Writes the backup of the source `opts` names to `sink()`; the counts written. */
   const exportTo = async (
@@ -199,7 +209,20 @@ export function addBackupCommands(program: Command, cli: BackupCli): void {
     )
     .requiredOption('-i, --in <file>', 'backup file to read (- for stdin)')
     .option('--to <url>', 'a running server to restore through POST /api/v1/admin/restore (embedded store)')
-    .option('--force', 'overwrite tasks even where the stored version is newer');
+    .option('--force', 'overwrite tasks even where the stored version is newer')
+    .addHelpText(
+      'after',
+      `
+The whole file is verified (format version, every line, SHA-256 checksum) before anything is
+written; running the same restore twice changes nothing.
+
+Examples:
+  agentd restore --in agentd.ndjson --config /etc/agentd/agentd.yaml
+  gunzip -c agentd.ndjson.gz | agentd restore --in - --redis-url redis://localhost:6379
+  agentd restore --in agentd.ndjson --to http://localhost:8080 --api-key "$ADMIN_KEY"
+
+Exit codes: 0 done, 1 a damaged file (BACKUP_INVALID, naming the line) or the store failed, 2 bad usage.`,
+    );
   sharedOptions(clientOptions(restore)).action(async (opts: RestoreOpts) => {
     const started = performance.now();
     const bar = progress(cli.stderr);
