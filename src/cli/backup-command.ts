@@ -15,7 +15,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { parseBackupKey } from '../store/backup/backup-crypto.js';
-import { BackupWriter, type BackupCounts, type CredentialsPolicy } from '../store/backup/backup-format.js';
+import {
+  BackupWriter,
+  noCounts,
+  type BackupCounts,
+  type CredentialsPolicy,
+} from '../store/backup/backup-format.js';
 import { BackupReader } from '../store/backup/backup-reader.js';
 import { backupChunks, restoreBackup, type RestoreResult } from '../store/backup/backup-stream.js';
 import type { Outbound } from '../security/outbound.js';
@@ -151,7 +156,7 @@ Exit codes: 0 done, 1 the store or server failed (no file is left), 2 bad usage.
     const key = await keyOf(opts);
     const credentials: CredentialsPolicy = key ? { key } : opts.includeCredentials ? 'included' : 'omitted';
     let chunks: AsyncIterable<string>;
-    let counted: Readonly<BackupCounts> = { tasks: 0, events: 0, pushConfigs: 0, checkpoints: 0 };
+    let counted: Readonly<BackupCounts> = noCounts();
     const count = (c: Readonly<BackupCounts>): void => {
       counted = c;
       onProgress(c);
@@ -284,7 +289,7 @@ async function* countedChunks(
   chunks: AsyncIterable<string>,
   onProgress: (c: Readonly<BackupCounts>) => void,
 ): AsyncGenerator<string, void, undefined> {
-  const counts: BackupCounts = { tasks: 0, events: 0, pushConfigs: 0, checkpoints: 0 };
+  const counts: BackupCounts = noCounts();
   for await (const chunk of chunks) {
     for (const line of chunk.split('\n')) {
       const type = /^\{"type":"(\w+)"/.exec(line)?.[1];
@@ -292,6 +297,7 @@ async function* countedChunks(
       else if (type === 'event') counts.events++;
       else if (type === 'push') counts.pushConfigs++;
       else if (type === 'checkpoint') counts.checkpoints++;
+      else if (type === 'work') counts.work++;
     }
     onProgress(counts);
     yield chunk;

@@ -314,12 +314,26 @@ export interface TaskBackup {
   readonly pushConfigs: readonly TaskPushNotificationConfig[];
   /** Results of the agent's `step()` calls: step name → JSON text. */
   readonly checkpoints: ReadonlyArray<readonly [string, string]>;
+  /**
+   * The task's work-queue entry when it was waiting for a worker or running (not finished):
+   * a restore queues it again, unless the store already has an entry for it, so a replica
+   * runs it as after a takeover (its finished steps skipped through the checkpoints).
+   */
+  readonly work?: QueuedWork | undefined;
+}
+
+/** What the work queue holds to run a task on any replica (see {@link WorkQueue}). */
+export interface QueuedWork {
+  readonly agent: string;
+  /** Runs started so far. */
+  readonly attempt: number;
+  readonly payload: string;
 }
 
 /**
- * Export and import of a store's durable records. The work queue, leases, registry,
- * message ledger, quotas and rate-limit buckets are not part of it: they describe running
- * replicas, not the tasks.
+ * Export and import of a store's durable records: the tasks, and the queue entries of the
+ * tasks not finished. Leases, the registry, the message ledger, quotas and rate-limit
+ * buckets are not part of it: they describe running replicas, not the tasks.
  */
 export interface StoreBackup {
   /**

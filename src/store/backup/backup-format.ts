@@ -2,7 +2,8 @@
  * The `agentd backup` file: NDJSON, one JSON object a line. A header names the format and
  * its version; then each task as a `task` line followed by its `event`, `push` and
  * `checkpoint` lines; then a trailer with the counts and the SHA-256 of every line before it
- * (header included, each with its `\n`). A reader can therefore restore a task at a time in
+ * (header included, each with its `\n`). A task that was queued or running also has a `work`
+ * line: its queue entry, so a restore queues it again. A reader can therefore restore a task at a time in
  * bounded memory, and still refuse a file that was truncated or altered anywhere.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -48,6 +49,8 @@ export interface BackupCounts {
   events: number;
   pushConfigs: number;
   checkpoints: number;
+  /** Queue entries of tasks that were waiting or running. */
+  work: number;
 }
 
 export interface BackupTrailer {
@@ -59,7 +62,7 @@ export interface BackupTrailer {
 
 /** Zero counts. */
 export function noCounts(): BackupCounts {
-  return { tasks: 0, events: 0, pushConfigs: 0, checkpoints: 0 };
+  return { tasks: 0, events: 0, pushConfigs: 0, checkpoints: 0, work: 0 };
 }
 
 /** A push config without the secrets a webhook is called with (the default: backups are often copied around). */
@@ -126,6 +129,13 @@ export class BackupWriter {
     }
     for (const [step, value] of b.checkpoints)
       out += this.hashed({ type: 'checkpoint', taskId: id, step, value });
+    if (b.work) {
+      const { agent, attempt } = b.work;
+      const payload =
+        this.credentials === 'included' ? b.work.payload : payloadWithoutCredentials(b.work.payload);
+      out += this.hashed({ type: 'work', taskId: id, agent, attempt, payload });
+      this.counts.work++;
+    }
     this.counts.tasks++;
     this.counts.events += b.events.length;
     this.counts.pushConfigs += b.pushConfigs.length;
@@ -158,4 +168,25 @@ export function sealedFor(taskId: string, configId: string): string {
 /** The secret parts of a push config, as the text that is sealed. */
 function credentialsJson(c: TaskPushNotificationConfig): string {
   return JSON.stringify({ token: c.token, credentials: c.authentication?.credentials ?? '' });
+}
+
+/**
+ * A queue payload (see engine/queued-request.ts) without the credentials of a push config
+ * sent with the request: the stored push config is what a backup keeps (or seals) them in.
+ */
+function payloadWithoutCredentials(payload: string): string {
+  if (!payload.includes('taskPushNotificationConfig')) return payload;
+  try {
+    const queued = JSON.parse(payload) as {
+      request?: { configuration?: { taskPushNotificationConfig?: Record<string, unknown> } };
+    };
+    const config = queued.request?.configuration?.taskPushNotificationConfig;
+    if (!config) return payload;
+    config.token = '';
+    const auth = config.authentication as Record<string, unknown> | undefined;
+    if (auth) auth.credentials = '';
+    return JSON.stringify(queued);
+  } catch {
+    return payload; // not the engine's JSON: kept as stored
+  }
 }

@@ -9,7 +9,7 @@ import { StreamResponse, Task, TaskPushNotificationConfig } from '@a2a-js/sdk';
 import { z } from 'zod';
 import { err } from '../../errors.js';
 import { backupKeyId, unseal } from './backup-crypto.js';
-import type { TaskBackup, TaskEventRecord } from '../ports.js';
+import type { QueuedWork, TaskBackup, TaskEventRecord } from '../ports.js';
 import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,
@@ -35,6 +35,7 @@ const counts = z.object({
   events: z.number().int().nonnegative(),
   pushConfigs: z.number().int().nonnegative(),
   checkpoints: z.number().int().nonnegative(),
+  work: z.number().int().nonnegative(),
 });
 const record = z.discriminatedUnion('type', [
   z.object({
@@ -60,6 +61,13 @@ const record = z.discriminatedUnion('type', [
     sealed: z.string().optional(),
   }),
   z.object({ type: z.literal('checkpoint'), taskId: z.string(), step: z.string(), value: z.string() }),
+  z.object({
+    type: z.literal('work'),
+    taskId: z.string(),
+    agent: z.string(),
+    attempt: z.number().int().nonnegative(),
+    payload: z.string(),
+  }),
   z.object({ type: z.literal('trailer'), counts, sha256: z.string() }),
 ]);
 
@@ -69,6 +77,7 @@ interface Pending {
   readonly events: TaskEventRecord[];
   readonly pushConfigs: TaskPushNotificationConfig[];
   readonly checkpoints: Array<readonly [string, string]>;
+  work?: QueuedWork;
 }
 
 function invalid(line: number, problem: string): Error {
@@ -168,9 +177,13 @@ export class BackupReader {
         const config = decode(n, 'config', () => TaskPushNotificationConfig.fromJSON(r.config));
         pending.pushConfigs.push(this.opened(n, config, r.sealed));
         seen.pushConfigs++;
-      } else {
+      } else if (r.type === 'checkpoint') {
         pending.checkpoints.push([r.step, r.value]);
         seen.checkpoints++;
+      } else {
+        if (pending.work) throw invalid(n, `a second work record of task ${r.taskId}`);
+        pending.work = { agent: r.agent, attempt: r.attempt, payload: r.payload };
+        seen.work++;
       }
     }
     if (n === 0) throw invalid(1, 'the file is empty');

@@ -4,6 +4,7 @@ import type { MemoryCheckpointStore } from './memory-checkpoint-store.js';
 import type { MemoryEventLog } from './memory-event-log.js';
 import type { MemoryPushConfigStore } from './memory-push-config-store.js';
 import type { MemoryTaskStore } from './memory-task-store.js';
+import type { MemoryWorkQueue } from './memory-work-queue.js';
 
 /** The parts of the embedded store a backup reads and a restore writes. */
 export interface MemoryBackupParts {
@@ -11,6 +12,7 @@ export interface MemoryBackupParts {
   readonly events: MemoryEventLog;
   readonly pushConfigs: MemoryPushConfigStore;
   readonly checkpoints: MemoryCheckpointStore;
+  readonly queue: MemoryWorkQueue;
 }
 
 /**
@@ -22,7 +24,7 @@ export class MemoryBackup implements StoreBackup {
   constructor(private readonly parts: MemoryBackupParts) {}
 
   async *export(): AsyncGenerator<TaskBackup, void, undefined> {
-    const { tasks, events, pushConfigs, checkpoints } = this.parts;
+    const { tasks, events, pushConfigs, checkpoints, queue } = this.parts;
     for (const listed of tasks.all()) {
       const id = listed.task.id;
       // Read again: the task may have changed or gone while earlier ones were written out.
@@ -33,12 +35,13 @@ export class MemoryBackup implements StoreBackup {
         events: await events.read(id, 0),
         pushConfigs: await pushConfigs.list(id),
         checkpoints: checkpoints.entries(id),
+        work: isTerminal(record.task.status?.state) ? undefined : queue.entry(id),
       };
     }
   }
 
   async restore(b: TaskBackup, force: boolean): Promise<boolean> {
-    const { tasks, events, pushConfigs, checkpoints } = this.parts;
+    const { tasks, events, pushConfigs, checkpoints, queue } = this.parts;
     const id = b.record.task.id;
     if (!tasks.restore(b.record, force)) return false;
     events.restore(id, b.events, b.record.lastSeq, isTerminal(b.record.task.status?.state));
@@ -46,6 +49,9 @@ export class MemoryBackup implements StoreBackup {
     for (const c of b.pushConfigs) await pushConfigs.put(c);
     checkpoints.deleteTask(id);
     for (const [step, json] of b.checkpoints) await checkpoints.put(id, step, json);
+    // Queued again to run here, unless this server has it queued or running already.
+    if (b.work && !isTerminal(b.record.task.status?.state) && !queue.entry(id))
+      await queue.push(id, b.work.agent, b.work.payload, Number.POSITIVE_INFINITY);
     return true;
   }
 }

@@ -1,5 +1,5 @@
 import { AgentdError } from '../../errors.js';
-import type { WorkItem, WorkQueue } from '../ports.js';
+import type { QueuedWork, WorkItem, WorkQueue } from '../ports.js';
 
 interface Waiting {
   readonly agent: string;
@@ -42,6 +42,17 @@ export class MemoryWorkQueue implements WorkQueue {
     queue.set(taskId, { agent, payload, attempts: 0 });
     this.count++;
     this.notifyWork();
+  }
+
+  /** The task's entry, waiting or leased (for backups). */
+  entry(taskId: string): QueuedWork | undefined {
+    const lease = this.leases.get(taskId);
+    if (lease) return { agent: lease.agent, attempt: lease.attempt, payload: lease.payload };
+    for (const [agent, queue] of this.queues) {
+      const w = queue.get(taskId);
+      if (w) return { agent, attempt: w.attempts, payload: w.payload };
+    }
+    return undefined;
   }
 
   async take(agents: readonly string[], max: number): Promise<WorkItem[]> {

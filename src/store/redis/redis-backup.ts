@@ -54,6 +54,23 @@ end
 if cur[1] then return {v, cur[2], cur[3], cur[4]} end
 return {v}`;
 
+/**
+ * Queues a restored task that was waiting or running, unless the queue has an entry for it
+ * (queued or leased here already). The entry is the queue's own format (see
+ * redis-work-queue.ts): no owner, the attempts so far, the encoded agent, the payload.
+ * KEYS: work hash, the agent's waiting list. ARGV: id, attempt, encoded agent, payload,
+ * work channel. Returns 1 when queued.
+ */
+const QUEUE_RESTORED = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], '\\n' .. ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+return 1`;
+
+/** A `{q}:work` entry: owner, attempt, encoded agent, payload (see redis-work-queue.ts). */
+const WORK_ENTRY = /^[^\n]*\n(\d+)\n([^\n]*)\n([\s\S]*)$/;
+
 /** Largest sequence part of a stream id (XRANGE upper bound below the close marker). */
 const MAX_SEQ = '18446744073709551615';
 /** Task keys per SCAN step and per pipelined read. */
@@ -69,7 +86,7 @@ function globLiteral(s: string): string {
  * keeps answering) and reads a batch of tasks per round trip, each task's hash before its
  * stream, so the events cover the snapshot; memory holds one batch plus the ids already
  * exported (SCAN may return a key twice). Restore writes each task in one script on its
- * slot, then its index entries. One Redis server (or primary): a Cluster would need a scan
+ * slot, then its index entries, then (a task not finished) its queue entry. One Redis server (or primary): a Cluster would need a scan
  * per primary, which this does not do.
  */
 export class RedisBackup implements StoreBackup {
@@ -82,6 +99,7 @@ export class RedisBackup implements StoreBackup {
     private readonly closedStreamTtlMs: number,
   ) {
     redis.defineCommand('agentdRestoreTask', { numberOfKeys: 5, lua: RESTORE });
+    redis.defineCommand('agentdQueueRestored', { numberOfKeys: 2, lua: QUEUE_RESTORED });
   }
 
   async *export(): AsyncGenerator<TaskBackup, void, undefined> {
@@ -106,11 +124,12 @@ export class RedisBackup implements StoreBackup {
       p.xrange(this.keys.events(id), '0-1', `0-${MAX_SEQ}`);
       p.hvals(this.keys.push(id));
       p.hgetall(this.keys.steps(id));
+      p.hget(this.keys.queue('work'), id);
     }
     const replies = (await p.exec()) ?? [];
     for (let i = 0; i < ids.length; i++) {
       const at = (k: number): unknown => {
-        const [error, value] = replies[4 * i + k] ?? [new Error('missing reply'), undefined];
+        const [error, value] = replies[5 * i + k] ?? [new Error('missing reply'), undefined];
         if (error) throw error;
         return value;
       };
@@ -127,7 +146,13 @@ export class RedisBackup implements StoreBackup {
         TaskPushNotificationConfig.fromJSON(JSON.parse(json)),
       );
       const checkpoints = Object.entries(at(3) as Record<string, string>);
-      yield { record, events, pushConfigs, checkpoints };
+      const entry = isTerminal(record.task.status?.state)
+        ? null
+        : WORK_ENTRY.exec((at(4) as string | null) ?? '');
+      const work = entry
+        ? { agent: decodeURIComponent(entry[2] ?? ''), attempt: Number(entry[1]), payload: entry[3] ?? '' }
+        : undefined;
+      yield { record, events, pushConfigs, checkpoints, work };
     }
   }
 
@@ -156,6 +181,20 @@ export class RedisBackup implements StoreBackup {
         ? { updatedAt: Number(reply[1]), state: String(reply[2] ?? ''), ctx: String(reply[3] ?? '') }
         : undefined;
     await this.tasks.restored(record, old);
+    if (b.work && !closed) {
+      const queue = (this.redis as unknown as { agentdQueueRestored(...a: string[]): Promise<number> })
+        .agentdQueueRestored;
+      await queue.call(
+        this.redis,
+        this.keys.queue('work'),
+        this.keys.waiting(b.work.agent),
+        id,
+        String(b.work.attempt),
+        encodeURIComponent(b.work.agent),
+        b.work.payload,
+        this.keys.workChannel(),
+      );
+    }
     return true;
   }
 }
