@@ -87,7 +87,8 @@ function progress(stderr: NodeJS.WritableStream): { update(line: string): void; 
 }
 
 function describe(c: Readonly<BackupCounts>): string {
-  return `${c.tasks} tasks, ${c.events} events, ${c.pushConfigs} push configs, ${c.checkpoints} checkpoints`;
+  const queued = c.work > 0 ? `, ${c.work} queued or running` : '';
+  return `${c.tasks} tasks, ${c.events} events, ${c.pushConfigs} push configs, ${c.checkpoints} checkpoints${queued}`;
 }
 
 function seconds(since: number): string {

@@ -50,6 +50,7 @@ describe('a task running when the backup was taken', () => {
     const redisArgs = ['--redis-url', redis.url, '--key-prefix', PREFIX];
     const backup = await agentdCli(['backup', '--out', file, ...redisArgs]);
     expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stderr).toMatch(/^backed up 1 tasks, .*, 1 queued or running to /m);
     const work = readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l.startsWith('{"type":"work"'));
