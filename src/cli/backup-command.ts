@@ -109,6 +109,7 @@ async function* rewritten(
   lines: AsyncIterable<string>,
   credentials: CredentialsPolicy,
   key: Buffer | undefined,
+  onProgress?: (c: Readonly<BackupCounts>) => void,
 ): AsyncGenerator<string, void, undefined> {
   const reader = new BackupReader(key);
   const writer = new BackupWriter(credentials);
@@ -121,6 +122,7 @@ async function* rewritten(
   for await (const task of reader.tasks(lines)) {
     if (!headed) yield header();
     yield writer.task(task);
+    onProgress?.(writer.counts);
   }
   if (!headed) yield header();
   yield writer.trailer();
@@ -172,8 +174,10 @@ Exit codes: 0 done, 1 the store or server failed (no file is left), 2 bad usage.
         await cli.outbound(opts),
       );
       // Read and written again here: verified on the way, and sealed with the key if there is one.
-      chunks = countedChunks(
-        rewritten(createInterface({ input: body, crlfDelay: Infinity }), credentials, undefined),
+      chunks = rewritten(
+        createInterface({ input: body, crlfDelay: Infinity }),
+        credentials,
+        undefined,
         count,
       );
     } else {
@@ -283,24 +287,4 @@ Exit codes: 0 done, 1 a damaged file (BACKUP_INVALID, naming the line) or the st
       await rm(spool, { recursive: true, force: true });
     }
   });
-}
-
-/** Passes chunks through, counting the records they hold (each chunk is whole lines). */
-async function* countedChunks(
-  chunks: AsyncIterable<string>,
-  onProgress: (c: Readonly<BackupCounts>) => void,
-): AsyncGenerator<string, void, undefined> {
-  const counts: BackupCounts = noCounts();
-  for await (const chunk of chunks) {
-    for (const line of chunk.split('\n')) {
-      const type = /^\{"type":"(\w+)"/.exec(line)?.[1];
-      if (type === 'task') counts.tasks++;
-      else if (type === 'event') counts.events++;
-      else if (type === 'push') counts.pushConfigs++;
-      else if (type === 'checkpoint') counts.checkpoints++;
-      else if (type === 'work') counts.work++;
-    }
-    onProgress(counts);
-    yield chunk;
-  }
 }
