@@ -127,8 +127,6 @@ export class BackupReader {
       }
       const r = parsed.data;
       if (r.type === 'trailer') {
-        if (pending) yield pending;
-        pending = undefined;
         const digest = hash.digest('hex');
         if (digest !== r.sha256)
           throw invalid(
@@ -140,6 +138,9 @@ export class BackupReader {
             throw invalid(n, `the trailer counts ${r.counts[key]} ${key}, the file holds ${seen[key]}`);
         }
         this.trailer = r;
+        // The last task only once the whole file checked out.
+        if (pending) yield pending;
+        pending = undefined;
         continue;
       }
       hash.update(`${line}\n`);
