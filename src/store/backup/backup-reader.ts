@@ -165,7 +165,10 @@ export class BackupReader {
         continue;
       }
       if (!pending || r.taskId !== pending.record.task.id)
-        throw invalid(n, `a ${r.type} record of task ${r.taskId} outside that task's lines`);
+        throw invalid(
+          n,
+          `${r.type === 'event' ? 'an' : 'a'} ${r.type} record of task ${r.taskId} outside that task's lines`,
+        );
       if (r.type === 'event') {
         const last = pending.events[pending.events.length - 1];
         if (last && r.seq !== last.seq + 1) throw invalid(n, `event sequence ${r.seq} after ${last.seq}`);
