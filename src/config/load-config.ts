@@ -36,6 +36,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'HTTP_PORT', path: ['server', 'httpPort'], type: 'int' },
   { env: 'AGENTD_HOST', path: ['server', 'host'], type: 'string' },
   { env: 'AGENTD_PUBLIC_URL', path: ['server', 'publicUrl'], type: 'string' },
+  { env: 'AGENTD_REGION', path: ['server', 'region'], type: 'string' },
   { env: 'LOG_LEVEL', path: ['logging', 'level'], type: 'level' },
   { env: 'MAX_CONCURRENT_WORKFLOWS', path: ['execution', 'maxConcurrentWorkflows'], type: 'int' },
   { env: 'AGENTD_MAX_QUEUE_DEPTH', path: ['execution', 'maxQueueDepth'], type: 'int' },

@@ -185,6 +185,14 @@ export const configSchema = z
         httpPort: z.number().int().min(0).max(65_535).default(8080),
         /** Base URL clients use to reach this server (for agent cards); default derived from host and port. */
         publicUrl: z.url().optional(),
+        /**
+         * The region this server runs in (`AGENTD_REGION`): in logs, on `agent_info`, on its
+         * registry entries; calls by capability prefer agents of the same region.
+         */
+        region: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" or "-" (at most 63)')
+          .optional(),
         bodyLimitBytes: z
           .number()
           .int()
