@@ -268,6 +268,11 @@ export const configSchema = z
             tls: z.boolean().default(false),
             /** Prepended to every key, so several deployments can share one Redis. */
             keyPrefix: z.string().default('agentd:'),
+            /**
+             * Open streams share a few blocking Redis connections (one per 256 streams) instead
+             * of holding one each.
+             */
+            sharedStreamReader: z.boolean().default(true),
           })
           .prefault({}),
         retention: z

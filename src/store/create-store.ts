@@ -40,6 +40,7 @@ export async function createStore(
       retention,
       logger,
       closedStreamTtlMs: store.retention.closedStreamSeconds * 1000,
+      sharedStreamReader: store.redis.sharedStreamReader,
       leaseMs: execution ? execution.leaseSeconds * 1000 : undefined,
     });
   }

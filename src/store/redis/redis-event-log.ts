@@ -7,6 +7,7 @@ import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
 import { APPEND_EVENTS_FN, CLOSE_EVENTS_FN } from './task-lua.js';
 import { streamResponseJsonText } from '../../codec.js';
+import { SharedStreamReader } from './shared-stream-reader.js';
 
 /** Appends ARGV[2..] in order expecting the first at sequence ARGV[1]; returns the first. KEYS: events, seq. */
 const APPEND_ALL = `${APPEND_EVENTS_FN}
@@ -45,11 +46,16 @@ export class RedisEventLog implements EventLog {
   /**
    * @param closedTtlMs how long a closed log stays readable (0: until the task is evicted).
    */
+  /** Followers share a few blocking connections (see SharedStreamReader); off: one each. */
+  private readonly shared: SharedStreamReader | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly closedTtlMs = 0,
+    sharedReader = true,
   ) {
+    this.shared = sharedReader ? new SharedStreamReader(redis) : undefined;
     redis.defineCommand('agentdAppendEvents', { numberOfKeys: 2, lua: APPEND_ALL });
     redis.defineCommand('agentdCloseEvents', { numberOfKeys: 2, lua: CLOSE });
   }
@@ -77,7 +83,12 @@ export class RedisEventLog implements EventLog {
     // misses nothing appended after this call; the count is what registers the follower.
     this.followers++;
     const release = releaseOnce(signal, () => this.followers--);
-    return { [Symbol.asyncIterator]: () => this.iterate(taskId, afterSeq, signal, release) };
+    return {
+      [Symbol.asyncIterator]: () =>
+        this.shared
+          ? this.sharedIterate(taskId, afterSeq, signal, release)
+          : this.iterate(taskId, afterSeq, signal, release),
+    };
   }
 
   async read(taskId: string, afterSeq: number): Promise<TaskEventRecord[]> {
@@ -109,9 +120,34 @@ export class RedisEventLog implements EventLog {
     return this.followers;
   }
 
+  /** Redis connections followers hold now (shared readers, or one per follower). */
+  followerConnections(): number {
+    return (this.shared?.connections ?? 0) + this.connections.size;
+  }
+
   /** Disconnects every follower's connection (store shutdown). */
   closeFollowers(): void {
+    this.shared?.close();
     for (const c of this.connections) c.disconnect();
+  }
+
+  private async *sharedIterate(
+    taskId: string,
+    afterSeq: number,
+    signal: AbortSignal,
+    release: () => void,
+  ): AsyncGenerator<TaskEventRecord, void, undefined> {
+    try {
+      yield* (this.shared as SharedStreamReader).follow(
+        this.keys.events(taskId),
+        this.keys.task(taskId),
+        taskId,
+        afterSeq,
+        signal,
+      );
+    } finally {
+      release();
+    }
   }
 
   private async *iterate(

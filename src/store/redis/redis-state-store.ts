@@ -31,6 +31,8 @@ export interface RedisStateStoreOptions {
   readonly recoverEveryMs?: number;
   /** A finished task's event stream is dropped this long after it closed (default 30 s). */
   readonly closedStreamTtlMs?: number;
+  /** Stream followers share a few blocking connections (default true); false: one connection each. */
+  readonly sharedStreamReader?: boolean;
 }
 
 /**
@@ -72,7 +74,7 @@ export class RedisStateStore implements StateStore {
     this.keys = keys;
     this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
     this.closedStreamTtlMs = options.closedStreamTtlMs ?? 30_000;
-    this.events = guardUnavailable(new RedisEventLog(this.redis, keys, this.closedStreamTtlMs));
+    this.events = guardUnavailable(new RedisEventLog(this.redis, keys, this.closedStreamTtlMs, options.sharedStreamReader ?? true));
     this.redis.defineCommand('agentdCommit', { numberOfKeys: 5, lua: COMMIT });
     this.pushConfigs = guardUnavailable(new RedisPushConfigStore(this.redis, keys));
     this.registry = guardUnavailable(new RedisAgentRegistry(this.redis, keys));
