@@ -128,7 +128,15 @@ export class RedisEventLog implements EventLog {
     // Its failures surface as a rejected XREAD; the main connection reports outages.
     conn.on('error', () => {});
     this.connections.add(conn);
-    const stop = (): void => conn.disconnect();
+    // A read pending when the signal aborts ends at once: a single connection rejects it on
+    // disconnect, but a Cluster client may retry it on another node instead.
+    let stop = (): void => {};
+    const aborted = new Promise<null>((resolve) => {
+      stop = (): void => {
+        resolve(null);
+        conn.disconnect();
+      };
+    });
     signal.addEventListener('abort', stop, { once: true });
     let cursor = `0-${afterSeq}`;
     const key = this.keys.events(taskId);
@@ -136,15 +144,12 @@ export class RedisEventLog implements EventLog {
       while (!signal.aborted) {
         let reply: Array<[string, Array<[string, string[]]>]> | null;
         try {
-          reply = (await conn.xread(
-            'COUNT',
-            1000,
-            'BLOCK',
-            BLOCK_MS,
-            'STREAMS',
-            key,
-            cursor,
-          )) as typeof reply;
+          const read = conn.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', key, cursor) as Promise<
+            typeof reply
+          >;
+          read.catch(() => {}); // when the abort wins the race, its rejection is of no interest
+          reply = await Promise.race([read, aborted]);
+          if (signal.aborted) return;
         } catch (error) {
           if (signal.aborted) return;
           // A stream whose Redis went away ends with the retryable catalogue error, not an internal one.
