@@ -1,0 +1,148 @@
+/**
+ * Three agentd processes on a real Redis Cluster (three masters, three replicas): a task's
+ * keys, the work queue and the listing indexes sit on different nodes, and every replica
+ * still serves every task, hears every cancel and takes over a killed replica's work.
+ */
+import { TaskState } from '@a2a-js/sdk';
+import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  removeWorkDir,
+  spawnAgentd,
+  stopStarted,
+  writeConfig,
+  type Agentd,
+} from '../helpers/agentd-process.js';
+import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import { clientFor, listContextRequest, sendRequest } from '../helpers/sdk-client.js';
+
+const STEP_AGENT = resolve(import.meta.dirname, '../fixtures/step-agent.mjs');
+const LEASE_SECONDS = 1;
+const STEP_MS = 400;
+
+describe('three replicas on a Redis Cluster', () => {
+  let cluster: RedisClusterProcess;
+  let sideEffects: string;
+  const replicas: Array<{ process: Agentd; url: string }> = [];
+  const replica = (i: number): { process: Agentd; url: string } => {
+    const r = replicas[i];
+    if (!r) throw new Error(`replica ${i} is not running`);
+    return r;
+  };
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    sideEffects = join(writeConfig('side-effects.log', ''));
+    const config = writeConfig(
+      'cluster-replica.yaml',
+      JSON.stringify({
+        server: { host: '127.0.0.1', grpcPort: 0, shutdownDrainMs: 300 },
+        store: { kind: 'redis', redis: { keyPrefix: 'cl:' } },
+        execution: { leaseSeconds: LEASE_SECONDS, maxConcurrentWorkflows: 8 },
+        logging: { level: 'info' },
+        prometheus: { port: 0 },
+        agents: [
+          { name: 'countdown', kind: 'countdown', stepMs: 40, default: true },
+          {
+            name: 'steps',
+            kind: 'module',
+            module: STEP_AGENT,
+            export: 'StepAgent',
+            options: { sideEffects, steps: 4, stepMs: STEP_MS },
+          },
+        ],
+      }),
+    );
+    // The nodes come from the environment, as a Deployment would pass them.
+    const env = { REDIS_CLUSTER_NODES: cluster.addresses.slice(0, 2).join(',') };
+    const started = [0, 1, 2].map(() => spawnAgentd(['serve', '--config', config, '--port', '0'], env));
+    for (const process of started) replicas.push({ process, url: await process.url });
+  }, 300_000);
+
+  afterAll(async () => {
+    stopStarted();
+    removeWorkDir();
+    await cluster?.stop();
+  });
+
+  it('is ready, and names the Cluster (not a password) in its banner', async () => {
+    const a = replica(0);
+    expect((await fetch(`${a.url}/ready`)).status).toBe(200);
+    expect(a.process.stderr()).toContain('redis cluster 127.0.0.1:');
+  });
+
+  it('send on A, stream on B, cancel on C: every replica reports the same task', async () => {
+    const [a, b, c] = [replica(0), replica(1), replica(2)];
+    const onA = await clientFor(`${a.url}/a2a/countdown/`);
+    const onB = await clientFor(`${b.url}/a2a/countdown/`);
+    const onC = await clientFor(`${c.url}/a2a/countdown/`);
+    const created = await onA.sendMessage(sendRequest('count to 300', { returnImmediately: true }));
+    if (!('status' in created)) throw new Error('expected a task');
+
+    const stream = onB.resubscribeTask({ tenant: '', id: created.id });
+    let artifacts = 0;
+    while (artifacts < 3) {
+      const next = await stream.next();
+      if (next.done) throw new Error('stream on B ended early');
+      if (next.value.payload?.$case === 'artifactUpdate') artifacts++;
+    }
+    const canceled = await onC.cancelTask({ tenant: '', id: created.id, metadata: undefined });
+    expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    let last: TaskState | undefined;
+    for await (const event of stream) {
+      if (event.payload?.$case === 'statusUpdate') last = event.payload.value.status?.state;
+    }
+    expect(last).toBe(TaskState.TASK_STATE_CANCELED);
+
+    const views = await Promise.all(
+      [onA, onB, onC].map((client) => client.getTask({ tenant: '', id: created.id })),
+    );
+    for (const view of views) {
+      expect(view.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+      expect(view.artifacts).toEqual(views[0]?.artifacts);
+    }
+    for (const client of [onA, onB, onC]) {
+      const listed = await client.listTasks(listContextRequest(created.contextId));
+      expect(listed.tasks.map((t) => [t.id, t.status?.state])).toEqual([
+        [created.id, TaskState.TASK_STATE_CANCELED],
+      ]);
+    }
+  });
+
+  it('kill -9 of the replica running a task: another takes it over from its lease', async () => {
+    const [a, b] = [replica(0), replica(1)];
+    const onA = await clientFor(`${a.url}/a2a/steps/`);
+    const onB = await clientFor(`${b.url}/a2a/steps/`);
+    const created = await onA.sendMessage(sendRequest('work', { returnImmediately: true }));
+    if (!('status' in created)) throw new Error('expected a task');
+
+    const stream = onB.resubscribeTask({ tenant: '', id: created.id });
+    const seen: string[] = [];
+    for (;;) {
+      const next = await stream.next();
+      if (next.done) throw new Error('stream ended before step 1');
+      const p = next.value.payload;
+      if (p?.$case === 'task') seen.push(...p.value.artifacts.map((x) => x.artifactId));
+      if (p?.$case === 'artifactUpdate') seen.push(p.value.artifact?.artifactId ?? '');
+      if (seen.includes('step-1')) break;
+    }
+    a.process.child.kill('SIGKILL');
+    await a.process.exited;
+
+    let last: TaskState | undefined;
+    for await (const event of stream) {
+      if (event.payload?.$case === 'statusUpdate') last = event.payload.value.status?.state;
+    }
+    expect(last).toBe(TaskState.TASK_STATE_COMPLETED);
+    const done = await onB.getTask({ tenant: '', id: created.id });
+    expect(done.metadata?.['agentd.attempt']).toBe(2);
+    expect(done.artifacts.map((x) => x.artifactId)).toEqual(['step-1', 'step-2', 'step-3', 'step-4']);
+    // Step 1's side effect ran once, on A; the rest on the replica that took over.
+    const steps = readFileSync(sideEffects, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith(created.id))
+      .map((l) => l.split(' ')[1]);
+    expect(steps).toEqual(['step-1', 'step-2', 'step-3', 'step-4']);
+  });
+});
