@@ -29,7 +29,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterProces
   }
   const nodes: RedisProcess[] = [];
   const stop = async (): Promise<void> => {
-    await Promise.all(nodes.map((n) => n.stop()));
+    await Promise.allSettled(nodes.map((n) => n.stop()));
   };
   try {
     for (const port of ports) {

@@ -36,7 +36,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelGroup> {
   const started: RedisProcess[] = [];
   const dirs: string[] = [];
   const stop = async (): Promise<void> => {
-    await Promise.all(started.map((p) => p.stop()));
+    await Promise.allSettled(started.map((p) => p.stop()));
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   };
   try {

@@ -108,11 +108,19 @@ export async function startRedis(
     pid,
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        process.kill(pid, 'SIGTERM');
+        // A test may have killed it by PID already (a failover): its exit is then still to be seen.
+        const signal = (s: NodeJS.Signals): void => {
+          try {
+            process.kill(pid, s);
+          } catch {
+            // already gone
+          }
+        };
+        signal('SIGTERM');
         const timer = setTimeout(() => {
-          if (child.exitCode === null) process.kill(pid, 'SIGKILL');
+          if (child.exitCode === null && child.signalCode === null) signal('SIGKILL');
         }, 5000);
         await exited;
         clearTimeout(timer);
