@@ -81,6 +81,15 @@ function redisCli(args: readonly string[]): Promise<string> {
   });
 }
 
+/** The port of the master that serves `key`'s slot now, as the node on `askPort` sees it. */
+export async function masterPortOf(askPort: number, key: string): Promise<number> {
+  const slot = Number(await redisCall(askPort, 'CLUSTER', 'KEYSLOT', key));
+  const ranges = (await redisCall(askPort, 'CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
+  const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+  if (!range) throw new Error(`no node serves slot ${slot}`);
+  return Number(range[2][1]);
+}
+
 /** One command to the redis-server on `port` over a short-lived connection. */
 export async function redisCall(port: number, ...command: [string, ...string[]]): Promise<unknown> {
   const client = new Redis(port, '127.0.0.1', {

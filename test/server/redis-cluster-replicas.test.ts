@@ -14,8 +14,15 @@ import {
   writeConfig,
   type Agentd,
 } from '../helpers/agentd-process.js';
-import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import {
+  masterPortOf,
+  pollUntil,
+  redisCall,
+  startRedisCluster,
+  type RedisClusterProcess,
+} from '../helpers/redis-cluster.js';
 import { clientFor, listContextRequest, sendRequest } from '../helpers/sdk-client.js';
+import { messageJson, rpc } from '../helpers/wire.js';
 
 const STEP_AGENT = resolve(import.meta.dirname, '../fixtures/step-agent.mjs');
 const LEASE_SECONDS = 1;
@@ -38,7 +45,7 @@ describe('three replicas on a Redis Cluster', () => {
       'cluster-replica.yaml',
       JSON.stringify({
         server: { host: '127.0.0.1', grpcPort: 0, shutdownDrainMs: 300 },
-        store: { kind: 'redis', redis: { keyPrefix: 'cl:' } },
+        store: { kind: 'redis', redis: { keyPrefix: 'cl:', waitReplicas: 1, waitTimeoutMs: 200 } },
         execution: { leaseSeconds: LEASE_SECONDS, maxConcurrentWorkflows: 8 },
         logging: { level: 'info' },
         prometheus: { port: 0 },
@@ -144,5 +151,53 @@ describe('three replicas on a Redis Cluster', () => {
       .filter((l) => l.startsWith(created.id))
       .map((l) => l.split(' ')[1]);
     expect(steps).toEqual(['step-1', 'step-2', 'step-3', 'step-4']);
+  });
+
+  it('kill -9 of the master holding the work queue: its replica takes over and service resumes', async () => {
+    const [b, c] = [replica(1), replica(2)];
+    const acknowledged: string[] = [];
+    let killedAt: number | undefined;
+    let resumedAt: number | undefined;
+    const send = async (on: string): Promise<void> => {
+      const startedAt = Date.now();
+      try {
+        const res = await rpc(on, 'countdown', 'SendMessage', { message: messageJson('count to 2') });
+        const id = (res.json.result as { task?: { id?: string } } | undefined)?.task?.id;
+        if (!id) throw new Error(JSON.stringify(res.json.error));
+        acknowledged.push(id);
+        if (killedAt !== undefined && resumedAt === undefined && startedAt >= killedAt)
+          resumedAt = Date.now();
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    while (acknowledged.length < 10) await send(b.url);
+    const queuePort = await masterPortOf(cluster.nodes[0]?.port as number, 'cl:{q}:work');
+    const victim = cluster.nodes.find((n) => n.port === queuePort);
+    if (!victim) throw new Error('the queue master is not one of ours');
+    const survivor = cluster.nodes.find((n) => n.port !== queuePort) as (typeof cluster.nodes)[number];
+    killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+    while (resumedAt === undefined && Date.now() - killedAt < 20_000)
+      await send(acknowledged.length % 2 ? b.url : c.url);
+    for (let i = 0; i < 5; i++) await send(c.url);
+    expect(resumedAt, 'service did not resume within 20 s').toBeDefined();
+    await pollUntil(
+      async () => (await masterPortOf(survivor.port, 'cl:{q}:work')) !== queuePort,
+      5000,
+      'the replica to be promoted',
+    );
+    let lost = 0;
+    for (const id of acknowledged) {
+      const res = await rpc(c.url, 'countdown', 'GetTask', { id });
+      const state = (res.json.result as { status?: { state?: string } } | undefined)?.status?.state;
+      if (state !== 'TASK_STATE_COMPLETED') lost++;
+    }
+    console.log(
+      `Cluster failover: service resumed ${(resumedAt as number) - killedAt} ms after SIGKILL of the queue's master; ` +
+        `${acknowledged.length} tasks acknowledged, ${lost} lost`,
+    );
+    expect(lost).toBe(0);
+    expect(String(await redisCall(survivor.port, 'CLUSTER', 'INFO'))).toContain('cluster_state:ok');
   });
 });

@@ -52,6 +52,9 @@ export function connectRedis(target: string | RedisTarget): Redis {
           retryDelayOnClusterDown: 200,
           retryDelayOnFailover: 200,
           maxRedirections: 32,
+          // Nodes are dialled by the name they announce, unresolved here: with TLS the
+          // certificate is checked against that name (managed Clusters announce hostnames).
+          dnsLookup: (address, callback) => callback(null, address),
         },
       );
       cluster.on('+node', (node: Redis) => coalesceWrites(node));
