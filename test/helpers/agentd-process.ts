@@ -39,6 +39,8 @@ export interface Agentd {
   readonly child: ChildProcessWithoutNullStreams;
   /** Everything written to stderr so far. */
   stderr(): string;
+  /** The JSON log lines written to stdout so far. */
+  logs(): ReadonlyArray<Record<string, unknown>>;
   /** Resolves with the base URL from the startup banner. */
   readonly url: Promise<string>;
   /** Resolves when a JSON log line on stdout matches (lines already written included). */
@@ -143,6 +145,7 @@ export function spawnAgentd(args: string[], extraEnv: Record<string, string> = {
   return {
     child,
     stderr: () => stderr,
+    logs: () => logs,
     url,
     exited,
     waitForLog: (predicate) => {

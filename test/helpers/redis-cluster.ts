@@ -90,9 +90,14 @@ export async function masterPortOf(askPort: number, key: string): Promise<number
   return Number(range[2][1]);
 }
 
-/** One command to the redis-server on `port` over a short-lived connection. */
-export async function redisCall(port: number, ...command: [string, ...string[]]): Promise<unknown> {
+/** One command to the redis-server (or Sentinel) on `server`'s port, over a short-lived connection. */
+export async function redisCall(
+  server: number | { readonly port: number; readonly password?: string },
+  ...command: [string, ...string[]]
+): Promise<unknown> {
+  const { port, password } = typeof server === 'number' ? { port: server, password: undefined } : server;
   const client = new Redis(port, '127.0.0.1', {
+    password,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,

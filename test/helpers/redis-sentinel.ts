@@ -15,6 +15,10 @@ import { freePort, startRedis, type RedisProcess } from './redis-server.js';
 export const SENTINEL_MASTER = 'agentd';
 
 export interface RedisSentinelGroup {
+  /** The master's and replica's password (`requirepass`, `masterauth`), when one was asked for. */
+  readonly password?: string;
+  /** The Sentinels' own password (`requirepass` in sentinel.conf), when one was asked for. */
+  readonly sentinelPassword?: string;
   readonly master: RedisProcess;
   readonly replica: RedisProcess;
   readonly sentinels: readonly RedisProcess[];
@@ -31,7 +35,11 @@ export interface RedisSentinelGroup {
  * master, its replica and the other Sentinels (so a failover can be agreed on at once).
  * Short timeouts: a dead master is noticed after 1 s and failed over within about 2 s.
  */
-export async function startRedisSentinel(): Promise<RedisSentinelGroup> {
+export async function startRedisSentinel(
+  options: { password?: string; sentinelPassword?: string } = {},
+): Promise<RedisSentinelGroup> {
+  const { password, sentinelPassword } = options;
+  const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
   ensureDebianTool('redis-sentinel', 'redis-sentinel');
   const started: RedisProcess[] = [];
   const dirs: string[] = [];
@@ -40,13 +48,15 @@ export async function startRedisSentinel(): Promise<RedisSentinelGroup> {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   };
   try {
-    const master = await startRedis();
+    const master = await startRedis({ args: auth });
     started.push(master);
-    const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    const replica = await startRedis({ args: [...auth, '--replicaof', '127.0.0.1', String(master.port)] });
     started.push(replica);
     await pollUntil(
       async () =>
-        String(await redisCall(replica.port, 'INFO', 'replication')).includes('master_link_status:up'),
+        String(await redisCall({ port: replica.port, password }, 'INFO', 'replication')).includes(
+          'master_link_status:up',
+        ),
       10_000,
       'the replica to sync with its master',
     );
@@ -62,6 +72,9 @@ export async function startRedisSentinel(): Promise<RedisSentinelGroup> {
           `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
           `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
           `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+          ...(password ? [`sentinel auth-pass ${SENTINEL_MASTER} ${password}`] : []),
+          // Also the password Sentinels present to each other.
+          ...(sentinelPassword ? [`requirepass ${sentinelPassword}`] : []),
           '',
         ].join('\n'),
       );
@@ -78,7 +91,11 @@ export async function startRedisSentinel(): Promise<RedisSentinelGroup> {
     await pollUntil(
       async () => {
         for (const s of sentinels) {
-          const [info] = (await redisCall(s.port, 'SENTINEL', 'MASTERS')) as string[][];
+          const [info] = (await redisCall(
+            { port: s.port, password: sentinelPassword },
+            'SENTINEL',
+            'MASTERS',
+          )) as string[][];
           const fields = fieldMap(info ?? []);
           if (fields['num-slaves'] !== '1' || fields['num-other-sentinels'] !== '2') return false;
         }
@@ -88,6 +105,8 @@ export async function startRedisSentinel(): Promise<RedisSentinelGroup> {
       'every Sentinel to know the replica and the other Sentinels',
     );
     return {
+      password,
+      sentinelPassword,
       master,
       replica,
       sentinels,
@@ -96,7 +115,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelGroup> {
         for (const s of sentinels) {
           try {
             const reply = (await redisCall(
-              s.port,
+              { port: s.port, password: sentinelPassword },
               'SENTINEL',
               'GET-MASTER-ADDR-BY-NAME',
               SENTINEL_MASTER,

@@ -15,13 +15,16 @@ import {
 import { SENTINEL_MASTER, startRedisSentinel, type RedisSentinelGroup } from '../helpers/redis-sentinel.js';
 import { messageJson, rpc } from '../helpers/wire.js';
 
+const MASTER_PASSWORD = 'master-secret-5f1c';
+const SENTINEL_PASSWORD = 'sentinel-secret-9a2e';
+
 describe('agentd on Redis Sentinel when the master dies', () => {
   let group: RedisSentinelGroup;
   let agentd: Agentd;
   let url: string;
 
   beforeAll(async () => {
-    group = await startRedisSentinel();
+    group = await startRedisSentinel({ password: MASTER_PASSWORD, sentinelPassword: SENTINEL_PASSWORD });
     const config = writeConfig(
       'sentinel.yaml',
       JSON.stringify({
@@ -35,6 +38,8 @@ describe('agentd on Redis Sentinel when the master dies', () => {
     agentd = spawnAgentd(['serve', '--config', config, '--port', '0'], {
       REDIS_SENTINELS: group.addresses.join(','),
       REDIS_SENTINEL_MASTER: SENTINEL_MASTER,
+      REDIS_PASSWORD: MASTER_PASSWORD,
+      REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
     });
     url = await agentd.url;
   }, 300_000);
@@ -92,5 +97,12 @@ describe('agentd on Redis Sentinel when the master dies', () => {
     expect(lost).toBe(0);
     expect(resumeMs).toBeLessThan(20_000);
     expect((await fetch(`${url}/ready`)).status).toBe(200);
+    // The outage was logged, naming the Sentinels and the master, and no password was printed.
+    const lostLog = await agentd.waitForLog((l) => l.msg === 'Redis connection lost; retrying');
+    expect(lostLog.redis).toBe(`sentinel ${SENTINEL_MASTER}@${group.addresses.join(',')}`);
+    for (const secret of [MASTER_PASSWORD, SENTINEL_PASSWORD]) {
+      expect(JSON.stringify(agentd.logs())).not.toContain(secret);
+      expect(agentd.stderr()).not.toContain(secret);
+    }
   });
 });
