@@ -8,6 +8,8 @@ import { Redis } from 'ioredis';
 import { freePort, startRedis, type RedisProcess } from './redis-server.js';
 
 export interface RedisClusterProcess {
+  /** Every node's password (`requirepass`, `masterauth`), when one was asked for. */
+  readonly password?: string;
   /** Every node, masters first (as `redis-cli --cluster create` paired them). */
   readonly nodes: readonly RedisProcess[];
   /** `127.0.0.1:<port>` of every node (what REDIS_CLUSTER_NODES takes, comma-joined). */
@@ -20,7 +22,10 @@ export interface RedisClusterProcess {
  * Starts a Cluster of `masters` masters with one replica each; resolves once every node
  * reports `cluster_state:ok`. A short node timeout makes a failover take about a second.
  */
-export async function startRedisCluster(masters = 3): Promise<RedisClusterProcess> {
+export async function startRedisCluster(
+  options: { masters?: number; password?: string } = {},
+): Promise<RedisClusterProcess> {
+  const { masters = 3, password } = options;
   const ports: number[] = [];
   while (ports.length < masters * 2) {
     const port = await freePort();
@@ -43,16 +48,20 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterProces
             'nodes.conf',
             '--cluster-node-timeout',
             '1000',
+            ...(password ? ['--requirepass', password, '--masterauth', password] : []),
           ],
         }),
       );
     }
     const addresses = ports.map((p) => `127.0.0.1:${p}`);
-    await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes']);
+    await redisCli(
+      ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'],
+      password,
+    );
     await pollUntil(
       async () => {
         for (const port of ports) {
-          const info = String(await redisCall(port, 'CLUSTER', 'INFO'));
+          const info = String(await redisCall({ port, password }, 'CLUSTER', 'INFO'));
           if (!info.includes('cluster_state:ok')) return false;
         }
         return true;
@@ -60,7 +69,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterProces
       20_000,
       'every node to report cluster_state:ok',
     );
-    return { nodes, addresses, stop };
+    return { password, nodes, addresses, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -68,9 +77,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterProces
 }
 
 /** Runs redis-cli with `args`; rejects with its output when it fails. */
-function redisCli(args: readonly string[]): Promise<string> {
+function redisCli(args: readonly string[], password?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // REDISCLI_AUTH rather than -a: the password stays off the process list.
+    const env = password ? { ...process.env, REDISCLI_AUTH: password } : process.env;
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -81,10 +92,13 @@ function redisCli(args: readonly string[]): Promise<string> {
   });
 }
 
-/** The port of the master that serves `key`'s slot now, as the node on `askPort` sees it. */
-export async function masterPortOf(askPort: number, key: string): Promise<number> {
-  const slot = Number(await redisCall(askPort, 'CLUSTER', 'KEYSLOT', key));
-  const ranges = (await redisCall(askPort, 'CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
+/** The port of the master that serves `key`'s slot now, as the node `ask` sees it. */
+export async function masterPortOf(
+  ask: { readonly port: number; readonly password?: string },
+  key: string,
+): Promise<number> {
+  const slot = Number(await redisCall(ask, 'CLUSTER', 'KEYSLOT', key));
+  const ranges = (await redisCall(ask, 'CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
   const range = ranges.find(([from, to]) => from <= slot && slot <= to);
   if (!range) throw new Error(`no node serves slot ${slot}`);
   return Number(range[2][1]);

@@ -27,6 +27,7 @@ import { messageJson, rpc } from '../helpers/wire.js';
 const STEP_AGENT = resolve(import.meta.dirname, '../fixtures/step-agent.mjs');
 const LEASE_SECONDS = 1;
 const STEP_MS = 400;
+const PASSWORD = 'cluster-secret-3d7b';
 
 describe('three replicas on a Redis Cluster', () => {
   let cluster: RedisClusterProcess;
@@ -39,7 +40,7 @@ describe('three replicas on a Redis Cluster', () => {
   };
 
   beforeAll(async () => {
-    cluster = await startRedisCluster();
+    cluster = await startRedisCluster({ password: PASSWORD });
     sideEffects = join(writeConfig('side-effects.log', ''));
     const config = writeConfig(
       'cluster-replica.yaml',
@@ -62,7 +63,7 @@ describe('three replicas on a Redis Cluster', () => {
       }),
     );
     // The nodes come from the environment, as a Deployment would pass them.
-    const env = { REDIS_CLUSTER_NODES: cluster.addresses.slice(0, 2).join(',') };
+    const env = { REDIS_CLUSTER_NODES: cluster.addresses.slice(0, 2).join(','), REDIS_PASSWORD: PASSWORD };
     const started = [0, 1, 2].map(() => spawnAgentd(['serve', '--config', config, '--port', '0'], env));
     for (const process of started) replicas.push({ process, url: await process.url });
   }, 300_000);
@@ -73,10 +74,12 @@ describe('three replicas on a Redis Cluster', () => {
     await cluster?.stop();
   });
 
-  it('is ready, and names the Cluster (not a password) in its banner', async () => {
+  it('is ready, and names the Cluster (not its password) in its banner and logs', async () => {
     const a = replica(0);
     expect((await fetch(`${a.url}/ready`)).status).toBe(200);
-    expect(a.process.stderr()).toContain('redis cluster 127.0.0.1:');
+    expect(a.process.stderr()).toContain(`redis cluster ${cluster.addresses.slice(0, 2).join(',')}`);
+    expect(a.process.stderr()).not.toContain(PASSWORD);
+    expect(JSON.stringify(a.process.logs())).not.toContain(PASSWORD);
   });
 
   it('send on A, stream on B, cancel on C: every replica reports the same task', async () => {
@@ -172,7 +175,10 @@ describe('three replicas on a Redis Cluster', () => {
       }
     };
     while (acknowledged.length < 10) await send(b.url);
-    const queuePort = await masterPortOf(cluster.nodes[0]?.port as number, 'cl:{q}:work');
+    const queuePort = await masterPortOf(
+      { port: cluster.nodes[0]?.port as number, password: PASSWORD },
+      'cl:{q}:work',
+    );
     const victim = cluster.nodes.find((n) => n.port === queuePort);
     if (!victim) throw new Error('the queue master is not one of ours');
     const survivor = cluster.nodes.find((n) => n.port !== queuePort) as (typeof cluster.nodes)[number];
@@ -183,7 +189,8 @@ describe('three replicas on a Redis Cluster', () => {
     for (let i = 0; i < 5; i++) await send(c.url);
     expect(failover.resumedAt, 'service did not resume within 20 s').toBeGreaterThan(0);
     await pollUntil(
-      async () => (await masterPortOf(survivor.port, 'cl:{q}:work')) !== queuePort,
+      async () =>
+        (await masterPortOf({ port: survivor.port, password: PASSWORD }, 'cl:{q}:work')) !== queuePort,
       5000,
       'the replica to be promoted',
     );
@@ -198,6 +205,8 @@ describe('three replicas on a Redis Cluster', () => {
         `${acknowledged.length} tasks acknowledged, ${lost} lost`,
     );
     expect(lost).toBe(0);
-    expect(String(await redisCall(survivor.port, 'CLUSTER', 'INFO'))).toContain('cluster_state:ok');
+    expect(String(await redisCall({ port: survivor.port, password: PASSWORD }, 'CLUSTER', 'INFO'))).toContain(
+      'cluster_state:ok',
+    );
   });
 });
