@@ -63,11 +63,6 @@ export function connectRedis(target: string | RedisTarget): Redis {
   }
 }
 
-/** Whether a client made by {@link connectRedis} talks to a Redis Cluster. */
-export function isCluster(redis: Redis): boolean {
-  return (redis as unknown) instanceof Cluster;
-}
-
 /**
  * Sends the commands issued within one tick in one socket write: the connection is corked
  * at the first command and uncorked on process.nextTick. A task's writes that go out

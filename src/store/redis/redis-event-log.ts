@@ -128,15 +128,7 @@ export class RedisEventLog implements EventLog {
     // Its failures surface as a rejected XREAD; the main connection reports outages.
     conn.on('error', () => {});
     this.connections.add(conn);
-    // A read pending when the signal aborts ends at once: a single connection rejects it on
-    // disconnect, but a Cluster client may retry it on another node instead.
-    let stop = (): void => {};
-    const aborted = new Promise<null>((resolve) => {
-      stop = (): void => {
-        resolve(null);
-        conn.disconnect();
-      };
-    });
+    const stop = (): void => conn.disconnect();
     signal.addEventListener('abort', stop, { once: true });
     let cursor = `0-${afterSeq}`;
     const key = this.keys.events(taskId);
@@ -147,8 +139,7 @@ export class RedisEventLog implements EventLog {
           const read = conn.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', key, cursor) as Promise<
             typeof reply
           >;
-          read.catch(() => {}); // when the abort wins the race, its rejection is of no interest
-          reply = await Promise.race([read, aborted]);
+          reply = await untilAborted(read, signal);
           if (signal.aborted) return;
         } catch (error) {
           if (signal.aborted) return;
@@ -184,6 +175,21 @@ export class RedisEventLog implements EventLog {
       release();
     }
   }
+}
+
+/**
+ * `read`'s outcome, or null as soon as `signal` aborts: a single connection rejects a pending
+ * read when it is disconnected, but a Cluster client may re-send it to another node instead.
+ * The listener goes with the read, so a long stream does not pile up one per read.
+ */
+function untilAborted<T>(read: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  read.catch(() => {}); // when the abort comes first, the read's rejection is of no interest
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise<T | null>((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    read.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The stored form of an event: its proto JSON. */

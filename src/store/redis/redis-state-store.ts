@@ -91,7 +91,10 @@ export class RedisStateStore implements StateStore {
     this.replicated =
       replicas > 0
         ? async (key) => {
-            await this.redis.pipeline().exists(key).wait(replicas, timeout).exec();
+            // Too few replicas by the timeout: the write stands (WAIT answers how many have it).
+            // No answer at all (the connection dropped): the client is not told it is safe.
+            const [, waited] = (await this.redis.pipeline().exists(key).wait(replicas, timeout).exec()) ?? [];
+            if (waited?.[0]) throw waited[0];
           }
         : undefined;
     this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention, this.replicated));
