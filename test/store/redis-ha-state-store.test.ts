@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStateStore } from '../../src/store/redis/redis-state-store.js';
 import type { RedisTarget } from '../../src/store/redis/redis-target.js';
-import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import { redisCall, startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
 import { SENTINEL_MASTER, startRedisSentinel, type RedisSentinelGroup } from '../helpers/redis-sentinel.js';
 import { storeConformance } from './conformance.js';
 import { ownerConformance } from './owner-conformance.js';
@@ -71,14 +71,37 @@ describe('RedisStateStore on a Redis Cluster', () => {
       const page = await s.tasks.list({ agent: 'a', tenant: '', pageSize: 100, pageToken: '' });
       expect(page.tasks.map((t) => t.task.id).sort()).toEqual([...ids].sort());
       // The tasks really are on more than one master (else this proved nothing about slots).
-      const sizes = await Promise.all(
-        cluster.nodes.map((n) =>
-          import('../helpers/redis-cluster.js').then(({ redisCall }) => redisCall(n.port, 'DBSIZE')),
-        ),
-      );
+      const sizes = await Promise.all(cluster.nodes.map((n) => redisCall(n.port, 'DBSIZE')));
       expect(sizes.filter((n) => Number(n) > 0).length).toBeGreaterThan(1);
     } finally {
       await s.close();
+    }
+  });
+
+  it('rate-limit buckets hold across two replicas sharing the Cluster', async () => {
+    // Two stores with one key prefix: two replicas of one deployment.
+    const keyPrefix = `agentd-test-rl-${randomUUID().slice(0, 8)}:`;
+    const replica = (): RedisStateStore =>
+      new RedisStateStore({
+        url: clusterTarget(),
+        keyPrefix,
+        retention: { ttlMs: 3_600_000, maxTerminalTasks: 10_000 },
+        sweepIntervalMs: 3_600_000,
+      });
+    const [one, two] = [replica(), replica()];
+    try {
+      await Promise.all([one.ping(), two.ping()]);
+      const limit = { ratePerSecond: 0.01, burst: 2 };
+      const key = `client-${randomUUID()}`;
+      const decisions = [
+        await one.rateLimiter().take(key, limit),
+        await two.rateLimiter().take(key, limit),
+        await one.rateLimiter().take(key, limit),
+      ];
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
+      expect(decisions[2]?.retryAfterMs).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
     }
   });
 });
