@@ -84,7 +84,15 @@ describe('loadConfig defaults', () => {
     });
     expect(config.store).toEqual({
       kind: 'memory',
-      redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
+      redis: {
+        host: 'localhost',
+        port: 6379,
+        db: 0,
+        tls: false,
+        keyPrefix: 'agentd:',
+        waitReplicas: 0,
+        waitTimeoutMs: 500,
+      },
       retention: {
         ttlSeconds: 3600,
         maxTerminalTasks: 10_000,
@@ -244,7 +252,15 @@ agents:
     });
     expect(config.store).toEqual({
       kind: 'memory',
-      redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
+      redis: {
+        host: 'localhost',
+        port: 6379,
+        db: 0,
+        tls: false,
+        keyPrefix: 'agentd:',
+        waitReplicas: 0,
+        waitTimeoutMs: 500,
+      },
       retention: {
         ttlSeconds: 60,
         maxTerminalTasks: 5,

@@ -172,15 +172,11 @@ export class RedisEventLog implements EventLog {
       while (!signal.aborted) {
         let reply: Array<[string, Array<[string, string[]]>]> | null;
         try {
-          reply = (await conn.xread(
-            'COUNT',
-            1000,
-            'BLOCK',
-            BLOCK_MS,
-            'STREAMS',
-            key,
-            cursor,
-          )) as typeof reply;
+          const read = conn.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', key, cursor) as Promise<
+            typeof reply
+          >;
+          reply = await untilAborted(read, signal);
+          if (signal.aborted) return;
         } catch (error) {
           if (signal.aborted) return;
           // A stream whose Redis went away ends with the retryable catalogue error, not an internal one.
@@ -215,6 +211,21 @@ export class RedisEventLog implements EventLog {
       release();
     }
   }
+}
+
+/**
+ * `read`'s outcome, or null as soon as `signal` aborts: a single connection rejects a pending
+ * read when it is disconnected, but a Cluster client may re-send it to another node instead.
+ * The listener goes with the read, so a long stream does not pile up one per read.
+ */
+function untilAborted<T>(read: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  read.catch(() => {}); // when the abort comes first, the read's rejection is of no interest
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise<T | null>((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    read.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The stored form of an event: its proto JSON. */

@@ -260,7 +260,15 @@ class ReaderLoop {
         this.unblockPending = false;
         const keys = [...this.streams.keys()];
         const ids = keys.map((k) => this.streams.get(k)?.cursor ?? '0-0');
-        const reply = (await conn.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as XReadReply;
+        const reply = (await conn.xread(
+          'COUNT',
+          BATCH,
+          'BLOCK',
+          BLOCK_MS,
+          'STREAMS',
+          ...keys,
+          ...ids,
+        )) as XReadReply;
         if (this.stopped) break;
         if (!reply) {
           if (!this.unblockPending) await this.endExpired(conn, keys);
@@ -299,10 +307,7 @@ class ReaderLoop {
       }
     }
     for (const f of followed.followers) {
-      if (
-        f.buffer.length + records.length > MAX_BUFFERED ||
-        f.bufferedBytes + bytes > MAX_BUFFERED_BYTES
-      ) {
+      if (f.buffer.length + records.length > MAX_BUFFERED || f.bufferedBytes + bytes > MAX_BUFFERED_BYTES) {
         // A follower this far behind reads from the stream again instead of holding more.
         f.buffer = [];
         f.bufferedBytes = 0;
