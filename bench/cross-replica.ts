@@ -11,7 +11,6 @@
  * stream (default 2000, one every 2 ms).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -29,6 +28,7 @@ import {
 } from './lib/report.js';
 import { agentdSpec } from './lib/servers.js';
 import { percentile } from './lib/stats.js';
+import { subscribe } from './lib/sse-subscribe.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = join(ROOT, 'bench/results');
@@ -62,8 +62,6 @@ interface StreamJson {
   statusUpdate?: { status?: { state?: string } };
 }
 
-const wallClock = (): number => performance.timeOrigin + performance.now();
-
 function rpcUrl(server: RunningServer): string {
   return `http://127.0.0.1:${server.port}/a2a/ticker/`;
 }
@@ -73,49 +71,6 @@ async function rpc(url: string, method: string, params: unknown): Promise<Respon
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  });
-}
-
-/**
- * SubscribeToTask over plain node:http with a minimal SSE reader: each chunk is stamped on
- * arrival and only split into events; decoding waits for the end of the stream. (fetch's
- * web streams cost the client enough CPU to show in the tail on a 2-core machine.)
- */
-function subscribe(url: string, taskId: string): Promise<Array<{ at: number; data: string }>> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SubscribeToTask', params: { id: taskId } });
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      if (res.statusCode !== 200) {
-        reject(new Error(`SubscribeToTask answered HTTP ${res.statusCode}`));
-        res.resume();
-        return;
-      }
-      const chunks: Array<{ at: number; text: string }> = [];
-      res.setEncoding('utf8');
-      res.on('data', (text: string) => chunks.push({ at: wallClock(), text }));
-      res.on('end', () => {
-        const arrivals: Array<{ at: number; data: string }> = [];
-        let buffer = '';
-        for (const { at, text } of chunks) {
-          buffer += text;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const data = frame
-              .split('\n')
-              .filter((l) => l.startsWith('data:'))
-              .map((l) => l.slice(5).trimStart())
-              .join('\n');
-            if (data) arrivals.push({ at, data });
-          }
-        }
-        resolve(arrivals);
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
   });
 }
 

@@ -149,7 +149,11 @@ export async function runCli(
           throw error;
         }
         const { config } = loaded;
-        const logger = createLogger(config.logging.level as LevelWithSilent);
+        const logger = createLogger(
+          config.logging.level as LevelWithSilent,
+          undefined,
+          config.server.region ? { region: config.server.region } : {},
+        );
         let server: AgentdServer;
         try {
           // Loaded here, so client commands and the demo MCP server start without the runtime.

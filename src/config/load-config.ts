@@ -36,6 +36,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'HTTP_PORT', path: ['server', 'httpPort'], type: 'int' },
   { env: 'AGENTD_HOST', path: ['server', 'host'], type: 'string' },
   { env: 'AGENTD_PUBLIC_URL', path: ['server', 'publicUrl'], type: 'string' },
+  { env: 'AGENTD_REGION', path: ['server', 'region'], type: 'string' },
   { env: 'LOG_LEVEL', path: ['logging', 'level'], type: 'level' },
   { env: 'MAX_CONCURRENT_WORKFLOWS', path: ['execution', 'maxConcurrentWorkflows'], type: 'int' },
   { env: 'AGENTD_MAX_QUEUE_DEPTH', path: ['execution', 'maxQueueDepth'], type: 'int' },
@@ -54,6 +55,11 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'REDIS_PORT', path: ['store', 'redis', 'port'], type: 'int' },
   { env: 'REDIS_PASSWORD', path: ['store', 'redis', 'password'], type: 'string' },
   { env: 'AGENTD_REDIS_KEY_PREFIX', path: ['store', 'redis', 'keyPrefix'], type: 'string' },
+  { env: 'REDIS_CLUSTER_NODES', path: ['store', 'redis', 'cluster', 'nodes'], type: 'list' },
+  { env: 'REDIS_SENTINELS', path: ['store', 'redis', 'sentinel', 'sentinels'], type: 'list' },
+  { env: 'REDIS_SENTINEL_MASTER', path: ['store', 'redis', 'sentinel', 'name'], type: 'string' },
+  { env: 'REDIS_SENTINEL_PASSWORD', path: ['store', 'redis', 'sentinel', 'password'], type: 'string' },
+  { env: 'AGENTD_REDIS_WAIT_REPLICAS', path: ['store', 'redis', 'waitReplicas'], type: 'int' },
   { env: 'A2A_TRANSPORT', path: ['server', 'transport'], type: 'lower' },
   { env: 'AGENTD_GRPC_PUBLIC_ADDRESS', path: ['server', 'grpcPublicAddress'], type: 'string' },
   { env: 'METRICS_PORT', path: ['prometheus', 'port'], type: 'int' },
@@ -145,12 +151,14 @@ export function loadConfig(options: {
   const merged = structuredClone(raw) as Record<string, unknown>;
   dropEmptySections(merged);
   for (const o of overrides) setPath(merged, o.path, o.value);
-  // The standard Kubernetes deployment points at Redis with REDIS_HOST alone: that selects the Redis
+  // The standard Kubernetes deployment points at Redis with REDIS_HOST (or REDIS_CLUSTER_NODES,
+  // REDIS_SENTINELS) alone: that selects the Redis
   // store unless the file, AGENTD_STORE or --store chose a store explicitly.
   const storeChosen =
     overrides.some((o) => o.path.join('.') === 'store.kind') ||
     (merged.store as Record<string, unknown> | undefined)?.kind !== undefined;
-  if (!storeChosen && (env.REDIS_URL || env.REDIS_HOST)) setPath(merged, ['store', 'kind'], 'redis');
+  if (!storeChosen && (env.REDIS_URL || env.REDIS_HOST || env.REDIS_CLUSTER_NODES || env.REDIS_SENTINELS))
+    setPath(merged, ['store', 'kind'], 'redis');
   addSecretEnv(merged, env);
 
   const result = configSchema.safeParse(merged);

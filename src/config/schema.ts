@@ -18,6 +18,17 @@ import { WorkflowDefinitionError } from '../workflow/validate.js';
 
 const MiB = 1024 * 1024;
 
+/** `host:port` (a bracketed IPv6 host allowed) of a Redis Cluster node or a Sentinel, parsed. */
+const redisHostPort = z.string().transform((text, ctx) => {
+  const m = /^(\[[^\]]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(text.trim());
+  const port = Number(m?.[2]);
+  if (!m || port < 1 || port > 65_535) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not host:port (e.g. redis-0.redis:6379)` });
+    return z.NEVER;
+  }
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+});
+
 const skillSchema = z.strictObject({
   id: z.string().min(1),
   name: z.string().min(1),
@@ -185,6 +196,14 @@ export const configSchema = z
         httpPort: z.number().int().min(0).max(65_535).default(8080),
         /** Base URL clients use to reach this server (for agent cards); default derived from host and port. */
         publicUrl: z.url().optional(),
+        /**
+         * The region this server runs in (`AGENTD_REGION`): in logs, on `agent_info`, on its
+         * registry entries; calls by capability prefer agents of the same region.
+         */
+        region: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" or "-" (at most 63)')
+          .optional(),
         bodyLimitBytes: z
           .number()
           .int()
@@ -260,6 +279,54 @@ export const configSchema = z
             tls: z.boolean().default(false),
             /** Prepended to every key, so several deployments can share one Redis. */
             keyPrefix: z.string().default('agentd:'),
+            /**
+             * Open streams share a few blocking Redis connections (one per 256 streams) instead
+             * of holding one each.
+             */
+            sharedStreamReader: z.boolean().default(true),
+            /** A Redis Cluster: some of its nodes (the client discovers the rest); uses password and tls. */
+            cluster: z
+              .strictObject({
+                nodes: z.array(redisHostPort).min(1, 'list at least one node as host:port'),
+              })
+              .optional(),
+            /** A master found through Redis Sentinel; uses password (the master's), db and tls. */
+            sentinel: z
+              .strictObject({
+                sentinels: z.array(redisHostPort).min(1, 'list at least one Sentinel as host:port'),
+                /** The master's name in the Sentinels' configuration (`sentinel monitor <name> ...`). */
+                name: z.string().min(1),
+                /** The Sentinels' own password, when they have one. */
+                password: z.string().optional(),
+              })
+              .optional(),
+            /**
+             * When > 0, task creations, saves, run commits and queue pushes wait (Redis WAIT) until
+             * this many replicas have them before the client is answered, so a failover loses
+             * no acknowledged task. Costs a round trip per write; 0 (off) by default.
+             */
+            waitReplicas: z.number().int().min(0).max(16).default(0),
+            /** How long one such wait may take; past it the write stands, unconfirmed. */
+            waitTimeoutMs: z.number().int().min(1).default(500),
+          })
+          .superRefine((redis, ctx) => {
+            if (redis.cluster && redis.sentinel) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['sentinel'],
+                message: 'set cluster or sentinel, not both',
+              });
+            }
+            if (redis.cluster && redis.db !== 0) {
+              ctx.addIssue({ code: 'custom', path: ['db'], message: 'a Redis Cluster has only database 0' });
+            }
+            if ((redis.cluster || redis.sentinel) && redis.url) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['url'],
+                message: `names one server: leave it out with ${redis.cluster ? 'cluster' : 'sentinel'} (set password and tls instead)`,
+              });
+            }
           })
           .prefault({}),
         retention: z

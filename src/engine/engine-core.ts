@@ -56,6 +56,8 @@ export interface TaskEngineOptions {
    */
   /** Picks agents by capability for workflow steps and durable calls (default: over the store's registry). */
   readonly peerPicker?: PeerPicker | undefined;
+  /** This server's region (`AGENTD_REGION`): agents there are preferred by name and capability. */
+  readonly region?: string | undefined;
   /** How the picker chooses among agents with a capability (`registry.pick`). */
   readonly pickStrategy?: PickStrategy | undefined;
   readonly authorizeMessage?:

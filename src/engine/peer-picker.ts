@@ -23,6 +23,8 @@ export class PeerPicker {
     private readonly load: PeerLoad,
     /** Registered agents with the capability (all replicas'): the server's discovery. */
     private readonly discover: (capability: string) => Promise<readonly RegisteredAgent[]>,
+    /** This server's region: agents there are preferred, others used when none is usable. */
+    private readonly region?: string | undefined,
   ) {}
 
   /**
@@ -39,9 +41,12 @@ export class PeerPicker {
     const found = await this.discover(capability);
     const candidates = found.filter((a) => !exclude.includes(a.cardUrl));
     // Sorted so every call sees the same order (the registry's listing order is not stable).
-    const usable = candidates
+    const open = candidates
       .filter((a) => this.load.breakerState(a.cardUrl) !== 'open')
       .sort((a, b) => a.cardUrl.localeCompare(b.cardUrl));
+    // Same region first; another region's agents only when none here is usable.
+    const nearby = this.region ? open.filter((a) => a.region === this.region) : [];
+    const usable = nearby.length > 0 ? nearby : open;
     const chosen = strategy === 'least-loaded' ? this.leastLoaded(usable) : this.nextTurn(capability, usable);
     if (chosen) return chosen;
     const broken = candidates.length - usable.length;

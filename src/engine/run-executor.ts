@@ -60,7 +60,13 @@ export class RunExecutor {
     const request: SendMessageRequest = { ...params, message };
     const invoker = this.core.runDeps.children;
     const handle = new TaskRunHandle(run);
-    if (invoker) handle.durable = run.durable = new DurableCalls(handle, invoker, ctx, callDepthOf(run.task.history[0] ?? message));
+    if (invoker)
+      handle.durable = run.durable = new DurableCalls(
+        handle,
+        invoker,
+        ctx,
+        callDepthOf(run.task.history[0] ?? message),
+      );
     const referenceTasks =
       message.referenceTaskIds.length > 0
         ? await this.reader.referenceTasks(run.agent, message, run.tenant, run.owner)

@@ -96,7 +96,7 @@ export class TaskEngine {
           a.card.skills.some((s) => s.id === capability || s.tags.includes(capability)),
         ),
       );
-    this.peers = new RegistryPeers(options.store.registry, picker, options.pickStrategy);
+    this.peers = new RegistryPeers(options.store.registry, picker, options.pickStrategy, options.region);
     const children = new ChildInvoker(
       {
         find: (name) => this.core.agents.get(name),

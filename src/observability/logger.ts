@@ -25,10 +25,15 @@ export const REDACT_PATHS = [
  * The process logger: JSON lines on stdout (or the given destination), pretty-printed
  * when stdout is a terminal. pino-pretty is loaded only then.
  */
-export function createLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(
+  level: LevelWithSilent,
+  destination?: NodeJS.WritableStream,
+  /** Fields on every line besides `service` (the server's `region`). */
+  fields: Record<string, string> = {},
+): Logger {
   const options = {
     level,
-    base: { service: 'agentd' },
+    base: { service: 'agentd', ...fields },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label: string) => ({ level: label }) },

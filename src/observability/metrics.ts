@@ -45,6 +45,8 @@ export interface MetricsOptions {
   readonly service: string;
   readonly version: string;
   readonly environment: string;
+  /** `AGENTD_REGION`, as `agent_info`'s region label (empty when unset). */
+  readonly region?: string | undefined;
   /** Tasks executing now on this replica (read at scrape time). */
   readonly activeWorkflows: () => number;
   /** Tasks waiting for a worker, as this replica last saw the queue (read at scrape time). */
@@ -191,10 +193,18 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
     const info = new Gauge({
       name: 'agent_info',
       help: 'Agent system information',
-      labelNames: ['service', 'version', 'environment'],
+      labelNames: ['service', 'version', 'environment', 'region'],
       registers,
     });
-    info.set({ service: options.service, version: options.version, environment: options.environment }, 1);
+    info.set(
+      {
+        service: options.service,
+        version: options.version,
+        environment: options.environment,
+        region: options.region ?? '',
+      },
+      1,
+    );
 
     this.httpRequests = new FastCounter('http_requests_total', 'Total HTTP requests', [
       'method',

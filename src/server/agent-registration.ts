@@ -22,6 +22,8 @@ export class AgentRegistration {
     private readonly metrics: AgentdMetrics | undefined,
     /** The base URL the cards advertise (known once the server listens). */
     private readonly baseUrl: () => string,
+    /** This server's region (`AGENTD_REGION`), stamped on its entries. */
+    private readonly region?: string | undefined,
   ) {}
 
   /**
@@ -54,6 +56,7 @@ export class AgentRegistration {
         name: a.name,
         cardUrl: agentUrls(this.baseUrl(), a.name).card,
         card: a.card,
+        ...(this.region ? { region: this.region } : {}),
       })),
       3 * this.heartbeatMs,
     );

@@ -106,6 +106,7 @@ export class AgentdServer {
           service: 'agentd',
           version: VERSION,
           environment: config.prometheus.environment,
+          region: config.server.region,
           activeWorkflows: () => this.engine.stats().active,
           queueDepth: () => this.engine.stats().queued,
           maxQueueDepth: config.execution.maxQueueDepth,
@@ -121,9 +122,14 @@ export class AgentdServer {
       logger,
       this.metrics,
       () => this.baseUrl,
+      config.server.region,
     );
     this.caller = agentCallerOf(config, security, tracing, this.metrics);
-    this.peers = new PeerPicker(this.caller, (capability) => this.registration.discover(capability));
+    this.peers = new PeerPicker(
+      this.caller,
+      (capability) => this.registration.discover(capability),
+      config.server.region,
+    );
     this.engine = new TaskEngine({
       tracing,
       observer: this.metrics,
@@ -142,6 +148,7 @@ export class AgentdServer {
       caller: this.caller,
       peerPicker: this.peers,
       pickStrategy: config.registry.pick,
+      region: config.server.region,
       ...(security.authenticator.enabled
         ? { authorizeMessage: messageAuthorizer(scopeRules(config.agents)) }
         : {}),

@@ -209,6 +209,8 @@ export interface RegisteredAgent {
   readonly name: string;
   readonly cardUrl: string;
   readonly card: AgentCard;
+  /** The region of the server that hosts it (`AGENTD_REGION`), when it has one. */
+  readonly region?: string | undefined;
 }
 
 /**

@@ -191,6 +191,8 @@ export class ChildInvoker {
     ctx: ServerCallContext,
     options: ChildCallOptions,
   ): Promise<ChildOutcome> {
+    // A parent canceled (or handed off) before this call started sends nothing.
+    if (options.signal.aborted) throw options.signal.reason ?? new Error('canceled');
     const request: SendMessageRequest = { tenant, message, configuration: undefined, metadata: undefined };
     const controller = new AbortController();
     const stop = (): void => controller.abort();

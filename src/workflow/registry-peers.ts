@@ -13,6 +13,8 @@ export class RegistryPeers implements PeerResolver {
     private readonly registry: AgentRegistry,
     private readonly picker: PeerPicker,
     private readonly strategy: PickStrategy = 'round-robin',
+    /** This server's region: an agent of this name there is preferred. */
+    private readonly region?: string | undefined,
   ) {}
 
   list(): Promise<RegisteredAgent[]> {
@@ -20,8 +22,8 @@ export class RegistryPeers implements PeerResolver {
   }
 
   async byName(name: string): Promise<string | undefined> {
-    const all = await this.registry.list();
-    return all.find((a) => a.name === name)?.cardUrl;
+    const named = (await this.registry.list()).filter((a) => a.name === name);
+    return (named.find((a) => this.region && a.region === this.region) ?? named[0])?.cardUrl;
   }
 
   async byCapability(capability: string): Promise<{ name: string; cardUrl: string }> {

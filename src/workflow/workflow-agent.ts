@@ -152,6 +152,8 @@ class WorkflowExecution {
     const attempts = step.retry.attempts;
     let outcome: StepOutcome = { status: 'failed', output: '', error: 'not run' };
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      // Canceled during a backoff: no further attempt.
+      if (this.handle.signal.aborted) throw new Error('canceled');
       this.stepEvent(step.id, label, attempt, 'started');
       const span = this.handle.tracing?.start(
         `workflow step ${step.id}`,

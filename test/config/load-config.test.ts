@@ -84,7 +84,16 @@ describe('loadConfig defaults', () => {
     });
     expect(config.store).toEqual({
       kind: 'memory',
-      redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
+      redis: {
+        host: 'localhost',
+        port: 6379,
+        db: 0,
+        tls: false,
+        keyPrefix: 'agentd:',
+        sharedStreamReader: true,
+        waitReplicas: 0,
+        waitTimeoutMs: 500,
+      },
       retention: {
         ttlSeconds: 3600,
         maxTerminalTasks: 10_000,
@@ -244,7 +253,16 @@ agents:
     });
     expect(config.store).toEqual({
       kind: 'memory',
-      redis: { host: 'localhost', port: 6379, db: 0, tls: false, keyPrefix: 'agentd:' },
+      redis: {
+        host: 'localhost',
+        port: 6379,
+        db: 0,
+        tls: false,
+        keyPrefix: 'agentd:',
+        sharedStreamReader: true,
+        waitReplicas: 0,
+        waitTimeoutMs: 500,
+      },
       retention: {
         ttlSeconds: 60,
         maxTerminalTasks: 5,

@@ -26,6 +26,11 @@ const OVERRIDE_ENV = [
   'REDIS_HOST',
   'REDIS_PORT',
   'REDIS_PASSWORD',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_MASTER',
+  'REDIS_SENTINEL_PASSWORD',
+  'AGENTD_REDIS_WAIT_REPLICAS',
   'AGENTD_SHUTDOWN_DELAY_MS',
   'AGENTD_SHUTDOWN_DRAIN_MS',
 ];
@@ -34,6 +39,8 @@ export interface Agentd {
   readonly child: ChildProcessWithoutNullStreams;
   /** Everything written to stderr so far. */
   stderr(): string;
+  /** The JSON log lines written to stdout so far. */
+  logs(): ReadonlyArray<Record<string, unknown>>;
   /** Resolves with the base URL from the startup banner. */
   readonly url: Promise<string>;
   /** Resolves when a JSON log line on stdout matches (lines already written included). */
@@ -138,6 +145,7 @@ export function spawnAgentd(args: string[], extraEnv: Record<string, string> = {
   return {
     child,
     stderr: () => stderr,
+    logs: () => logs,
     url,
     exited,
     waitForLog: (predicate) => {

@@ -37,15 +37,29 @@ export function freePort(): Promise<number> {
 
 /** Starts a redis-server with no persistence (or AOF when asked) and waits until it accepts connections. */
 export async function startRedis(
-  options: { appendonly?: boolean; port?: number; dir?: string } = {},
+  options: {
+    appendonly?: boolean;
+    port?: number;
+    dir?: string;
+    /** More redis-server arguments (e.g. `--cluster-enabled yes`, `--replicaof host port`). */
+    args?: readonly string[];
+    /** The program: `redis-server` unless given (`redis-sentinel`). */
+    command?: string;
+    /** A config file, passed first (a Sentinel rewrites its own). */
+    configFile?: string;
+    /** The log line that says it serves (default: redis-server's `Ready to accept connections`). */
+    readyLine?: string;
+  } = {},
 ): Promise<RedisProcess> {
   ensureRedisServer();
   const port = options.port ?? (await freePort());
   // A caller-owned directory survives stop(), so a restarted server reloads its AOF.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'agentd-redis-'));
+  const command = options.command ?? 'redis-server';
   const child: ChildProcess = spawn(
-    'redis-server',
+    command,
     [
+      ...(options.configFile ? [options.configFile] : []),
       '--port',
       String(port),
       '--bind',
@@ -60,6 +74,7 @@ export async function startRedis(
       'no',
       '--loglevel',
       'notice',
+      ...(options.args ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -67,10 +82,13 @@ export async function startRedis(
   if (pid === undefined) throw new Error('redis-server did not start');
   await new Promise<void>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not get ready:\n${output}`)), 10_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} did not get ready:\n${output}`));
+    }, 10_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      if (output.includes(options.readyLine ?? 'Ready to accept connections')) {
         clearTimeout(timer);
         resolve();
       }
@@ -79,7 +97,7 @@ export async function startRedis(
     child.stderr?.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}:\n${output}`));
+      reject(new Error(`${command} exited with ${code}:\n${output}`));
     });
   });
   // Keep draining its output so a chatty server never blocks on a full pipe.
@@ -90,11 +108,19 @@ export async function startRedis(
     pid,
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        process.kill(pid, 'SIGTERM');
+        // A test may have killed it by PID already (a failover): its exit is then still to be seen.
+        const signal = (s: NodeJS.Signals): void => {
+          try {
+            process.kill(pid, s);
+          } catch {
+            // already gone
+          }
+        };
+        signal('SIGTERM');
         const timer = setTimeout(() => {
-          if (child.exitCode === null) process.kill(pid, 'SIGKILL');
+          if (child.exitCode === null && child.signalCode === null) signal('SIGKILL');
         }, 5000);
         await exited;
         clearTimeout(timer);

@@ -7,19 +7,11 @@ import { TaskState, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientFor, sendRequest, waitForTaskState } from '../helpers/sdk-client.js';
+import { artifactText, effectsAgent, flowAgent, taskWithMessage } from '../helpers/workflow.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-
-const FIXTURES = resolve(import.meta.dirname, '../fixtures');
-
-function artifactText(task: Task): string {
-  return task.artifacts
-    .flatMap((a) => a.parts)
-    .map((p) => (p.content?.$case === 'text' ? p.content.value : ''))
-    .join('');
-}
 
 describe('durable calls from code', () => {
   let dir: string;
@@ -35,23 +27,7 @@ describe('durable calls from code', () => {
     writeFileSync(effects, '');
     server = await startServer({
       execution: { maxConcurrentWorkflows: 2 },
-      agents: [
-        { name: 'echo', kind: 'echo', default: true },
-        {
-          name: 'effects',
-          kind: 'module',
-          module: join(FIXTURES, 'effect-agent.mjs'),
-          export: 'EffectAgent',
-          options: { sideEffects: effects, delayMs: 20 },
-        },
-        {
-          name: 'flow',
-          kind: 'module',
-          module: join(FIXTURES, 'durable-caller.mjs'),
-          export: 'DurableCaller',
-          options: { sideEffects: effects, child: 'effects' },
-        },
-      ],
+      agents: [{ name: 'echo', kind: 'echo', default: true }, effectsAgent(effects, 20), flowAgent(effects)],
     });
     workflow = await clientFor(server.agentUrl('flow'));
     children = await clientFor(server.agentUrl('effects'));
@@ -107,19 +83,7 @@ describe('durable calls from code', () => {
     }
     const canceled = await workflow.cancelTask({ tenant: '', id: task.id, metadata: undefined });
     expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
-    const list = await children.listTasks({
-      tenant: '',
-      contextId: '',
-      status: TaskState.TASK_STATE_UNSPECIFIED,
-      pageSize: 100,
-      pageToken: '',
-      historyLength: 10,
-      statusTimestampAfter: undefined,
-      includeArtifacts: true,
-    });
-    const child = list.tasks.find((t) =>
-      t.history.some((m) => m.parts.some((p) => p.content?.$case === 'text' && p.content.value === 'a-slow')),
-    );
+    const child = await taskWithMessage(children, 'a-slow');
     expect(child).toBeDefined();
     await waitForTaskState(children, child!.id, TaskState.TASK_STATE_CANCELED);
     expect(lines()).not.toContain('effect a-slow');

@@ -11,15 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAi, type FakeOpenAi } from '../helpers/fake-openai.js';
 import { clientFor, sendRequest } from '../helpers/sdk-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { artifactText } from '../helpers/workflow.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures');
-
-function artifactText(task: Task): string {
-  return task.artifacts
-    .flatMap((a) => a.parts)
-    .map((p) => (p.content?.$case === 'text' ? p.content.value : ''))
-    .join('');
-}
 
 describe('router agents', () => {
   let dir: string;

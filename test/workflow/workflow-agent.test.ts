@@ -7,24 +7,11 @@ import { TaskState, type StreamResponse, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientFor, sendRequest } from '../helpers/sdk-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-
-const FIXTURES = resolve(import.meta.dirname, '../fixtures');
-
-function artifactText(task: Task): string {
-  return task.artifacts
-    .flatMap((a) => a.parts)
-    .map((p) => (p.content?.$case === 'text' ? p.content.value : ''))
-    .join('');
-}
-
-function statusText(task: Task): string {
-  const c = task.status?.message?.parts[0]?.content;
-  return c?.$case === 'text' ? c.value : '';
-}
+import { artifactText, effectsAgent, statusText } from '../helpers/workflow.js';
 
 describe('workflow agents', () => {
   let dir: string;
@@ -32,13 +19,7 @@ describe('workflow agents', () => {
   let server: TestServer;
   const lines = (): string[] => readFileSync(effects, 'utf8').split('\n').filter(Boolean);
   const client = (name: string): Promise<Client> => clientFor(server.agentUrl(name));
-  const effectAgent = (name: string, delayMs: number) => ({
-    name,
-    kind: 'module',
-    module: join(FIXTURES, 'effect-agent.mjs'),
-    export: 'EffectAgent',
-    options: { sideEffects: effects, delayMs },
-  });
+  const effectAgent = (name: string, delayMs: number) => effectsAgent(effects, delayMs, name);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'agentd-workflow-'));

@@ -5,44 +5,25 @@
  * sent to A stops both.
  */
 import { TaskState, type Task } from '@a2a-js/sdk';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeWorkDir, spawnAgentd, stopStarted, writeConfig } from '../helpers/agentd-process.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { clientFor, sendRequest } from '../helpers/sdk-client.js';
-
-const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+import { effectLines, effectsAgent, flowAgent, waitForLines } from '../helpers/workflow.js';
 
 describe('cancel cascades to children on other replicas', () => {
   let redis: RedisProcess;
   let effects: string;
   let aUrl: string;
   let bPid: number | undefined;
-  const lines = (): string[] => readFileSync(effects, 'utf8').split('\n').filter(Boolean);
-
-  async function waitForLines(match: (line: string) => boolean, count: number): Promise<string[]> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      // Written by agents in other processes: no event reaches the test, so it polls.
-      const found = lines().filter(match);
-      if (found.length >= count) return found;
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${count} lines; have:\n${lines().join('\n')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const lines = (): string[] => effectLines(effects);
+  const waitFor = (match: (line: string) => boolean, count: number): Promise<string[]> =>
+    waitForLines(effects, match, count);
 
   beforeAll(async () => {
     redis = await startRedis();
     effects = writeConfig('cancel-effects.log', '');
-    const effectsAgent = {
-      name: 'effects',
-      kind: 'module',
-      module: resolve(FIXTURES, 'effect-agent.mjs'),
-      export: 'EffectAgent',
-      options: { sideEffects: effects, delayMs: 100 },
-    };
+    const effects100 = effectsAgent(effects, 100);
     const config = (name: string, slots: number, agents: unknown[]): string =>
       writeConfig(
         name,
@@ -55,7 +36,7 @@ describe('cancel cascades to children on other replicas', () => {
           agents,
         }),
       );
-    const b = spawnAgentd(['serve', '--config', config('cancel-b.yaml', 4, [effectsAgent]), '--port', '0']);
+    const b = spawnAgentd(['serve', '--config', config('cancel-b.yaml', 4, [effects100]), '--port', '0']);
     await b.url;
     bPid = b.child.pid;
     const a = spawnAgentd([
@@ -63,14 +44,8 @@ describe('cancel cascades to children on other replicas', () => {
       '--config',
       config('cancel-a.yaml', 1, [
         { name: 'echo', kind: 'echo', default: true },
-        effectsAgent,
-        {
-          name: 'flow',
-          kind: 'module',
-          module: resolve(FIXTURES, 'durable-caller.mjs'),
-          export: 'DurableCaller',
-          options: { sideEffects: effects, child: 'effects' },
-        },
+        effects100,
+        flowAgent(effects),
       ]),
       '--port',
       '0',
@@ -88,11 +63,11 @@ describe('cancel cascades to children on other replicas', () => {
     const flow = await clientFor(`${aUrl}/a2a/flow/`);
     const task = (await flow.sendMessage(sendRequest('slow', { returnImmediately: true }))) as Task;
     // Step a (2 s), then b and c together: one on A, the other queued and taken by B.
-    const started = await waitForLines((l) => l.startsWith('start b-') || l.startsWith('start c-'), 2);
+    const started = await waitFor((l) => l.startsWith('start b-') || l.startsWith('start c-'), 2);
     expect(started.some((l) => l.includes(`pid-${bPid} `))).toBe(true);
     const canceled = await flow.cancelTask({ tenant: '', id: task.id, metadata: undefined });
     expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
-    await waitForLines((l) => l.startsWith('canceled b-') || l.startsWith('canceled c-'), 2);
+    await waitFor((l) => l.startsWith('canceled b-') || l.startsWith('canceled c-'), 2);
     expect(lines().filter((l) => l.startsWith('effect b-') || l.startsWith('effect c-'))).toEqual([]);
   }, 60_000);
 });

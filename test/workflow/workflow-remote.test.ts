@@ -4,14 +4,11 @@
  * B's results, and canceling it on A cancels the child running on B.
  */
 import { TaskState, type Task } from '@a2a-js/sdk';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeWorkDir, spawnAgentd, stopStarted, writeConfig } from '../helpers/agentd-process.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { clientFor, sendRequest, waitForTaskState } from '../helpers/sdk-client.js';
-
-const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+import { effectLines, effectsAgent, flowAgent, taskWithMessage, waitForLines } from '../helpers/workflow.js';
 
 describe('a workflow on A calling agents on B', () => {
   let redis: RedisProcess;
@@ -19,18 +16,8 @@ describe('a workflow on A calling agents on B', () => {
   let aUrl: string;
   let bUrl: string;
   let bPid: number | undefined;
-  const lines = (): string[] => readFileSync(effects, 'utf8').split('\n').filter(Boolean);
-
-  async function waitForLine(match: (line: string) => boolean): Promise<string> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      // Written by B's agent in another process: no event reaches the test, so it polls.
-      const line = lines().find(match);
-      if (line) return line;
-      if (Date.now() > deadline) throw new Error('timed out waiting for the agent on B');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const lines = (): string[] => effectLines(effects);
+  const waitForLine = (match: (line: string) => boolean): Promise<string[]> => waitForLines(effects, match);
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -49,16 +36,7 @@ describe('a workflow on A calling agents on B', () => {
         'remote-b.yaml',
         JSON.stringify({
           ...common,
-          agents: [
-            { name: 'echo', kind: 'echo', default: true },
-            {
-              name: 'effects',
-              kind: 'module',
-              module: resolve(FIXTURES, 'effect-agent.mjs'),
-              export: 'EffectAgent',
-              options: { sideEffects: effects, delayMs: 50 },
-            },
-          ],
+          agents: [{ name: 'echo', kind: 'echo', default: true }, effectsAgent(effects, 50)],
         }),
       ),
       '--port',
@@ -73,16 +51,7 @@ describe('a workflow on A calling agents on B', () => {
         'remote-a.yaml',
         JSON.stringify({
           ...common,
-          agents: [
-            { name: 'echo', kind: 'echo', default: true },
-            {
-              name: 'flow',
-              kind: 'module',
-              module: resolve(FIXTURES, 'durable-caller.mjs'),
-              export: 'DurableCaller',
-              options: { sideEffects: effects, child: 'effects' },
-            },
-          ],
+          agents: [{ name: 'echo', kind: 'echo', default: true }, flowAgent(effects)],
         }),
       ),
       '--port',
@@ -120,21 +89,7 @@ describe('a workflow on A calling agents on B', () => {
     const canceled = await flow.cancelTask({ tenant: '', id: task.id, metadata: undefined });
     expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
     await waitForLine((l) => l === 'canceled a-slow far');
-    const listed = await onB.listTasks({
-      tenant: '',
-      contextId: '',
-      status: TaskState.TASK_STATE_UNSPECIFIED,
-      pageSize: 100,
-      pageToken: '',
-      historyLength: 10,
-      statusTimestampAfter: undefined,
-      includeArtifacts: false,
-    });
-    const child = listed.tasks.find((t) =>
-      t.history.some((m) =>
-        m.parts.some((p) => p.content?.$case === 'text' && p.content.value === 'a-slow far'),
-      ),
-    );
+    const child = await taskWithMessage(onB, 'a-slow far');
     expect(child).toBeDefined();
     await waitForTaskState(onB, child!.id, TaskState.TASK_STATE_CANCELED);
     expect(lines()).not.toContain('effect a-slow far');

@@ -5,8 +5,6 @@
  * count what they do in a file).
  */
 import { TaskState, type Task } from '@a2a-js/sdk';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   removeWorkDir,
@@ -17,8 +15,7 @@ import {
 } from '../helpers/agentd-process.js';
 import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
 import { clientFor, sendRequest, waitForTaskState } from '../helpers/sdk-client.js';
-
-const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+import { effectLines, effectsAgent, flowAgent, waitForLines } from '../helpers/workflow.js';
 
 interface Replica {
   readonly process: Agentd;
@@ -29,18 +26,8 @@ describe('durable workflows on three replicas', () => {
   let redis: RedisProcess;
   let effects: string;
   const replicas: Replica[] = [];
-  const lines = (): string[] => readFileSync(effects, 'utf8').split('\n').filter(Boolean);
-
-  async function waitForLine(match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      // The agents write from other processes: no event reaches the test, so it polls the file.
-      const line = lines().find(match);
-      if (line) return line;
-      if (Date.now() > deadline) throw new Error('timed out waiting for an agent to write its line');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const lines = (): string[] => effectLines(effects);
+  const waitForLine = (match: (line: string) => boolean): Promise<string[]> => waitForLines(effects, match);
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -55,13 +42,7 @@ describe('durable workflows on three replicas', () => {
         prometheus: { port: 0 },
         agents: [
           { name: 'echo', kind: 'echo', default: true },
-          {
-            name: 'effects',
-            kind: 'module',
-            module: resolve(FIXTURES, 'effect-agent.mjs'),
-            export: 'EffectAgent',
-            options: { sideEffects: effects, delayMs: 1500 },
-          },
+          effectsAgent(effects, 1500),
           {
             name: 'pipeline',
             kind: 'workflow',
@@ -77,13 +58,7 @@ describe('durable workflows on three replicas', () => {
               },
             ],
           },
-          {
-            name: 'flow',
-            kind: 'module',
-            module: resolve(FIXTURES, 'durable-caller.mjs'),
-            export: 'DurableCaller',
-            options: { sideEffects: effects, child: 'effects' },
-          },
+          flowAgent(effects),
         ],
       }),
     );

@@ -307,6 +307,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           name: a.name,
           description: a.card.description,
           server: a.serverId,
+          ...(a.region ? { region: a.region } : {}),
           local,
           default: local && a.name === defaultName,
           cardUrl: a.cardUrl,

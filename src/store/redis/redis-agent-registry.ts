@@ -20,7 +20,12 @@ export class RedisAgentRegistry implements AgentRegistry {
     ttlMs: number,
   ): Promise<void> {
     const json = JSON.stringify(
-      agents.map((a) => ({ name: a.name, cardUrl: a.cardUrl, card: AgentCard.toJSON(a.card) })),
+      agents.map((a) => ({
+        name: a.name,
+        cardUrl: a.cardUrl,
+        card: AgentCard.toJSON(a.card),
+        ...(a.region ? { region: a.region } : {}),
+      })),
     );
     await this.redis
       .multi()
@@ -47,8 +52,19 @@ export class RedisAgentRegistry implements AgentRegistry {
     values.forEach((json, i) => {
       if (json === null) return;
       const serverId = servers[i] as string;
-      for (const a of JSON.parse(json) as Array<{ name: string; cardUrl: string; card: unknown }>) {
-        out.push({ serverId, name: a.name, cardUrl: a.cardUrl, card: AgentCard.fromJSON(a.card) });
+      for (const a of JSON.parse(json) as Array<{
+        name: string;
+        cardUrl: string;
+        card: unknown;
+        region?: unknown;
+      }>) {
+        out.push({
+          serverId,
+          name: a.name,
+          cardUrl: a.cardUrl,
+          card: AgentCard.fromJSON(a.card),
+          ...(typeof a.region === 'string' && a.region ? { region: a.region } : {}),
+        });
       }
     });
     return out;

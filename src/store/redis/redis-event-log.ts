@@ -7,6 +7,7 @@ import type { EventLog, TaskEventRecord } from '../ports.js';
 import type { RedisKeys } from './redis-keys.js';
 import { APPEND_EVENTS_FN, CLOSE_EVENTS_FN } from './task-lua.js';
 import { streamResponseJsonText } from '../../codec.js';
+import { SharedStreamReader } from './shared-stream-reader.js';
 
 /** Appends ARGV[2..] in order expecting the first at sequence ARGV[1]; returns the first. KEYS: events, seq. */
 const APPEND_ALL = `${APPEND_EVENTS_FN}
@@ -45,11 +46,16 @@ export class RedisEventLog implements EventLog {
   /**
    * @param closedTtlMs how long a closed log stays readable (0: until the task is evicted).
    */
+  /** Followers share a few blocking connections (see SharedStreamReader); off: one each. */
+  private readonly shared: SharedStreamReader | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly closedTtlMs = 0,
+    sharedReader = true,
   ) {
+    this.shared = sharedReader ? new SharedStreamReader(redis) : undefined;
     redis.defineCommand('agentdAppendEvents', { numberOfKeys: 2, lua: APPEND_ALL });
     redis.defineCommand('agentdCloseEvents', { numberOfKeys: 2, lua: CLOSE });
   }
@@ -77,7 +83,12 @@ export class RedisEventLog implements EventLog {
     // misses nothing appended after this call; the count is what registers the follower.
     this.followers++;
     const release = releaseOnce(signal, () => this.followers--);
-    return { [Symbol.asyncIterator]: () => this.iterate(taskId, afterSeq, signal, release) };
+    return {
+      [Symbol.asyncIterator]: () =>
+        this.shared
+          ? this.sharedIterate(taskId, afterSeq, signal, release)
+          : this.iterate(taskId, afterSeq, signal, release),
+    };
   }
 
   async read(taskId: string, afterSeq: number): Promise<TaskEventRecord[]> {
@@ -109,9 +120,34 @@ export class RedisEventLog implements EventLog {
     return this.followers;
   }
 
+  /** Redis connections followers hold now (shared readers, or one per follower). */
+  followerConnections(): number {
+    return (this.shared?.connections ?? 0) + this.connections.size;
+  }
+
   /** Disconnects every follower's connection (store shutdown). */
   closeFollowers(): void {
+    this.shared?.close();
     for (const c of this.connections) c.disconnect();
+  }
+
+  private async *sharedIterate(
+    taskId: string,
+    afterSeq: number,
+    signal: AbortSignal,
+    release: () => void,
+  ): AsyncGenerator<TaskEventRecord, void, undefined> {
+    try {
+      yield* (this.shared as SharedStreamReader).follow(
+        this.keys.events(taskId),
+        this.keys.task(taskId),
+        taskId,
+        afterSeq,
+        signal,
+      );
+    } finally {
+      release();
+    }
   }
 
   private async *iterate(
@@ -136,15 +172,11 @@ export class RedisEventLog implements EventLog {
       while (!signal.aborted) {
         let reply: Array<[string, Array<[string, string[]]>]> | null;
         try {
-          reply = (await conn.xread(
-            'COUNT',
-            1000,
-            'BLOCK',
-            BLOCK_MS,
-            'STREAMS',
-            key,
-            cursor,
-          )) as typeof reply;
+          const read = conn.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', key, cursor) as Promise<
+            typeof reply
+          >;
+          reply = await untilAborted(read, signal);
+          if (signal.aborted) return;
         } catch (error) {
           if (signal.aborted) return;
           // A stream whose Redis went away ends with the retryable catalogue error, not an internal one.
@@ -179,6 +211,21 @@ export class RedisEventLog implements EventLog {
       release();
     }
   }
+}
+
+/**
+ * `read`'s outcome, or null as soon as `signal` aborts: a single connection rejects a pending
+ * read when it is disconnected, but a Cluster client may re-send it to another node instead.
+ * The listener goes with the read, so a long stream does not pile up one per read.
+ */
+function untilAborted<T>(read: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  read.catch(() => {}); // when the abort comes first, the read's rejection is of no interest
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise<T | null>((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    read.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The stored form of an event: its proto JSON. */

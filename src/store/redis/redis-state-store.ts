@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RetentionPolicy, RunCommit, StateStore, StoredTask } from '../ports.js';
 import { RedisAgentRegistry } from './redis-agent-registry.js';
@@ -12,13 +12,17 @@ import { RedisTaskStore, type SaveReply } from './redis-task-store.js';
 import { RedisWorkQueue } from './redis-work-queue.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
 import { guardUnavailable, toStoreError } from './store-unavailable.js';
-import { redactUrl } from '../../observability/logger.js';
+import { connectRedis, type ReplicaWait } from './redis-connection.js';
+import { describeRedisTarget, type RedisTarget } from './redis-target.js';
 import { COMMIT } from './task-lua.js';
 import { RedisBackup } from './redis-backup.js';
 
+/** Kept here too: the queue benchmark connects through it. */
+export { connectRedis } from './redis-connection.js';
+
 export interface RedisStateStoreOptions {
-  /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
-  readonly url: string;
+  /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS; or a Cluster or Sentinel target. */
+  readonly url: string | RedisTarget;
   /** Prepended to every key, so several deployments can share one Redis. */
   readonly keyPrefix: string;
   readonly retention: RetentionPolicy;
@@ -32,6 +36,16 @@ export interface RedisStateStoreOptions {
   readonly recoverEveryMs?: number;
   /** A finished task's event stream is dropped this long after it closed (default 30 s). */
   readonly closedStreamTtlMs?: number;
+  /** Stream followers share a few blocking connections (default true); false: one connection each. */
+  readonly sharedStreamReader?: boolean;
+  /**
+   * When > 0, writes a client is told about (task creation, saves, commits, queue pushes) are
+   * followed by `WAIT waitReplicas waitTimeoutMs`: they are on that many replicas before the
+   * client hears of them, so a failover does not lose them. Costs a round trip per write.
+   */
+  readonly waitReplicas?: number;
+  /** How long one WAIT may take (default 500 ms); past it the write stands unconfirmed. */
+  readonly waitTimeoutMs?: number;
 }
 
 /**
@@ -53,28 +67,52 @@ export class RedisStateStore implements StateStore {
   private readonly sweeper: NodeJS.Timeout;
   private readonly closedStreamTtlMs: number;
   private readonly keys: RedisKeys;
+  private readonly replicated: ReplicaWait | undefined;
 
   constructor(options: RedisStateStoreOptions) {
     // No ioredis auto-pipelining: it defers every command to the next setImmediate, which
     // cost a third of the throughput in `npm run bench` (1,115 vs 1,516 req/s at 32
     // connections). coalesceWrites batches on process.nextTick instead.
     this.redis = connectRedis(options.url);
+    const where = describeRedisTarget(
+      typeof options.url === 'string' ? { mode: 'single', url: options.url } : options.url,
+    );
     let down = false;
     this.redis.on('error', (error: Error) => {
       if (down) return;
       down = true;
-      options.logger?.error({ err: error, redis: redactUrl(options.url) }, 'Redis connection lost; retrying');
+      options.logger?.error({ err: error, redis: where }, 'Redis connection lost; retrying');
     });
     this.redis.on('ready', () => {
       if (!down) return;
       down = false;
-      options.logger?.info({ redis: redactUrl(options.url) }, 'Redis connection restored');
+      options.logger?.info({ redis: where }, 'Redis connection restored');
     });
     const keys = new RedisKeys(options.keyPrefix);
     this.keys = keys;
-    this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention));
+    const replicas = options.waitReplicas ?? 0;
+    const timeout = String(options.waitTimeoutMs ?? 500);
+    this.replicated =
+      replicas > 0
+        ? async (key) => {
+            // Too few replicas by the timeout: the write stands (WAIT answers how many have it).
+            // No answer at all (the connection dropped): the client is not told it is safe.
+            const [, waited] = (await this.redis.pipeline().exists(key).wait(replicas, timeout).exec()) ?? [];
+            if (waited?.[0]) throw waited[0];
+          }
+        : undefined;
+    this.tasks = guardUnavailable(new RedisTaskStore(this.redis, keys, options.retention, this.replicated));
     this.closedStreamTtlMs = options.closedStreamTtlMs ?? 30_000;
-    this.events = guardUnavailable(new RedisEventLog(this.redis, keys, this.closedStreamTtlMs));
+    // One XREAD cannot cover streams in different Cluster slots: there every stream reads alone.
+    const clustered = typeof options.url !== 'string' && options.url.mode === 'cluster';
+    this.events = guardUnavailable(
+      new RedisEventLog(
+        this.redis,
+        keys,
+        this.closedStreamTtlMs,
+        !clustered && (options.sharedStreamReader ?? true),
+      ),
+    );
     this.redis.defineCommand('agentdCommit', { numberOfKeys: 5, lua: COMMIT });
     this.pushConfigs = guardUnavailable(new RedisPushConfigStore(this.redis, keys));
     this.registry = guardUnavailable(new RedisAgentRegistry(this.redis, keys));
@@ -83,6 +121,7 @@ export class RedisStateStore implements StateStore {
       new RedisWorkQueue(this.redis, keys, {
         leaseMs,
         recoverEveryMs: options.recoverEveryMs ?? Math.min(5000, leaseMs / 5),
+        replicated: this.replicated,
       }),
     );
     this.checkpoints = guardUnavailable(new RedisCheckpointStore(this.redis, keys));
@@ -122,6 +161,7 @@ export class RedisStateStore implements StateStore {
           )
         : undefined;
       const [[firstSeq], saved] = await Promise.all([reply, saving]);
+      await this.replicated?.(this.keys.task(c.taskId));
       return { firstSeq: Number(firstSeq), saved };
     } catch (error) {
       throw toStoreError(error);
@@ -150,37 +190,4 @@ export class RedisStateStore implements StateStore {
     this.events.closeFollowers();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
-}
-
-/** The store's Redis client: two retries per command, writes coalesced per tick. */
-export function connectRedis(url: string): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 2 });
-  coalesceWrites(redis);
-  return redis;
-}
-
-/**
- * Sends the commands issued within one tick in one socket write: the connection is corked
- * at the first command and uncorked on process.nextTick. A task's writes that go out
- * together (its lease, snapshot and index entries) then cost one system call instead of
- * one each, which was the largest item of a Redis-mode request's CPU profile, without the
- * latency of waiting for the next turn of the event loop.
- */
-function coalesceWrites(redis: Redis): void {
-  const target = redis as unknown as { sendCommand(command: unknown, stream?: unknown): unknown };
-  const send = target.sendCommand.bind(redis);
-  let corked: (NodeJS.WritableStream & { cork(): void; uncork(): void }) | undefined;
-  const uncork = (): void => {
-    corked?.uncork();
-    corked = undefined;
-  };
-  target.sendCommand = (command: unknown, stream?: unknown): unknown => {
-    const socket = (redis as unknown as { stream?: typeof corked }).stream;
-    if (!corked && socket && redis.status === 'ready') {
-      corked = socket;
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    return send(command, stream);
-  };
 }

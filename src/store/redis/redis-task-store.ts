@@ -4,6 +4,7 @@ import { AgentdError } from '../../errors.js';
 import { isTerminal } from '../../engine/task-state.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { RetentionPolicy, StoredTask, TaskPage, TaskQuery, TaskStore } from '../ports.js';
+import type { ReplicaWait } from './redis-connection.js';
 import { indexMember, type RedisKeys } from './redis-keys.js';
 import { SAVE_TASK_FN } from './task-lua.js';
 import { taskJsonText } from '../../codec.js';
@@ -77,6 +78,8 @@ export class RedisTaskStore implements TaskStore {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly retention: RetentionPolicy,
+    /** Waits for replicas after a write the client is told about (store.redis.waitReplicas). */
+    private readonly replicated?: ReplicaWait,
   ) {
     redis.defineCommand('agentdCreateTask', { numberOfKeys: 1, lua: CREATE });
     redis.defineCommand('agentdSaveTask', { numberOfKeys: 5, lua: SAVE });
@@ -92,6 +95,7 @@ export class RedisTaskStore implements TaskStore {
       this.index(record, undefined),
     ])) as [number, void];
     if (created !== 1) throw new AgentdError('TASK_CONFLICT', `Task ${id} already exists`, { taskId: id });
+    await this.replicated?.(this.keys.task(id));
     return { ...record, version: 1 };
   }
 
@@ -109,7 +113,9 @@ export class RedisTaskStore implements TaskStore {
       this.taskKeys(record.task.id),
       this.saveArgs(record, expectedVersion),
     );
-    return this.saved(record, expectedVersion, reply as Promise<SaveReply>, previous);
+    const saved = await this.saved(record, expectedVersion, reply as Promise<SaveReply>, previous);
+    await this.replicated?.(this.keys.task(record.task.id));
+    return saved;
   }
 
   /** The keys of one task, in the order the save and commit scripts take them. */
@@ -346,20 +352,26 @@ export class RedisTaskStore implements TaskStore {
     ]);
   }
 
+  /**
+   * One read per task, issued in the same tick: on one Redis they go out in one write (see
+   * coalesceWrites) like a pipeline would; on a Cluster each goes to its task's node, where
+   * a pipeline (one node) of keys in different slots would be refused.
+   */
   private async fetch(members: string[]): Promise<Array<StoredTask | undefined>> {
-    const pipeline = this.redis.pipeline();
-    for (const m of members) pipeline.hgetall(this.keys.task(m.slice(m.indexOf(':') + 1)));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, h]) => (error ? undefined : decodeTaskHash(h as Record<string, string>)));
+    return Promise.all(
+      members.map((m) =>
+        this.redis.hgetall(this.keys.task(m.slice(m.indexOf(':') + 1))).then(decodeTaskHash, () => undefined),
+      ),
+    );
   }
 
   private async count(key: string, min: string, state: string | undefined): Promise<number> {
     if (state === undefined) return this.redis.zlexcount(key, min, '+');
     const members = await this.redis.zrangebylex(key, min, '+');
-    const pipeline = this.redis.pipeline();
-    for (const m of members) pipeline.hget(this.keys.task(m.slice(m.indexOf(':') + 1)), 'state');
-    const states = (await pipeline.exec()) ?? [];
-    return states.filter(([, s]) => s === state).length;
+    const states = await Promise.all(
+      members.map((m) => this.redis.hget(this.keys.task(m.slice(m.indexOf(':') + 1)), 'state')),
+    );
+    return states.filter((s) => s === state).length;
   }
 
   private fields(record: Omit<StoredTask, 'version'>): string[] {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AgentdError } from '../../errors.js';
 import type { WorkItem, WorkQueue } from '../ports.js';
+import type { ReplicaWait } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 
 /** Redis server time in ms: every replica measures leases on the same clock. */
@@ -157,6 +158,8 @@ export interface RedisWorkQueueOptions {
   readonly leaseMs: number;
   /** How often lapsed leases are looked for; takeover happens within leaseMs + this. */
   readonly recoverEveryMs: number;
+  /** Waits for replicas after a push (store.redis.waitReplicas): a queued task survives a failover. */
+  readonly replicated?: ReplicaWait;
 }
 
 type Scripts = Record<
@@ -261,6 +264,7 @@ export class RedisWorkQueue implements WorkQueue {
       encodeURIComponent(agent),
     )) as [number, number];
     this.depth = depth;
+    if (accepted === 1) await this.options.replicated?.(q.queue('work'));
     if (accepted !== 1) {
       throw new AgentdError(
         'QUEUE_FULL',
