@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { authHeaders, credentialsFrom } from '../client/auth.js';
 import { ConfigError, loadConfig } from '../config/load-config.js';
-import { redisUrl } from '../store/create-store.js';
+import { redisTarget } from '../store/create-store.js';
 import type { StoreBackup } from '../store/ports.js';
 import type { RestoreResult } from '../store/backup/backup-stream.js';
 import { UsageError } from './args.js';
@@ -24,14 +24,13 @@ export interface RedisArgs {
 /** A backup port on a Redis, and how to let go of it. */
 export interface OpenedRedis {
   readonly store: StoreBackup;
-  /** The Redis address, without credentials (for messages). */
-  readonly address: string;
   close(): Promise<void>;
 }
 
 /**
  * Connects to the Redis of `--redis-url`, else the one the config (`--config`, or
- * ./agentd.yaml, and the server's environment variables) names. Retention and the key
+ * ./agentd.yaml, and the server's environment variables) names: one server, a Cluster
+ * (every primary is scanned) or Sentinels (the current master). Retention and the key
  * prefix come from the same config, so restored tasks expire as the servers would expire them.
  */
 export async function openRedis(opts: RedisArgs, env: NodeJS.ProcessEnv): Promise<OpenedRedis> {
@@ -47,13 +46,14 @@ export async function openRedis(opts: RedisArgs, env: NodeJS.ProcessEnv): Promis
     throw new UsageError(
       'no Redis to use: give --redis-url, or a --config whose store is redis; an embedded store lives in its server: use --from/--to http://host:8080',
     );
-  const url = opts.redisUrl ?? redisUrl(store.redis);
+  // The servers' own target (one Redis, a Cluster or Sentinels) unless --redis-url names one server.
+  const target = opts.redisUrl ?? redisTarget(store.redis);
   const prefix = opts.keyPrefix ?? store.redis.keyPrefix;
-  const { Redis } = await import('ioredis');
+  const { connectRedis } = await import('../store/redis/redis-connection.js');
   const { RedisKeys } = await import('../store/redis/redis-keys.js');
   const { RedisTaskStore } = await import('../store/redis/redis-task-store.js');
   const { RedisBackup } = await import('../store/redis/redis-backup.js');
-  const redis = new Redis(url, { maxRetriesPerRequest: 2 });
+  const redis = connectRedis(target);
   redis.on('error', () => {}); // commands fail with the cause; no unhandled 'error' events
   const keys = new RedisKeys(prefix);
   const retention = {
@@ -67,10 +67,8 @@ export async function openRedis(opts: RedisArgs, env: NodeJS.ProcessEnv): Promis
     prefix,
     store.retention.closedStreamSeconds * 1000,
   );
-  const u = new URL(url);
   return {
     store: backup,
-    address: `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname} (prefix ${prefix})`,
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,5 +1,5 @@
 import { StreamResponse, TaskPushNotificationConfig } from '@a2a-js/sdk';
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { isTerminal } from '../../engine/task-state.js';
 import type { StoreBackup, TaskBackup, TaskEventRecord } from '../ports.js';
 import { eventJson } from './redis-event-log.js';
@@ -76,6 +76,12 @@ const MAX_SEQ = '18446744073709551615';
 /** Task keys per SCAN step and per pipelined read. */
 const BATCH = 200;
 
+/** The nodes to scan: every primary of a Cluster (the store hands its client over typed as `Redis`), else the one server. */
+function scanNodes(redis: Redis): Redis[] {
+  const client: unknown = redis;
+  return client instanceof Cluster ? client.nodes('master') : [redis];
+}
+
 /** Escapes Redis glob metacharacters, so a key prefix matches only itself. */
 function globLiteral(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
@@ -83,11 +89,11 @@ function globLiteral(s: string): string {
 
 /**
  * {@link StoreBackup} on Redis. Export walks the task hashes with SCAN (no KEYS: the server
- * keeps answering) and reads a batch of tasks per round trip, each task's hash before its
+ * keeps answering) and reads a batch of tasks at a time, each task's hash before its
  * stream, so the events cover the snapshot; memory holds one batch plus the ids already
  * exported (SCAN may return a key twice). Restore writes each task in one script on its
- * slot, then its index entries, then (a task not finished) its queue entry. One Redis server (or primary): a Cluster would need a scan
- * per primary, which this does not do.
+ * slot, then its index entries, then (a task not finished) its queue entry. On a Cluster
+ * the scan walks every primary; with Sentinel it reads the current master.
  */
 export class RedisBackup implements StoreBackup {
   constructor(
@@ -106,33 +112,41 @@ export class RedisBackup implements StoreBackup {
     const match = `${globLiteral(this.prefix)}{t:*}:task`;
     const head = `${this.prefix}{t:`.length;
     const seen = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', BATCH);
-      cursor = next;
-      const ids = keys.map((k) => k.slice(head, -'}:task'.length)).filter((id) => !seen.has(id));
-      for (const id of ids) seen.add(id);
-      if (ids.length > 0) yield* this.read(ids);
-    } while (cursor !== '0');
+    // On a Cluster every primary holds its own slots: each is scanned in turn.
+    for (const node of scanNodes(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', BATCH);
+        cursor = next;
+        const ids = keys.map((k) => k.slice(head, -'}:task'.length)).filter((id) => !seen.has(id));
+        for (const id of ids) seen.add(id);
+        if (ids.length > 0) yield* this.read(ids);
+      } while (cursor !== '0');
+    }
   }
 
-  /** Reads the tasks in one pipeline: per task its hash, then its events, push configs, steps. */
+  /**
+   * Reads a batch of tasks: per task its hash, then its events, push configs, steps and queue
+   * entry. The reads are issued in one tick: on one Redis they go out in one write; on a
+   * Cluster each goes to its task's node (a pipeline would have to stay on one node). A
+   * task's reads share one connection, so its hash is read before its events.
+   */
   private async *read(ids: string[]): AsyncGenerator<TaskBackup, void, undefined> {
-    const p = this.redis.pipeline();
-    for (const id of ids) {
-      p.hgetall(this.keys.task(id));
-      p.xrange(this.keys.events(id), '0-1', `0-${MAX_SEQ}`);
-      p.hvals(this.keys.push(id));
-      p.hgetall(this.keys.steps(id));
-      p.hget(this.keys.queue('work'), id);
-    }
-    const replies = (await p.exec()) ?? [];
+    const r = this.redis;
+    const replies = await Promise.all(
+      ids.map((id) =>
+        Promise.all([
+          r.hgetall(this.keys.task(id)),
+          r.xrange(this.keys.events(id), '0-1', `0-${MAX_SEQ}`),
+          r.hvals(this.keys.push(id)),
+          r.hgetall(this.keys.steps(id)),
+          r.hget(this.keys.queue('work'), id),
+        ]),
+      ),
+    );
     for (let i = 0; i < ids.length; i++) {
-      const at = (k: number): unknown => {
-        const [error, value] = replies[5 * i + k] ?? [new Error('missing reply'), undefined];
-        if (error) throw error;
-        return value;
-      };
+      const reply = replies[i] as unknown[];
+      const at = (k: number): unknown => reply[k];
       const record = decodeTaskHash(at(0) as Record<string, string>);
       if (!record) continue; // deleted (or expired) since SCAN saw it
       const entries = at(1) as Array<[string, string[]]>;
