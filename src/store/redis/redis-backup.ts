@@ -76,10 +76,20 @@ const MAX_SEQ = '18446744073709551615';
 /** Task keys per SCAN step and per pipelined read. */
 const BATCH = 200;
 
-/** The nodes to scan: every primary of a Cluster (the store hands its client over typed as `Redis`), else the one server. */
-function scanNodes(redis: Redis): Redis[] {
+/**
+ * The nodes to scan: every primary of a Cluster (the store hands its client over typed as
+ * `Redis`), once the client knows them all (it starts from the seed nodes), else the one server.
+ */
+async function scanNodes(redis: Redis): Promise<Redis[]> {
   const client: unknown = redis;
-  return client instanceof Cluster ? client.nodes('master') : [redis];
+  if (!(client instanceof Cluster)) return [redis];
+  if (client.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('end', () => reject(new Error('the Redis Cluster connection ended')));
+    });
+  }
+  return client.nodes('master');
 }
 
 /** Escapes Redis glob metacharacters, so a key prefix matches only itself. */
@@ -113,7 +123,7 @@ export class RedisBackup implements StoreBackup {
     const head = `${this.prefix}{t:`.length;
     const seen = new Set<string>();
     // On a Cluster every primary holds its own slots: each is scanned in turn.
-    for (const node of scanNodes(this.redis)) {
+    for (const node of await scanNodes(this.redis)) {
       let cursor = '0';
       do {
         const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', BATCH);
