@@ -9,7 +9,8 @@ import { startServer, type TestServer } from '../../helpers/server.js';
 import { messageJson, rest, type Json } from '../../helpers/wire.js';
 
 const PREFIX = 'drill:';
-const TASKS = 500;
+/** 500 in the suite; DRILL_TASKS=10000 reproduces the figures in docs/operations.md. */
+const TASKS = Number(process.env.DRILL_TASKS) > 0 ? Number(process.env.DRILL_TASKS) : 500;
 const SENDERS = 8;
 
 describe('disaster drill: back up under load, lose Redis, restore', () => {
@@ -93,5 +94,5 @@ describe('disaster drill: back up under load, lose Redis, restore', () => {
         `RPO: tasks acknowledged after the backup started (here up to ${during}); RTO: the restore time plus restarting the servers`,
       ].join('\n'),
     );
-  }, 60_000);
+  }, 60_000 + TASKS * 20);
 });
