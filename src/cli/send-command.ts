@@ -5,6 +5,7 @@
 import { Message, Role, StreamResponse, Task, TaskState } from '@a2a-js/sdk';
 import { Option, type Command } from 'commander';
 import { textMessage } from '../agents/parts.js';
+import { authHeaders, credentialsFrom } from '../client/auth.js';
 import { TRANSPORTS, type TransportName } from '../client/connect.js';
 import type { AgentCaller } from '../engine/agent-caller.js';
 import { isTerminal, stateLabel } from '../engine/task-state.js';
@@ -87,7 +88,15 @@ export function addSendCommand(program: Command, cli: SendCli): void {
         metadata: undefined,
       };
       let finalState: TaskState | undefined;
-      const call = { transport: opts.transport };
+      // Outbound credentials go to gRPC as call credentials only over TLS; the key a user
+      // gives the CLI goes to the agent it names over plain gRPC too, as it does over HTTP.
+      const credentials = credentialsFrom(opts, cli.env);
+      const call = {
+        transport: opts.transport,
+        ...(opts.transport === 'grpc' && !url.startsWith('https:')
+          ? { metadata: authHeaders(credentials) }
+          : {}),
+      };
       if (opts.stream) {
         for await (const event of caller.stream(url, request, call)) {
           cli.out(opts.json ? JSON.stringify(StreamResponse.toJSON(event)) : formatEvent(event));

@@ -31,6 +31,11 @@ export interface CallOptions {
   readonly transport?: TransportName | undefined;
   /** How long one attempt may take (streams: until their first event); default per target. */
   readonly timeoutMs?: number | undefined;
+  /**
+   * More request metadata for every attempt (HTTP headers, gRPC metadata): the CLI's own
+   * `--api-key`/`--token`, which it sends to the agent it names over any transport.
+   */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What the caller reports, without depending on prom-client. */
@@ -266,7 +271,7 @@ export class AgentCaller {
   ): Promise<T> {
     const user = options.signal;
     const timeoutMs = options.timeoutMs ?? this.timeoutFor(agentUrl);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.metadata };
     this.tracing.inject(traced?.context, headers);
     let attempts = 0;
     const attempt = async (): Promise<T> => {

@@ -193,7 +193,10 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
     const info = new Gauge({
       name: 'agent_info',
       help: 'Agent system information',
-      labelNames: ['service', 'version', 'environment', 'region'],
+      // `region` only when the server has one: an empty label is no label to Prometheus.
+      labelNames: options.region
+        ? ['service', 'version', 'environment', 'region']
+        : ['service', 'version', 'environment'],
       registers,
     });
     info.set(
@@ -201,7 +204,7 @@ export class AgentdMetrics implements EngineObserver, RateLimitObserver {
         service: options.service,
         version: options.version,
         environment: options.environment,
-        region: options.region ?? '',
+        ...(options.region ? { region: options.region } : {}),
       },
       1,
     );
