@@ -3,28 +3,12 @@
  * with the same message (it runs once), `--retries 0` gives up at once, and `--timeout`
  * bounds an attempt against an agent that does not answer.
  */
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXIT, runCli } from '../../src/cli/main.js';
+import { EXIT } from '../../src/cli/main.js';
+import { runCliCaptured, type CliRun } from '../helpers/cli.js';
 import { startFakePeer, type FakePeer } from '../helpers/fake-peer.js';
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (add: (s: string) => void): Writable =>
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        add(chunk.toString());
-        cb();
-      },
-    });
-  const code = await runCli(argv, {
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]): Promise<CliRun> => runCliCaptured(argv);
 
 describe('agentd send: retries and timeouts', () => {
   let peer: FakePeer | undefined;

@@ -4,9 +4,9 @@
  * authentication is required but not configured, `serve --help` saying how to turn it on,
  * and the CLI's --api-key / --token (and their environment variables).
  */
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXIT, runCli } from '../../src/cli/main.js';
+import { EXIT } from '../../src/cli/main.js';
+import { runCliCaptured as cli } from '../helpers/cli.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { hsToken } from './issuer.js';
 
@@ -15,27 +15,6 @@ afterEach(async () => {
   await t?.close();
   t = undefined;
 });
-
-async function cli(
-  argv: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (add: (s: string) => void): Writable =>
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        add(chunk.toString());
-        cb();
-      },
-    });
-  const code = await runCli(argv, {
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    env,
-  });
-  return { code, stdout, stderr };
-}
 
 describe('metrics listener', () => {
   it('prometheus.bearerToken is required on /metrics when set (401 otherwise); prometheus.host binds', async () => {

@@ -7,10 +7,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskState, type Task } from '@a2a-js/sdk';
-import { EXIT, runCli } from '../../src/cli/main.js';
+import { EXIT } from '../../src/cli/main.js';
+import { runCliCaptured as cli } from '../helpers/cli.js';
 import { connect } from '../../src/client/connect.js';
 import { certDir, TestCa, writeCa, writePem } from '../helpers/certs.js';
 import { closeSdkClient } from '../helpers/grpc.js';
@@ -189,24 +189,6 @@ describe('per-target credentials', () => {
 });
 
 describe('CLI to a TLS peer', () => {
-  async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const sink = (add: (s: string) => void): Writable =>
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          add(chunk.toString());
-          cb();
-        },
-      });
-    const code = await runCli(argv, {
-      stdout: sink((s) => (stdout += s)),
-      stderr: sink((s) => (stderr += s)),
-      env: {},
-    });
-    return { code, stdout, stderr };
-  }
-
   it('sends with --ca, --cert and --key, over JSON-RPC and gRPC', async () => {
     for (const transport of ['jsonrpc', 'grpc']) {
       const r = await cli([
