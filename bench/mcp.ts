@@ -16,7 +16,6 @@ import { SendMessageRequest } from '@a2a-js/sdk';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +31,7 @@ import {
   writeFormatted,
   type TargetResult,
 } from './lib/report.js';
+import { KeepAlivePost } from './lib/keep-alive-post.js';
 import { agentdSpec } from './lib/servers.js';
 import { percentile } from './lib/stats.js';
 
@@ -78,35 +78,6 @@ function writeConfig(): string {
     }),
   );
   return file;
-}
-
-/** One blocking A2A SendMessage over keep-alive HTTP; resolves with the response body. */
-function post(agent: Agent, port: number, body: string): Promise<string> {
-  return new Promise((resolvePost, reject) => {
-    const req = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        path: '/a2a/tools/',
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'a2a-version': '1.0',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (data += c));
-        res.on('end', () => resolvePost(data));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 function a2aBody(i: number): string {
@@ -163,7 +134,7 @@ async function main(): Promise<void> {
   );
   const port = await freePort();
   const server = await startServer(agentdSpec({ name: 'agentd', root: ROOT, config: writeConfig(), port }));
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const agent = new KeepAlivePost(port);
   try {
     const directCall = async (i: number): Promise<void> => {
       const r = await direct.callTool({ name: 'echo', arguments: { message: `hi ${i}` } });
@@ -172,7 +143,7 @@ async function main(): Promise<void> {
         throw new Error(`direct: ${JSON.stringify(r)}`);
     };
     const viaAgentd = async (i: number): Promise<void> => {
-      const body = await post(agent, port, a2aBody(i));
+      const { body } = await agent.post('/a2a/tools/', a2aBody(i));
       if (!body.includes(`"text":"Echo: hi ${i}"`) || !body.includes('TASK_STATE_COMPLETED'))
         throw new Error(`agentd: ${body.slice(0, 500)}`);
     };
@@ -235,7 +206,7 @@ async function main(): Promise<void> {
     );
     printOutcome(md, targets, `${relative(process.cwd(), RESULTS_DIR)}/mcp.{json,md}`);
   } finally {
-    agent.destroy();
+    agent.close();
     await direct.close();
     await server.stop();
   }
