@@ -227,10 +227,14 @@ export class AgentdRequestContext implements RequestContext {
     this.scope ??= (async () => {
       const { getCheckpoint, putCheckpoint } = this.durableHandle();
       const current = this.userMessage.messageId;
+      // This message answered an input before (a re-run after a takeover): its scope goes on.
+      const answered = await getCheckpoint(`input:scope:${current}`);
+      if (answered !== undefined) return { scope: JSON.parse(answered) as string };
       const raw = await getCheckpoint(WAITING_KEY);
       const waiting = raw ? (JSON.parse(raw) as WaitingInput | null) : null;
       if (!waiting || waiting.messageId === current) return { scope: current };
       await putCheckpoint(waiting.key, JSON.stringify({ text: textOfMessage(this.userMessage) }));
+      await putCheckpoint(`input:scope:${current}`, JSON.stringify(waiting.scope));
       await putCheckpoint(WAITING_KEY, 'null');
       return { scope: waiting.scope };
     })();

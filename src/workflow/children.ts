@@ -293,10 +293,15 @@ export function outcomeOf(agent: string, task: Task | undefined, reply: Message 
   if (state === TaskState.TASK_STATE_COMPLETED)
     return { status: 'completed', text, ...(data !== undefined ? { data } : {}), taskId: task.id, agent };
   const label = stateLabel(state);
-  const why =
-    isTerminal(state) || isInterrupted(state)
-      ? status.text || `Agent "${agent}" ended its task ${label}`
-      : `Agent "${agent}" stopped streaming before its task finished (${label})`;
+  if (!isTerminal(state) && !isInterrupted(state))
+    // Not an outcome (the other side closed the stream, e.g. shutting down): a re-run sends
+    // the same message again and re-attaches, so nothing is recorded for it.
+    throw err(
+      'PEER_UNAVAILABLE',
+      `Agent "${agent}" stopped streaming before its task ${task.id} finished (${label})`,
+      { agent },
+    );
+  const why = status.text || `Agent "${agent}" ended its task ${label}`;
   return { status: label, text, error: why, taskId: task.id, agent };
 }
 

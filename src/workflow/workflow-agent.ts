@@ -152,8 +152,9 @@ class WorkflowExecution {
     const attempts = step.retry.attempts;
     let outcome: StepOutcome = { status: 'failed', output: '', error: 'not run' };
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      // Canceled during a backoff: no further attempt.
+      // Canceled during a backoff, or the workflow failed meanwhile: no further attempt.
       if (this.handle.signal.aborted) throw new Error('canceled');
+      if (attempt > 1 && this.failure) break;
       this.stepEvent(step.id, label, attempt, 'started');
       const span = this.handle.tracing?.start(
         `workflow step ${step.id}`,
@@ -188,7 +189,7 @@ class WorkflowExecution {
         if (this.handle.signal.aborted) throw error;
         outcome = { status: 'failed', output: '', error: describe(error) };
       }
-      if (outcome.status === 'completed' || attempt === attempts) break;
+      if (outcome.status === 'completed' || attempt === attempts || this.failure) break;
       this.stepEvent(step.id, label, attempt, 'retrying', outcome.error);
       await this.backoff(step, attempt);
     }

@@ -223,15 +223,19 @@ class ReaderLoop {
     this.stopped = true;
     this.conn?.disconnect();
     this.conn = undefined;
+    // Its followers see the reader closing (SharedStreamReader.close) and end.
+    for (const followed of this.streams.values()) for (const f of followed.followers) f.wake?.();
   }
 
   /** Makes the blocked XREAD return now, so the next one includes the streams added since. */
   private interrupt(): void {
     if (!this.running || this.unblockPending) return;
     this.unblockPending = true;
+    let tries = 0;
     const attempt = (): void => {
-      // The loop came round (its next XREAD covers the new stream), or stopped: done.
-      if (!this.unblockPending || !this.running) return;
+      // The loop came round (its next XREAD covers the new stream), or stopped: done. After
+      // 50 tries (100 ms) the XREAD's own timeout brings the new stream in.
+      if (!this.unblockPending || !this.running || ++tries > 50) return;
       const id = this.clientId;
       if (id === undefined) {
         setTimeout(attempt, 2).unref();
@@ -253,7 +257,17 @@ class ReaderLoop {
     this.stopped = false;
     const conn = this.redis.duplicate();
     conn.on('error', () => {});
+    // A reconnected connection has a new id: CLIENT UNBLOCK must name that one.
+    conn.on('ready', () => {
+      conn.client('ID').then(
+        (id) => {
+          if (this.conn === conn) this.clientId = Number(id);
+        },
+        () => {},
+      );
+    });
     this.conn = conn;
+    let checkedExpiry = Date.now();
     try {
       this.clientId = Number(await conn.client('ID'));
       while (!this.stopped && this.streams.size > 0) {
@@ -270,11 +284,13 @@ class ReaderLoop {
           ...ids,
         )) as XReadReply;
         if (this.stopped) break;
-        if (!reply) {
-          if (!this.unblockPending) await this.endExpired(conn, keys);
-          continue;
+        if (reply) for (const [key, entries] of reply) this.deliver(key, entries);
+        // Streams that expired while idle, looked for every block period even when other
+        // streams of this reader keep it busy.
+        if (Date.now() - checkedExpiry >= BLOCK_MS) {
+          checkedExpiry = Date.now();
+          await this.endExpired(conn, [...this.streams.keys()]);
         }
-        for (const [key, entries] of reply) this.deliver(key, entries);
       }
     } catch (error) {
       if (!this.stopped) this.fail(error as Error);
