@@ -4,6 +4,7 @@ import type { AgentCard, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { TaskState } from '@a2a-js/sdk';
+import { textOf } from '../agents/parts.js';
 import type { TransportName } from '../client/connect.js';
 import type { ChildOutcome, ChildTarget } from '../workflow/children.js';
 import type { DurableCalls } from '../workflow/durable-calls.js';
@@ -233,7 +234,7 @@ export class AgentdRequestContext implements RequestContext {
       const raw = await getCheckpoint(WAITING_KEY);
       const waiting = raw ? (JSON.parse(raw) as WaitingInput | null) : null;
       if (!waiting || waiting.messageId === current) return { scope: current };
-      await putCheckpoint(waiting.key, JSON.stringify({ text: textOfMessage(this.userMessage) }));
+      await putCheckpoint(waiting.key, JSON.stringify({ text: textOf(this.userMessage) }));
       await putCheckpoint(`input:scope:${current}`, JSON.stringify(waiting.scope));
       await putCheckpoint(WAITING_KEY, 'null');
       return { scope: waiting.scope };
@@ -261,11 +262,4 @@ export class AgentdRequestContext implements RequestContext {
   private inputs = 0;
   private scope: Promise<{ scope: string }> | undefined;
 }
-function textOfMessage(message: Message): string {
-  return message.parts
-    .map((p) => (p.content?.$case === 'text' ? p.content.value : ''))
-    .filter((t) => t !== '')
-    .join('\n');
-}
-
 Object.setPrototypeOf(AgentdRequestContext.prototype, RequestContext.prototype);

@@ -16,9 +16,7 @@ import type { TaskRun } from './task-run.js';
 import type { TaskReader } from './task-reader.js';
 import { isInterrupted, isTerminal, stateLabel } from './task-state.js';
 import type { WorkerSlot } from './worker-slots.js';
-import { DurableCalls } from '../workflow/durable-calls.js';
 import { TaskRunHandle } from './run-handle.js';
-import { callDepthOf } from '../workflow/children.js';
 import { InputRequested } from '../workflow/input-request.js';
 
 export class RunExecutor {
@@ -58,15 +56,7 @@ export class RunExecutor {
   ): Promise<AgentdRequestContext> {
     const message = run.task.history[run.task.history.length - 1] as Message;
     const request: SendMessageRequest = { ...params, message };
-    const invoker = this.core.runDeps.children;
-    const handle = new TaskRunHandle(run);
-    if (invoker)
-      handle.durable = run.durable = new DurableCalls(
-        handle,
-        invoker,
-        ctx,
-        callDepthOf(run.task.history[0] ?? message),
-      );
+    const handle = new TaskRunHandle(run, ctx);
     const referenceTasks =
       message.referenceTaskIds.length > 0
         ? await this.reader.referenceTasks(run.agent, message, run.tenant, run.owner)

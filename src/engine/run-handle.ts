@@ -11,15 +11,34 @@ import type { Logger } from 'pino';
 import type { TransportName } from '../client/connect.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { RegisteredAgent } from '../store/ports.js';
-import type { DurableCalls, DurableHost } from '../workflow/durable-calls.js';
+import type { ServerCallContext } from '@a2a-js/sdk/server';
+import { callDepthOf } from '../workflow/children.js';
+import { DurableCalls, type DurableHost } from '../workflow/durable-calls.js';
 import { NO_METRICS, type BusinessMetricsApi, type RunHandle } from './hosted-agent.js';
 import type { TaskRun } from './task-run.js';
 
 export class TaskRunHandle implements RunHandle, DurableHost {
-  /** The run's checkpointed calls to other agents (set by the executor when it can make them). */
-  durable: DurableCalls | undefined;
+  constructor(
+    private readonly run: TaskRun,
+    /** The caller of the run: the caller of its children. */
+    private readonly ctx: ServerCallContext,
+  ) {}
 
-  constructor(private readonly run: TaskRun) {}
+  /**
+   * The run's checkpointed calls to other agents, made on first use (most agents never call
+   * one) and kept on the run, where a cancel finds them.
+   */
+  get durable(): DurableCalls | undefined {
+    const invoker = this.run.deps.children;
+    if (!invoker) return undefined;
+    this.run.durable ??= new DurableCalls(
+      this,
+      invoker,
+      this.ctx,
+      callDepthOf(this.run.task.history[0] ?? this.run.task.history[this.run.task.history.length - 1]),
+    );
+    return this.run.durable;
+  }
 
   get id(): string {
     return this.run.id;

@@ -305,7 +305,8 @@ export function outcomeOf(agent: string, task: Task | undefined, reply: Message 
   return { status: label, text, error: why, taskId: task.id, agent };
 }
 
-function contentOf(parts: readonly Message['parts'][number][]): { text: string; data?: unknown } {
+/** The text parts joined with newlines, and the first data part, of `parts`. */
+export function contentOf(parts: readonly Message['parts'][number][]): { text: string; data?: unknown } {
   const texts: string[] = [];
   let data: unknown;
   for (const p of parts) {

@@ -24,7 +24,7 @@
  * and only the first {@link MAX_MATCH_INPUT} characters of a value are matched.
  */
 import { parseReference, referencedStep, renderValue, resolveReference } from './scope.js';
-import type { Reference, StepId, WorkflowScope } from './scope.js';
+import { SourceError, type Reference, type StepId, type WorkflowScope } from './scope.js';
 
 /** Longest regular expression `matches` accepts. */
 export const MAX_PATTERN_LENGTH = 500;
@@ -36,14 +36,8 @@ const MAX_CONDITION_LENGTH = 4000;
 const MAX_NESTING = 64;
 
 /** A condition that does not parse, at a 0-based `position` in its source. */
-export class ConditionError extends Error {
+export class ConditionError extends SourceError {
   override readonly name = 'ConditionError';
-  constructor(
-    readonly reason: string,
-    readonly position: number,
-  ) {
-    super(`${reason} (at character ${position + 1})`);
-  }
 }
 
 /** A parsed condition. */

@@ -118,3 +118,13 @@ export function renderValue(value: unknown): string {
     return String(value);
   }
 }
+
+/** A template or condition that does not parse: why, and where (0-based) in its source. */
+export class SourceError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly position: number,
+  ) {
+    super(`${reason} (at character ${position + 1})`);
+  }
+}

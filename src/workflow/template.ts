@@ -10,17 +10,11 @@
  * then, with their position; rendering never fails.
  */
 import { parseReference, referencedStep, renderValue, resolveReference } from './scope.js';
-import type { Reference, StepId, WorkflowScope } from './scope.js';
+import { SourceError, type Reference, type StepId, type WorkflowScope } from './scope.js';
 
 /** A template that does not parse, at a 0-based `position` in its source. */
-export class TemplateError extends Error {
+export class TemplateError extends SourceError {
   override readonly name = 'TemplateError';
-  constructor(
-    readonly reason: string,
-    readonly position: number,
-  ) {
-    super(`${reason} (at character ${position + 1})`);
-  }
 }
 
 /** A parsed template. */

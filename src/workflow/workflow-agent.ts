@@ -18,7 +18,8 @@ import { textMessage, textPart } from '../agents/parts.js';
 import { isoNow } from '../engine/clock.js';
 import { AgentdRequestContext, type RunHandle } from '../engine/hosted-agent.js';
 import { SpanKind, Tracing } from '../observability/tracing.js';
-import type { ChildTarget } from './children.js';
+import { contentOf, type ChildTarget } from './children.js';
+import { describe } from '../engine/run-executor.js';
 import type { DurableCalls } from './durable-calls.js';
 import {
   retryDelayMs,
@@ -362,15 +363,5 @@ function targetLabel(target: ChildTarget): string {
 
 /** A message as a template's `input`: its text, and its first data part. */
 function inputOf(message: Message): StepScope['input'] {
-  const texts: string[] = [];
-  let data: unknown;
-  for (const p of message.parts) {
-    if (p.content?.$case === 'text') texts.push(p.content.value);
-    else if (p.content?.$case === 'data' && data === undefined) data = p.content.value;
-  }
-  return { text: texts.join('\n'), ...(data !== undefined ? { data } : {}) };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message || error.name : String(error);
+  return contentOf(message.parts);
 }
